@@ -1,0 +1,1 @@
+"""One module per ``capture-station`` sub-command; each has ``register(subparsers)``."""

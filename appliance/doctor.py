@@ -1,0 +1,200 @@
+"""``capture-station doctor``: is everything the station needs present, and if not, what to do.
+
+Each check returns ok, warn (works, but look at it) or fail (the station cannot do its job);
+any fail makes the command exit non-zero. Checks never print secrets or patient data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .config import Config
+from .enrolment import load_enrolment
+from .paths import StatePaths
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def check_camera(cfg: Config) -> Check:
+    if cfg.camera.backend == "fake":
+        return Check("camera", WARN, "fake camera (rendered scenes; for demos and tests)",
+                     "set [camera] backend = 'picamera2' on a station")
+    try:
+        module = importlib.import_module("picamera2")
+    except ImportError:
+        return Check("camera", FAIL, "picamera2 is not importable",
+                     "apt install python3-picamera2; venv with --system-site-packages")
+    try:
+        cameras = module.Picamera2.global_camera_info()
+    except Exception as exc:  # noqa: BLE001
+        return Check("camera", FAIL, f"libcamera error: {exc}", "check the camera cable")
+    if not cameras:
+        return Check("camera", FAIL, "no camera detected",
+                     "check the ribbon cable; `rpicam-hello --list-cameras`")
+    model = cameras[0].get("Model", "unknown") if isinstance(cameras[0], dict) else "camera"
+    return Check("camera", OK, f"picamera2: {model}")
+
+
+def check_gpio(cfg: Config) -> Check:
+    name = cfg.gpio.pin_factory
+    if name == "mock":
+        return Check("gpio", WARN, "mock pins (no physical button or LED)",
+                     "set [gpio] pin_factory = 'auto' or 'lgpio' on a station")
+    from capture.controls import make_pin_factory
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            factory = make_pin_factory(name)
+            if factory is None:
+                from gpiozero import Device
+
+                factory = Device._default_pin_factory()
+        label = type(factory).__name__
+        factory.close()
+    except Exception as exc:  # noqa: BLE001 - gpiozero raises many kinds when no GPIO
+        return Check("gpio", FAIL, f"pin factory {name!r} unavailable: {exc}",
+                     "on a Pi: pip install lgpio (extra 'pi'); elsewhere: pin_factory = 'mock'")
+    return Check("gpio", OK, f"pin factory {label}")
+
+
+def _backend_available(backend: str) -> str | None:
+    try:
+        if backend == "zxing-cpp":
+            importlib.import_module("zxingcpp")
+        elif backend == "pyzbar":
+            importlib.import_module("pyzbar.pyzbar")
+        else:
+            return f"unknown backend {backend}"
+    except (ImportError, OSError) as exc:
+        return str(exc)
+    return None
+
+
+def check_barcode(cfg: Config) -> Check:
+    backends = cfg.barcode.backends
+    problems = {b: _backend_available(b) for b in backends}
+    working = [b for b, p in problems.items() if p is None]
+    broken = {b: p for b, p in problems.items() if p is not None}
+    if not working:
+        return Check("barcode", FAIL, "no barcode decoder: " + "; ".join(
+            f"{b}: {p}" for b, p in broken.items()),
+            "pip install zxing-cpp pyzbar; apt install libzbar0")
+    if broken:
+        return Check("barcode", WARN, f"using {working[0]}; unavailable: " + ", ".join(broken),
+                     "apt install libzbar0 (for pyzbar)")
+    return Check("barcode", OK, "decoders: " + ", ".join(working))
+
+
+def check_hpke() -> Check:
+    try:
+        import cryptography
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+    except ImportError as exc:
+        return Check("hpke", FAIL, f"cryptography lacks HPKE ({exc})",
+                     "pip install 'cryptography>=47'")
+    try:
+        suite = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.CHACHA20_POLY1305)
+        key = X25519PrivateKey.generate()
+        sealed = suite.encrypt(b"doctor", key.public_key(), info=b"doctor")
+        ok = suite.decrypt(sealed, key, info=b"doctor") == b"doctor"
+    except Exception as exc:  # noqa: BLE001
+        return Check("hpke", FAIL, f"HPKE self-test failed: {exc}",
+                     "pip install 'cryptography>=47'")
+    if not ok:
+        return Check("hpke", FAIL, "HPKE self-test returned wrong plaintext", "reinstall")
+    return Check("hpke", OK, f"X25519/HKDF-SHA256/ChaCha20-Poly1305 (cryptography "
+                 f"{cryptography.__version__})")
+
+
+def check_state_dir(cfg: Config) -> Check:
+    root = cfg.state_dir
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        probe = root / f".doctor-{uuid.uuid4().hex}"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"x")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
+    except OSError as exc:
+        return Check("state_dir", FAIL, f"{root} is not writable ({exc.strerror})",
+                     "create it for the station user, or set [station] state_dir")
+    return Check("state_dir", OK, f"{root} writable")
+
+
+def check_disk(cfg: Config) -> Check:
+    root = _existing_parent(cfg.state_dir)
+    free_mb = shutil.disk_usage(root).free // (1024 * 1024)
+    reserve = cfg.vault.reserve_mb
+    if free_mb < reserve:
+        return Check("disk", FAIL, f"{free_mb} MB free, below the {reserve} MB reserve: "
+                     "captures will be refused", "free space or lower [vault] reserve_mb")
+    if free_mb < 2 * reserve:
+        return Check("disk", WARN, f"{free_mb} MB free (reserve {reserve} MB)",
+                     "free space soon")
+    return Check("disk", OK, f"{free_mb} MB free (reserve {reserve} MB)")
+
+
+def check_enrolment(cfg: Config) -> Check:
+    enrolment = load_enrolment(StatePaths(cfg.state_dir))
+    if enrolment is None:
+        return Check("enrolment", FAIL, "station not enrolled: captures are refused",
+                     "capture-station enrol --provision FILE (or drop the provisioning file)")
+    return Check("enrolment", OK, f"enrolled with {enrolment.receiver_name or 'receiver'} "
+                 f"as station {enrolment.station_id}")
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+CHECKS: tuple[Callable[[Config], Check], ...] = (
+    check_camera,
+    check_gpio,
+    check_barcode,
+    lambda cfg: check_hpke(),
+    check_state_dir,
+    check_disk,
+    check_enrolment,
+)
+
+
+def run_checks(cfg: Config) -> list[Check]:
+    return [check(cfg) for check in CHECKS]
+
+
+def report(checks: list[Check]) -> dict:
+    return {"ok": all(c.status != FAIL for c in checks), "checks": [asdict(c) for c in checks]}
+
+
+def format_text(checks: list[Check], source: str) -> str:
+    lines = [f"config: {source}"]
+    for c in checks:
+        line = f"{c.status:<4}  {c.name:<10} {c.detail}"
+        if c.fix and c.status != OK:
+            line += f"\n      {'':<10} -> {c.fix}"
+        lines.append(line)
+    failed = [c.name for c in checks if c.status == FAIL]
+    lines.append("result: " + ("ready" if not failed else "NOT ready: " + ", ".join(failed)))
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""The station's record of which practice it belongs to, written once at enrolment.
+
+It holds only public material (the practice's X25519 key that captures are sealed to, the
+receiver's pin and receipt-signing key), so it may sit on the SD card unencrypted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass
+
+from .fsutil import atomic_write
+from .paths import StatePaths
+
+
+class NotEnrolledError(RuntimeError):
+    """The station has no practice key yet: captures are refused until it is enrolled."""
+
+    def __init__(self) -> None:
+        super().__init__("station not enrolled")
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    station_id: str
+    receiver_name: str
+    receiver_pin: str
+    practice_public_key: str  # base64 of the raw 32-byte X25519 public key
+    receipt_public_key: str = ""  # base64 of the receiver's raw Ed25519 public key
+    enrolled_at: str = ""
+
+    @property
+    def practice_key_bytes(self) -> bytes:
+        return base64.b64decode(self.practice_public_key)
+
+
+def load_enrolment(paths: StatePaths) -> Enrolment | None:
+    """The enrolment, or None when the station has not been enrolled (or the file is damaged)."""
+    try:
+        data = json.loads(paths.enrolment.read_text(encoding="utf-8"))
+        enrolment = Enrolment(**data)
+        if len(enrolment.practice_key_bytes) != 32:
+            return None
+        return enrolment
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def save_enrolment(paths: StatePaths, enrolment: Enrolment) -> None:
+    paths.ensure()
+    atomic_write(paths.enrolment, json.dumps(asdict(enrolment), indent=2).encode(), mode=0o600)

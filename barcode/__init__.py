@@ -1,0 +1,1 @@
+"""Camera frames to barcode symbols to identities (patients, caregivers, command cards)."""

@@ -1,0 +1,223 @@
+"""A camera that renders deterministic scenes, so the whole station runs on any Linux box.
+
+The scene is a clinical-looking subject (skin, a lesion, a measuring scale) and, optionally,
+wristbands or cards carrying *real* barcodes drawn by zxing-cpp's writer, so the decoders are
+exercised exactly as on a Pi. Scenes are cached: switching scene costs one render, preview
+frames and stills afterwards cost almost nothing, which keeps benchmarks about the station and
+not about the fake.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from .camera import CameraError
+
+#: zxing-cpp format names for the symbologies the station reads.
+ZXING_FORMATS = {
+    "code128": "Code128",
+    "qrcode": "QRCode",
+    "datamatrix": "DataMatrix",
+    "pdf417": "PDF417",
+}
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """One barcode in view.
+
+    ``content`` is passed to zxing-cpp's ``create_barcode``; ``options`` are its writer options
+    (for example ``"gs1"``). ``module_px`` is the size of one module in the *still* image;
+    ``center`` is the barcode's centre as fractions of the frame; ``angle`` rotates it.
+    """
+
+    symbology: str
+    content: str
+    options: str | None = None
+    module_px: int = 12
+    center: tuple[float, float] = (0.5, 0.5)
+    angle: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What the fake camera sees: zero or more symbols over a subject, plus render effects."""
+
+    symbols: tuple[Symbol, ...] = ()
+    seed: int = 7
+    blur: float = 0.0
+    noise: float = 0.0
+    subject: bool = True
+    extras: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+EMPTY = Scene()
+
+
+def render_symbol(symbol: Symbol) -> Image.Image:
+    """The symbol as a black-on-white ``L`` image with quiet zones, ``module_px`` per module."""
+    import zxingcpp
+
+    if symbol.symbology not in ZXING_FORMATS:
+        raise ValueError(f"unsupported symbology {symbol.symbology!r}")
+    fmt = getattr(zxingcpp.BarcodeFormat, ZXING_FORMATS[symbol.symbology])
+    kwargs = {"options": symbol.options} if symbol.options else {}
+    barcode = zxingcpp.create_barcode(symbol.content, fmt, **kwargs)
+    image = zxingcpp.write_barcode_to_image(barcode, scale=max(1, symbol.module_px))
+    return Image.fromarray(np.asarray(image), mode="L")
+
+
+def render_scene(scene: Scene, size: tuple[int, int]) -> Image.Image:
+    """Render ``scene`` at ``size`` (width, height) as RGB; same inputs, same pixels."""
+    width, height = size
+    rng = np.random.default_rng(scene.seed)
+    # Skin-toned gradient with gentle texture: a plausible clinical background.
+    y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+    x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+    base = np.array([214.0, 168.0, 140.0], dtype=np.float32)
+    shade = (0.85 + 0.15 * (1.0 - y) * (0.7 + 0.3 * x))[..., None]
+    if scene.subject:
+        pixels = np.clip(base * shade, 0, 255).astype(np.uint8)
+    else:
+        pixels = np.full((height, width, 3), 90, dtype=np.uint8)
+    image = Image.fromarray(pixels, mode="RGB")
+    draw = ImageDraw.Draw(image)
+    if scene.subject:
+        cx, cy = width * (0.3 + 0.1 * rng.random()), height * (0.35 + 0.1 * rng.random())
+        rx, ry = width * 0.08, height * 0.07
+        draw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=(140, 70, 60))
+        draw.ellipse((cx - rx / 2, cy - ry / 3, cx + rx / 3, cy + ry / 2), fill=(170, 90, 80))
+        # A printed measuring scale, as clinics put next to wounds.
+        sx, sy, step = width * 0.08, height * 0.85, max(2, width // 100)
+        draw.rectangle((sx, sy, sx + step * 20, sy + step * 2), fill=(250, 250, 245))
+        for i in range(21):
+            tick = step * (1.2 if i % 5 == 0 else 0.7)
+            draw.line((sx + i * step, sy, sx + i * step, sy + tick), fill=(20, 20, 20))
+    for symbol in scene.symbols:
+        _paste_symbol(image, symbol)
+    if scene.blur > 0:
+        image = image.filter(ImageFilter.GaussianBlur(scene.blur))
+    if scene.noise > 0:
+        arr = np.asarray(image).astype(np.int16)
+        arr += rng.normal(0, scene.noise, arr.shape).astype(np.int16)
+        image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode="RGB")
+    return image
+
+
+def _paste_symbol(image: Image.Image, symbol: Symbol) -> None:
+    code = render_symbol(symbol)
+    pad = max(4, symbol.module_px * 2)
+    band = Image.new("L", (code.width + 2 * pad, code.height + 2 * pad), 255)
+    band.paste(code, (pad, pad))
+    if symbol.angle:
+        band = band.rotate(symbol.angle, expand=True, fillcolor=0, resample=Image.BILINEAR)
+        mask = Image.new("L", (code.width + 2 * pad, code.height + 2 * pad), 255).rotate(
+            symbol.angle, expand=True, fillcolor=0
+        )
+    else:
+        mask = None
+    cx, cy = symbol.center
+    left = int(cx * image.width - band.width / 2)
+    top = int(cy * image.height - band.height / 2)
+    image.paste(band.convert("RGB"), (left, top), mask)
+
+
+class FakeCamera:
+    """A :class:`~capture.camera.Camera` that shows a :class:`Scene`.
+
+    ``set_scene`` changes what is in view (thread-safe: the reader loop and the workflow run on
+    different threads). ``fail`` makes the next operations raise :class:`CameraError`, to test
+    the camera-fault path.
+    """
+
+    def __init__(
+        self,
+        scene: Scene = EMPTY,
+        still_size: tuple[int, int] = (4056, 3040),
+        lores_size: tuple[int, int] = (640, 480),
+        jpeg_quality: int = 90,
+        has_autofocus: bool = False,
+    ) -> None:
+        self.still_size = still_size
+        self.lores_size = lores_size
+        self.jpeg_quality = jpeg_quality
+        self.has_autofocus = has_autofocus
+        self.fail: Exception | None = None
+        self.started = False
+        self.stills_taken = 0
+        self._lock = threading.Lock()
+        self._scene = scene
+        self._still: Image.Image | None = None
+        self._jpeg: bytes | None = None
+        self._luma: np.ndarray | None = None
+
+    # -- scene ---------------------------------------------------------------------------
+    @property
+    def scene(self) -> Scene:
+        return self._scene
+
+    def set_scene(self, scene: Scene) -> None:
+        with self._lock:
+            if scene != self._scene:
+                self._scene = scene
+                self._still = self._jpeg = self._luma = None
+
+    def _render(self) -> Image.Image:
+        if self._still is None:
+            self._still = render_scene(self._scene, self.still_size)
+        return self._still
+
+    # -- Camera protocol -----------------------------------------------------------------
+    def start(self) -> None:
+        self._check()
+        self.started = True
+
+    def preview_luma(self) -> np.ndarray:
+        self._check_running()
+        with self._lock:
+            if self._luma is None:
+                lores = self._render().resize(self.lores_size, Image.BILINEAR).convert("L")
+                self._luma = np.asarray(lores).copy()
+                self._luma.setflags(write=False)
+            return self._luma
+
+    def capture_jpeg(self) -> bytes:
+        self._check_running()
+        with self._lock:
+            if self._jpeg is None:
+                buf = io.BytesIO()
+                self._render().save(buf, format="JPEG", quality=self.jpeg_quality)
+                self._jpeg = buf.getvalue()
+            self.stills_taken += 1
+            return _with_comment(self._jpeg, f"fake-camera frame {self.stills_taken}")
+
+    def close(self) -> None:
+        self.started = False
+
+    def __enter__(self) -> FakeCamera:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check(self) -> None:
+        if self.fail is not None:
+            raise CameraError(f"fake camera fault: {self.fail}")
+
+    def _check_running(self) -> None:
+        self._check()
+        if not self.started:
+            raise CameraError("camera not started")
+
+
+def _with_comment(jpeg: bytes, text: str) -> bytes:
+    """Insert a COM segment after SOI, so every still is a distinct, valid JPEG."""
+    body = text.encode("ascii")
+    return jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(body) + 2) + body + jpeg[2:]

@@ -1,0 +1,140 @@
+"""The Raspberry Pi camera through picamera2, imported only when this camera is used.
+
+picamera2 needs libcamera's Python bindings, which exist only on Raspberry Pi OS (apt
+``python3-picamera2``), so importing this module never imports picamera2; :meth:`start` does.
+One still configuration carries two streams: ``main`` (full-resolution RGB, encoded to JPEG in
+memory on capture) and ``lores`` (YUV420, whose first ``height`` rows are the Y plane the
+barcode reader wants, with no colour conversion).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import threading
+from typing import Any
+
+import numpy as np
+
+from .camera import CameraError, CameraNotFoundError
+
+
+def _import_picamera2() -> Any:
+    try:
+        return importlib.import_module("picamera2")
+    except ImportError as exc:
+        raise CameraNotFoundError(
+            "picamera2 is not installed: on Raspberry Pi OS run `apt install python3-picamera2` "
+            "and create the venv with --system-site-packages (or set [camera] backend = 'fake')"
+        ) from exc
+
+
+class Picamera2Camera:
+    """A :class:`~capture.camera.Camera` over picamera2.
+
+    ``module`` replaces the ``picamera2`` module (tests pass a stand-in at the API boundary).
+    """
+
+    def __init__(
+        self,
+        still_size: tuple[int, int] = (4056, 3040),
+        lores_size: tuple[int, int] = (640, 480),
+        jpeg_quality: int = 90,
+        autofocus: bool = True,
+        camera_num: int = 0,
+        module: Any = None,
+    ) -> None:
+        self.still_size = still_size
+        self.lores_size = lores_size
+        self.jpeg_quality = jpeg_quality
+        self.autofocus = autofocus
+        self.camera_num = camera_num
+        self.has_autofocus = False
+        self._module = module
+        self._cam: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_started(self) -> bool:
+        return self._cam is not None
+
+    def start(self) -> None:
+        if self._cam is not None:
+            return
+        module = self._module or _import_picamera2()
+        picam_cls = module.Picamera2
+        try:
+            cameras = picam_cls.global_camera_info()
+        except Exception as exc:
+            raise CameraNotFoundError(f"cannot enumerate cameras: {exc}") from exc
+        if len(cameras) <= self.camera_num:
+            raise CameraNotFoundError(
+                "no camera detected: check the ribbon cable and `rpicam-hello --list-cameras`"
+            )
+        try:
+            cam = picam_cls(self.camera_num)
+            config = cam.create_still_configuration(
+                main={"size": self.still_size, "format": "RGB888"},
+                lores={"size": self.lores_size, "format": "YUV420"},
+                buffer_count=2,
+            )
+            cam.configure(config)
+            cam.options["quality"] = self.jpeg_quality
+            cam.start()
+        except Exception as exc:
+            raise CameraError(f"camera failed to start: {exc}") from exc
+        self.has_autofocus = "AfMode" in getattr(cam, "camera_controls", {})
+        if self.has_autofocus and self.autofocus:
+            # Continuous AF keeps wristbands sharp while scanning; a cycle precedes each still.
+            cam.set_controls({"AfMode": 2})
+        self._cam = cam
+
+    def _require(self) -> Any:
+        if self._cam is None:
+            raise CameraError("camera not started")
+        return self._cam
+
+    def preview_luma(self) -> np.ndarray:
+        cam = self._require()
+        width, height = self.lores_size
+        with self._lock:
+            try:
+                yuv = cam.capture_array("lores")
+            except Exception as exc:
+                raise CameraError(f"preview capture failed: {exc}") from exc
+        # YUV420 arrives as (height * 3/2, stride); the Y plane is the top `height` rows, and
+        # the stride may exceed the width.
+        return np.asarray(yuv)[:height, :width]
+
+    def capture_jpeg(self) -> bytes:
+        cam = self._require()
+        buf = io.BytesIO()
+        with self._lock:
+            try:
+                if self.has_autofocus and self.autofocus:
+                    if not cam.autofocus_cycle():
+                        # An unfocused photo is still better than none; the reviewer decides.
+                        pass
+                cam.capture_file(buf, name="main", format="jpeg")
+            except Exception as exc:
+                raise CameraError(f"still capture failed: {exc}") from exc
+        data = buf.getvalue()
+        if not data.startswith(b"\xff\xd8"):
+            raise CameraError("camera returned something that is not a JPEG")
+        return data
+
+    def close(self) -> None:
+        cam, self._cam = self._cam, None
+        if cam is None:
+            return
+        try:
+            cam.stop()
+        finally:
+            cam.close()
+
+    def __enter__(self) -> Picamera2Camera:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
