@@ -20,6 +20,7 @@ from .config import Config, ConfigError, load_config
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "appliance.commands.doctor",
+    "appliance.commands.config",
     "appliance.commands.demo",
 )
 

@@ -7,6 +7,7 @@ demo, lgpio on a Pi), so the same code runs everywhere and tests use the library
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +50,10 @@ class CaptureButton:
     """The one button a gloved nurse presses.
 
     A *click* (pressed, then released before ``hold_seconds``) takes a photo; a *hold* ends the
-    session. A click fires on release so that a hold never also takes a photo. Bounce is
-    absorbed by gpiozero's ``bounce_time``.
+    session. A click fires on release so that a hold never also takes a photo. Contact bounce
+    is absorbed twice: by the pin driver's ``bounce_time`` where it supports it, and here, since
+    not every pin factory does: a contact shorter than ``bounce_seconds`` is chatter, not a
+    click.
     """
 
     def __init__(
@@ -69,6 +72,8 @@ class CaptureButton:
             pin_factory=pin_factory,
         )
         self._held = False
+        self._pressed_at: float | None = None
+        self._min_press = bounce_seconds or 0.0
         self.when_clicked: Callback | None = None
         self.when_held: Callback | None = None
         self._button.when_pressed = self._on_press
@@ -85,6 +90,7 @@ class CaptureButton:
 
     def _on_press(self) -> None:
         self._held = False
+        self._pressed_at = time.monotonic()
 
     def _on_hold(self) -> None:
         self._held = True
@@ -92,7 +98,10 @@ class CaptureButton:
             self.when_held()
 
     def _on_release(self) -> None:
-        if not self._held and self.when_clicked:
+        pressed_at, self._pressed_at = self._pressed_at, None
+        real_press = pressed_at is not None and (
+            time.monotonic() - pressed_at >= self._min_press)
+        if real_press and not self._held and self.when_clicked:
             self.when_clicked()
         self._held = False
 

@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from barcode.gs1 import with_check_digit
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         pin = factory.pin(17)
         for _line in sys.stdin:
             pin.drive_low()
+            time.sleep(0.1)  # a real press, longer than the debounce time
             pin.drive_high()
             if stop.is_set():
                 break

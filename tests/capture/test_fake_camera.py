@@ -1,0 +1,74 @@
+import io
+
+import numpy as np
+import pytest
+import zxingcpp
+from PIL import Image
+
+from capture.camera import Camera, CameraError
+from capture.fake import FakeCamera, Scene, Symbol, render_scene
+
+
+def test_fake_camera_is_a_camera():
+    assert isinstance(FakeCamera(), Camera)
+
+
+def test_preview_is_luma_plane_of_lores_size():
+    with FakeCamera(lores_size=(640, 480), still_size=(1280, 960)) as cam:
+        luma = cam.preview_luma()
+    assert luma.shape == (480, 640)
+    assert luma.dtype == np.uint8
+
+
+@pytest.mark.parametrize("symbology", ["code128", "qrcode", "datamatrix", "pdf417"])
+def test_barcode_in_view_is_real_and_readable(symbology):
+    scene = Scene(symbols=(Symbol(symbology, "MRN-0042", module_px=6),))
+    with FakeCamera(scene, still_size=(1920, 1080), lores_size=(1920, 1080)) as cam:
+        results = zxingcpp.read_barcodes(cam.preview_luma())
+    assert [r.text for r in results] == ["MRN-0042"]
+
+
+def test_empty_scene_has_no_barcode():
+    with FakeCamera(still_size=(1280, 960)) as cam:
+        assert zxingcpp.read_barcodes(cam.preview_luma()) == []
+
+
+def test_rendering_is_deterministic():
+    scene = Scene(symbols=(Symbol("qrcode", "x"),), noise=4, blur=0.5)
+    a = np.asarray(render_scene(scene, (320, 240)))
+    b = np.asarray(render_scene(scene, (320, 240)))
+    assert np.array_equal(a, b)
+    other = np.asarray(render_scene(Scene(symbols=(Symbol("qrcode", "y"),)), (320, 240)))
+    assert not np.array_equal(a, other)
+
+
+def test_still_is_a_full_size_jpeg_and_each_is_distinct():
+    with FakeCamera(still_size=(1024, 768)) as cam:
+        first, second = cam.capture_jpeg(), cam.capture_jpeg()
+    assert first[:2] == b"\xff\xd8"
+    assert first != second
+    image = Image.open(io.BytesIO(second))
+    assert image.size == (1024, 768)
+    assert image.format == "JPEG"
+
+
+def test_scene_change_changes_the_preview():
+    with FakeCamera(still_size=(800, 600)) as cam:
+        assert zxingcpp.read_barcodes(cam.preview_luma()) == []
+        cam.set_scene(Scene(symbols=(Symbol("datamatrix", "ABC", module_px=8),)))
+        assert [r.text for r in zxingcpp.read_barcodes(cam.preview_luma())] == ["ABC"]
+
+
+def test_fault_injection_and_not_started():
+    cam = FakeCamera(still_size=(320, 240))
+    with pytest.raises(CameraError, match="not started"):
+        cam.capture_jpeg()
+    cam.start()
+    cam.fail = OSError("sensor timeout")
+    with pytest.raises(CameraError, match="sensor timeout"):
+        cam.preview_luma()
+
+
+def test_unknown_symbology_is_refused():
+    with pytest.raises(ValueError, match="unsupported symbology"):
+        render_scene(Scene(symbols=(Symbol("ean13", "1"),)), (100, 100))
