@@ -1,0 +1,434 @@
+"""The station's rules, as a pure state machine: who is in front of the camera, may we capture.
+
+Nothing here touches hardware, disk or clocks: events go in (with the time they happened),
+effects come out (signals for the LED and buzzer, a capture to perform, audit records). That
+keeps every rule testable as a table, and keeps the runtime (:mod:`appliance.station`) a thin
+loop that executes effects and feeds results back.
+
+States: ``idle`` (no patient) -> ``session`` (a patient identified; tags accumulate) ->
+``capturing`` (one still in flight) -> back to ``session``; a session ends by timeout, a long
+press, the end-session card, or a different wristband (which starts the next session at once).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+CONSENT_LEVELS = ("record-only", "teaching", "publication")
+EMERGENCY_OVERRIDE = "emergency-override"
+LATERALITIES = ("left", "right", "bilateral", "midline")
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    SESSION = "session"
+    CAPTURING = "capturing"
+
+
+class Refusal(StrEnum):
+    """Why a capture (or a card) was refused; each has its own signal."""
+
+    NO_PATIENT = "no_patient"
+    NO_CONSENT = "no_consent"
+    NO_OPERATOR = "no_operator"
+    NOT_ENROLLED = "not_enrolled"
+    DISK_FULL = "disk_full"
+    CAMERA_FAULT = "camera_fault"
+    OVERRIDE_DISABLED = "override_disabled"
+    CONFLICT = "conflict"
+    INVALID_READ = "invalid_read"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class Person:
+    """A scanned identity. ``repr`` never shows the identifier (it may reach a log)."""
+
+    id: str = field(repr=False)
+    issuer: str
+    encounter: str | None = field(default=None, repr=False)
+    provenance: str = "scanned"
+
+    def same_as(self, other: Person | None) -> bool:
+        return other is not None and (self.issuer, self.id) == (other.issuer, other.id)
+
+
+# ---- events -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PatientSeen:
+    patient: Person
+
+
+@dataclass(frozen=True)
+class CaregiverSeen:
+    caregiver: Person
+
+
+@dataclass(frozen=True)
+class CardSeen:
+    """A command card: ``kind`` is consent, body_site, laterality or end_session."""
+
+    kind: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class ConflictSeen:
+    """Two different patients in view at once."""
+
+
+@dataclass(frozen=True)
+class InvalidSeen:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Click:
+    """A short press of the capture button."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A long press: end the session."""
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passes (drives the idle timeout)."""
+
+
+@dataclass(frozen=True)
+class OperatorLogin:
+    """The web UI names the operator (or None to clear)."""
+
+    operator: str | None
+
+
+@dataclass(frozen=True)
+class SetTags:
+    """Tags set from the web UI for the current session."""
+
+    consent: str | None = None
+    body_site: str | None = None
+    laterality: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthChanged:
+    """The runtime's view of what a capture needs: enrolment, disk space, a working camera."""
+
+    enrolled: bool
+    disk_ok: bool
+    camera_ok: bool
+
+
+@dataclass(frozen=True)
+class CaptureFinished:
+    """The runtime's answer to :class:`TakeCapture`: ``capture_id`` on success, else ``error``."""
+
+    request_id: str
+    capture_id: str | None = None
+    error: Refusal | None = None
+
+
+Event = (
+    PatientSeen | CaregiverSeen | CardSeen | ConflictSeen | InvalidSeen | Click | Hold | Tick
+    | OperatorLogin | SetTags | HealthChanged | CaptureFinished
+)
+
+
+# ---- effects ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Signal:
+    """Show this on the LED (and buzzer); names are the rows of the signal table."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class TakeCapture:
+    """Take a still and seal it with ``metadata``; answer with :class:`CaptureFinished`."""
+
+    request_id: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Audit:
+    event: str
+    fields: dict[str, Any]
+
+
+Effect = Signal | TakeCapture | Audit
+
+
+@dataclass(frozen=True)
+class Rules:
+    consent_required: bool = True
+    emergency_override: bool = False
+    idle_timeout_seconds: float = 120.0
+    require_operator: bool = False
+    body_sites: tuple[str, ...] = ()
+
+
+@dataclass
+class Session:
+    session_id: str
+    patient: Person
+    started_at: float
+    consent: str | None = None
+    body_site: str | None = None
+    laterality: str | None = None
+    captures: int = 0
+
+
+class Workflow:
+    """The state machine. Call :meth:`handle` with an event and the current time (seconds on
+    any monotonic clock); it returns the effects to carry out, in order."""
+
+    def __init__(self, rules: Rules, *, now: float = 0.0) -> None:
+        self.rules = rules
+        self.state = State.IDLE
+        self.session: Session | None = None
+        self.operator: str | None = None
+        self.enrolled = True
+        self.disk_ok = True
+        self.camera_ok = True
+        self.last_activity = now
+        self._pending: str | None = None
+
+    # -- queries --------------------------------------------------------------------------------
+    def steady_signal(self) -> Signal:
+        """The signal that shows the current state when no transient signal is playing."""
+        if not (self.enrolled and self.disk_ok and self.camera_ok):
+            return Signal(self._health_refusal().value)
+        if self.state is State.CAPTURING:
+            return Signal("capturing")
+        if self.session is None:
+            return Signal("idle")
+        if self._missing_consent():
+            return Signal("needs_consent")
+        return Signal("ready")
+
+    def snapshot(self) -> dict[str, Any]:
+        """State for the web UI's status page (no identifiers: a pseudonymous view)."""
+        s = self.session
+        return {
+            "state": self.state.value,
+            "signal": self.steady_signal().name,
+            "session": None if s is None else {
+                "session_id": s.session_id,
+                "issuer": s.patient.issuer,
+                "consent": s.consent,
+                "body_site": s.body_site,
+                "laterality": s.laterality,
+                "captures": s.captures,
+            },
+            "operator": self.operator is not None,
+            "enrolled": self.enrolled,
+            "disk_ok": self.disk_ok,
+            "camera_ok": self.camera_ok,
+        }
+
+    # -- transitions ----------------------------------------------------------------------------
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        handler = getattr(self, f"_on_{type(event).__name__}")
+        return handler(event, now)
+
+    def _on_Tick(self, event: Tick, now: float) -> list[Effect]:
+        idle = now - self.last_activity >= self.rules.idle_timeout_seconds
+        if idle and self.session is not None and self.state is State.SESSION:
+            effects = self._end_session("timeout", now)
+            self.operator = None
+            return effects
+        if idle and self.session is None and self.operator is not None:
+            self.operator = None
+        return []
+
+    def _on_PatientSeen(self, event: PatientSeen, now: float) -> list[Effect]:
+        self.last_activity = now
+        patient = event.patient
+        if self.session is not None and patient.same_as(self.session.patient):
+            return []
+        effects: list[Effect] = []
+        if self.state is State.CAPTURING:
+            # Never switch patients under a capture in flight: it finishes for the old one.
+            return [Signal(Refusal.BUSY.value)]
+        switched = self.session is not None
+        if switched:
+            effects += self._end_session("new_patient", now, signal=False)
+        self.session = Session(uuid.uuid4().hex, patient, now)
+        self.state = State.SESSION
+        effects.append(Audit("session_started", {"session": self.session.session_id,
+                                                 "issuer": patient.issuer,
+                                                 "provenance": patient.provenance}))
+        effects.append(Signal("session_switched" if switched else "patient_identified"))
+        return effects
+
+    def _on_CaregiverSeen(self, event: CaregiverSeen, now: float) -> list[Effect]:
+        self.last_activity = now
+        operator = f"{event.caregiver.issuer}:{event.caregiver.id}"
+        if operator == self.operator:
+            return []
+        self.operator = operator
+        return [Audit("operator_badge", {"issuer": event.caregiver.issuer}),
+                Signal("operator_identified")]
+
+    def _on_OperatorLogin(self, event: OperatorLogin, now: float) -> list[Effect]:
+        self.last_activity = now
+        self.operator = event.operator
+        return []
+
+    def _on_CardSeen(self, event: CardSeen, now: float) -> list[Effect]:
+        self.last_activity = now
+        if event.kind == "end_session":
+            if self.session is None or self.state is State.CAPTURING:
+                return []
+            return self._end_session("end_card", now)
+        if self.session is None:
+            return self._refuse(Refusal.NO_PATIENT, f"{event.kind}_card")
+        return self._apply_tag(event.kind, event.value, source="card")
+
+    def _on_SetTags(self, event: SetTags, now: float) -> list[Effect]:
+        self.last_activity = now
+        if self.session is None:
+            return self._refuse(Refusal.NO_PATIENT, "web_tags")
+        effects: list[Effect] = []
+        for kind in ("consent", "body_site", "laterality"):
+            value = getattr(event, kind)
+            if value is not None:
+                effects += self._apply_tag(kind, value, source="web")
+        return effects
+
+    def _apply_tag(self, kind: str, value: str, *, source: str) -> list[Effect]:
+        session = self.session
+        assert session is not None
+        if kind == "consent":
+            if value == EMERGENCY_OVERRIDE and not self.rules.emergency_override:
+                return self._refuse(Refusal.OVERRIDE_DISABLED, "consent")
+            if value not in (*CONSENT_LEVELS, EMERGENCY_OVERRIDE):
+                return self._refuse(Refusal.INVALID_READ, "consent")
+            session.consent = value
+            audit = Audit("emergency_override" if value == EMERGENCY_OVERRIDE else "consent_set",
+                          {"session": session.session_id, "consent": value, "source": source})
+            return [audit, Signal("tag_set")]
+        if kind == "body_site":
+            if self.rules.body_sites and value not in self.rules.body_sites:
+                return self._refuse(Refusal.INVALID_READ, "body_site")
+            session.body_site = value
+        elif kind == "laterality":
+            if value not in LATERALITIES:
+                return self._refuse(Refusal.INVALID_READ, "laterality")
+            session.laterality = value
+        else:
+            return self._refuse(Refusal.INVALID_READ, kind)
+        return [Audit("tag_set", {"session": session.session_id, kind: value, "source": source}),
+                Signal("tag_set")]
+
+    def _on_ConflictSeen(self, event: ConflictSeen, now: float) -> list[Effect]:
+        self.last_activity = now
+        return self._refuse(Refusal.CONFLICT, "scan")
+
+    def _on_InvalidSeen(self, event: InvalidSeen, now: float) -> list[Effect]:
+        return [Audit("invalid_read", {"reason": event.reason}),
+                Signal(Refusal.INVALID_READ.value)]
+
+    def _on_HealthChanged(self, event: HealthChanged, now: float) -> list[Effect]:
+        before = (self.enrolled, self.disk_ok, self.camera_ok)
+        self.enrolled, self.disk_ok, self.camera_ok = event.enrolled, event.disk_ok, \
+            event.camera_ok
+        if before == (self.enrolled, self.disk_ok, self.camera_ok):
+            return []
+        return [Audit("health", {"enrolled": event.enrolled, "disk_ok": event.disk_ok,
+                                 "camera_ok": event.camera_ok}), self.steady_signal()]
+
+    def _on_Hold(self, event: Hold, now: float) -> list[Effect]:
+        self.last_activity = now
+        if self.session is None or self.state is State.CAPTURING:
+            return []
+        return self._end_session("long_press", now)
+
+    def _on_Click(self, event: Click, now: float) -> list[Effect]:
+        self.last_activity = now
+        if self.state is State.CAPTURING:
+            # One capture at a time: a double press is not queued into a second photo.
+            return [Audit("capture_refused", {"reason": Refusal.BUSY.value})]
+        if not self.enrolled or not self.disk_ok or not self.camera_ok:
+            return self._refuse(self._health_refusal(), "capture")
+        session = self.session
+        if session is None:
+            return self._refuse(Refusal.NO_PATIENT, "capture")
+        if self._missing_consent():
+            return self._refuse(Refusal.NO_CONSENT, "capture")
+        if self.rules.require_operator and self.operator is None:
+            return self._refuse(Refusal.NO_OPERATOR, "capture")
+        self.state = State.CAPTURING
+        self._pending = uuid.uuid4().hex
+        patient = session.patient
+        metadata = {
+            "patient_id": patient.id,
+            "issuer": patient.issuer,
+            "encounter": patient.encounter,
+            "operator": self.operator,
+            "consent": session.consent,
+            "emergency_override": session.consent == EMERGENCY_OVERRIDE,
+            "body_site": session.body_site,
+            "laterality": session.laterality,
+            "provenance": patient.provenance,
+            "session_id": session.session_id,
+            "sequence": session.captures + 1,
+        }
+        return [Signal("capturing"), TakeCapture(self._pending, metadata)]
+
+    def _on_CaptureFinished(self, event: CaptureFinished, now: float) -> list[Effect]:
+        if self.state is not State.CAPTURING or event.request_id != self._pending:
+            return []
+        self.last_activity = now
+        self._pending = None
+        self.state = State.SESSION if self.session is not None else State.IDLE
+        if event.error is not None:
+            if event.error is Refusal.NOT_ENROLLED:
+                self.enrolled = False
+            elif event.error is Refusal.DISK_FULL:
+                self.disk_ok = False
+            elif event.error is Refusal.CAMERA_FAULT:
+                self.camera_ok = False
+            return self._refuse(event.error, "capture")
+        assert self.session is not None
+        self.session.captures += 1
+        fields = {"capture": event.capture_id, "session": self.session.session_id}
+        if self.session.consent == EMERGENCY_OVERRIDE:
+            fields["emergency_override"] = True
+        return [Audit("captured", fields), Signal("captured")]
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _missing_consent(self) -> bool:
+        return bool(self.rules.consent_required and self.session is not None
+                    and self.session.consent is None)
+
+    def _health_refusal(self) -> Refusal:
+        if not self.enrolled:
+            return Refusal.NOT_ENROLLED
+        if not self.disk_ok:
+            return Refusal.DISK_FULL
+        return Refusal.CAMERA_FAULT
+
+    def _refuse(self, why: Refusal, what: str) -> list[Effect]:
+        return [Audit(f"{what}_refused" if what != "capture" else "capture_refused",
+                      {"reason": why.value}), Signal(why.value)]
+
+    def _end_session(self, reason: str, now: float, *, signal: bool = True) -> list[Effect]:
+        session = self.session
+        assert session is not None
+        self.session = None
+        self.state = State.IDLE
+        effects: list[Effect] = [Audit("session_ended", {"session": session.session_id,
+                                                         "reason": reason,
+                                                         "captures": session.captures})]
+        if signal:
+            effects.append(Signal("session_ended"))
+        return effects
+
