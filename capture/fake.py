@@ -32,9 +32,12 @@ ZXING_FORMATS = {
 class Symbol:
     """One barcode in view.
 
-    ``content`` is passed to zxing-cpp's ``create_barcode``; ``options`` are its writer options
-    (for example ``"gs1"``). ``module_px`` is the size of one module in the *still* image;
-    ``center`` is the barcode's centre as fractions of the frame; ``angle`` rotates it.
+    ``content`` is passed to zxing-cpp's ``create_barcode``; ``options`` are its writer options.
+    ``gs1=True`` writes a genuine GS1 symbol (FNC1 in first position, read back as ``]C1``,
+    ``]d2`` or ``]Q3``) from content in the human-readable form ``(8018)7951...``; zxing-cpp
+    needs its ``gs1`` creator option for that, ``options="gs1"`` does not do it. ``module_px``
+    is the size of one module in the *still* image; ``center`` is the barcode's centre as
+    fractions of the frame; ``angle`` rotates it.
     """
 
     symbology: str
@@ -43,6 +46,7 @@ class Symbol:
     module_px: int = 12
     center: tuple[float, float] = (0.5, 0.5)
     angle: float = 0.0
+    gs1: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,9 @@ def render_symbol(symbol: Symbol) -> Image.Image:
     if symbol.symbology not in ZXING_FORMATS:
         raise ValueError(f"unsupported symbology {symbol.symbology!r}")
     fmt = getattr(zxingcpp.BarcodeFormat, ZXING_FORMATS[symbol.symbology])
-    kwargs = {"options": symbol.options} if symbol.options else {}
+    kwargs: dict[str, object] = {"options": symbol.options} if symbol.options else {}
+    if symbol.gs1:
+        kwargs["gs1"] = True
     barcode = zxingcpp.create_barcode(symbol.content, fmt, **kwargs)
     image = zxingcpp.write_barcode_to_image(barcode, scale=max(1, symbol.module_px))
     return Image.fromarray(np.asarray(image), mode="L")

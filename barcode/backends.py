@@ -1,0 +1,165 @@
+"""Decoder backends behind one seam: a frame in, :class:`~barcode.symbols.SymbolRead` out.
+
+zxing-cpp is the default: it reads every symbology the station supports, reports the GS1 flag
+and the symbology identifier, and is several times faster than zbar. pyzbar (zbar) is the
+fallback: Code 128 and QR only, and it drops the GS1 flag, so GS1 content is recognised later
+from its AI structure. Both are restricted to the configured formats, which is also what makes
+them fast. Frames are the lores Y plane (a 2-D ``uint8`` array) or a PIL image.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+from .symbols import SYMBOLOGIES, SymbolRead
+
+BACKENDS = ("zxing-cpp", "pyzbar")
+
+_ZXING_NAMES = {"code128": "Code128", "qrcode": "QRCode", "datamatrix": "DataMatrix",
+                "pdf417": "PDF417"}
+_ZBAR_NAMES = {"code128": "CODE128", "qrcode": "QRCODE"}
+#: Symbology identifiers that carry the GS1 flag (Code 128 ]C1, DataMatrix ]d2, QR ]Q3 ...).
+_GS1_IDS = frozenset({"]C1", "]d2", "]Q3", "]J1", "]e0"})
+
+
+class BackendUnavailableError(RuntimeError):
+    """The decoder library (or its shared library) is not installed."""
+
+
+class FrameError(ValueError):
+    """The frame is not a 2-D uint8 array or an image."""
+
+
+class Backend(Protocol):
+    """A decoder restricted to some symbologies."""
+
+    name: str
+    formats: tuple[str, ...]
+
+    def decode(self, frame: Any) -> list[SymbolRead]:
+        """Every symbol of the configured formats in ``frame``."""
+
+
+def as_luma(frame: Any) -> np.ndarray:
+    """``frame`` as a C-contiguous 2-D uint8 array (a PIL image is converted to ``L``)."""
+    if isinstance(frame, np.ndarray):
+        if frame.ndim != 2 or frame.dtype != np.uint8:
+            raise FrameError(
+                f"expected a 2-D uint8 luma plane, got {frame.ndim}-D {frame.dtype}"
+            )
+        return frame if frame.flags.c_contiguous else np.ascontiguousarray(frame)
+    if isinstance(frame, Image.Image):
+        return np.asarray(frame if frame.mode == "L" else frame.convert("L"))
+    raise FrameError(f"expected a numpy array or a PIL image, got {type(frame).__name__}")
+
+
+def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    unknown = [f for f in formats if f not in SYMBOLOGIES]
+    if unknown:
+        raise ValueError(f"unknown symbologies {unknown}; expected some of {list(SYMBOLOGIES)}")
+    if not formats:
+        raise ValueError("no symbologies to read")
+    return tuple(dict.fromkeys(formats))
+
+
+class ZxingBackend:
+    """zxing-cpp, reading in ``TextMode.Plain``: the GS1 element string with GS separators."""
+
+    name = "zxing-cpp"
+
+    def __init__(self, formats: Sequence[str] = SYMBOLOGIES) -> None:
+        try:
+            import zxingcpp
+        except ImportError as exc:
+            raise BackendUnavailableError(f"zxing-cpp is not installed ({exc})") from None
+        self._zx = zxingcpp
+        self.formats = _check_formats(formats)
+        self._format_names = {getattr(zxingcpp.BarcodeFormat, _ZXING_NAMES[f]): f
+                              for f in self.formats}
+        self._wanted = zxingcpp.BarcodeFormats(tuple(self._format_names))
+        self.read_options = {"formats": self._wanted, "text_mode": zxingcpp.TextMode.Plain}
+
+    def decode(self, frame: Any) -> list[SymbolRead]:
+        luma = as_luma(frame)
+        found = []
+        for barcode in self._zx.read_barcodes(luma, **self.read_options):
+            symbology = self._format_names.get(barcode.format)
+            if symbology is None:
+                continue
+            sid = barcode.symbology_identifier or None
+            gs1 = barcode.content_type == self._zx.ContentType.GS1 or sid in _GS1_IDS
+            found.append(SymbolRead(symbology, barcode.text, gs1, self.name, sid))
+        return found
+
+
+class PyzbarBackend:
+    """zbar through pyzbar: Code 128 and QR only; the GS1 flag is unknown (None)."""
+
+    name = "pyzbar"
+
+    def __init__(self, formats: Sequence[str] = ("code128", "qrcode")) -> None:
+        try:
+            from pyzbar import pyzbar
+        except (ImportError, OSError) as exc:
+            raise BackendUnavailableError(
+                f"pyzbar or the zbar library (apt libzbar0) is missing ({exc})"
+            ) from None
+        wanted = [f for f in _check_formats(formats) if f in _ZBAR_NAMES]
+        if not wanted:
+            raise BackendUnavailableError("zbar reads only code128 and qrcode")
+        self._decode = pyzbar.decode
+        self.formats = tuple(wanted)
+        self._symbols = [getattr(pyzbar.ZBarSymbol, _ZBAR_NAMES[f]) for f in wanted]
+        self._names = {_ZBAR_NAMES[f]: f for f in wanted}
+
+    def decode(self, frame: Any) -> list[SymbolRead]:
+        luma = as_luma(frame)
+        found = []
+        for symbol in self._decode(luma, symbols=self._symbols):
+            symbology = self._names.get(symbol.type)
+            if symbology is None:
+                continue
+            try:
+                text = symbol.data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = symbol.data.decode("latin-1")
+            found.append(SymbolRead(symbology, text, None, self.name))
+        return found
+
+
+def available(name: str) -> bool:
+    """Whether backend ``name`` can be constructed here (library and shared library present)."""
+    if name == "zxing-cpp":
+        return importlib.util.find_spec("zxingcpp") is not None
+    if name == "pyzbar":
+        try:
+            PyzbarBackend()
+        except BackendUnavailableError:
+            return False
+        return True
+    raise ValueError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
+
+
+def make_backend(names: Sequence[str], formats: Sequence[str] = SYMBOLOGIES) -> Backend:
+    """The first backend in ``names`` that is installed and can read one of ``formats``.
+
+    Raises :class:`BackendUnavailableError` naming every reason when none can be used.
+    """
+    reasons = []
+    for name in names:
+        try:
+            if name == "zxing-cpp":
+                return ZxingBackend(formats)
+            if name == "pyzbar":
+                return PyzbarBackend(formats)
+        except BackendUnavailableError as exc:
+            reasons.append(f"{name}: {exc}")
+            continue
+        raise ValueError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
+    raise BackendUnavailableError("no barcode decoder available: " + "; ".join(reasons or
+                                                                               ["none named"]))

@@ -1,0 +1,274 @@
+"""Frames in, events out: identities only after consistent reads, conflicts never guessed.
+
+:class:`Reader` is what the workflow drives. Each preview frame goes through ``feed`` and
+comes back as a (usually empty) list of events:
+
+* :class:`PatientIdentified` / :class:`CaregiverIdentified` once the same person has been
+  read in ``consecutive_reads`` frames in a row; again after they leave view and come back,
+  and again if a later read adds the encounter;
+* :class:`CommandRead` once a command card has been read in ``consecutive_reads`` frames;
+* :class:`Conflict` at once when two different patients are read in one frame or within the
+  last ``consecutive_reads`` frames (two wristbands in view); no patient is identified until
+  only one remains for ``consecutive_reads`` frames;
+* :class:`InvalidRead` once an invalid symbol (bad check digit, unknown command card, two
+  different cards of one kind) has been read in ``consecutive_reads`` frames.
+
+An event is reported once per run of frames in which its subject stays in view, so a card
+held in front of the camera is one command, not eight a second. The reader is not
+thread-safe: one scanning loop owns it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backends import Backend, make_backend
+from .commands import Command
+from .identity import Identity
+from .interpret import Interpretation, Interpreter, LocalFormat, local_formats_from_config
+from .symbols import SYMBOLOGIES
+
+
+@dataclass(frozen=True)
+class PatientIdentified:
+    identity: Identity
+
+
+@dataclass(frozen=True)
+class CaregiverIdentified:
+    identity: Identity
+
+
+@dataclass(frozen=True)
+class CommandRead:
+    command: Command
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two or more different patients in view; ``patients`` have safe reprs."""
+
+    patients: tuple[Identity, ...]
+
+
+@dataclass(frozen=True)
+class InvalidRead:
+    """A symbol that looks like ours but cannot be used; ``reason`` never holds its data."""
+
+    reason: str
+    symbology: str
+
+
+Event = PatientIdentified | CaregiverIdentified | CommandRead | Conflict | InvalidRead
+
+
+@dataclass(frozen=True)
+class ReaderSettings:
+    """Plain values (from ``[barcode]`` and ``[workflow] body_sites``) that shape a reader."""
+
+    formats: tuple[str, ...] = SYMBOLOGIES
+    consecutive_reads: int = 2
+    scan_rate_hz: float = 8.0
+    local_formats: tuple[LocalFormat, ...] = ()
+    body_sites: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.consecutive_reads < 1:
+            raise ValueError("consecutive_reads must be at least 1")
+        if self.scan_rate_hz <= 0:
+            raise ValueError("scan_rate_hz must be positive")
+
+    @property
+    def interval(self) -> float:
+        """Seconds between decoded preview frames."""
+        return 1.0 / self.scan_rate_hz
+
+
+class _Streaks:
+    """Counts, per key, the consecutive frames it was seen in; reports each run once."""
+
+    def __init__(self, needed: int) -> None:
+        self.needed = needed
+        self.counts: dict[Hashable, int] = {}
+
+    def update(self, present: Iterable[Hashable]) -> list[Hashable]:
+        seen = set(present)
+        self.counts = {key: self.counts.get(key, 0) + 1 for key in seen}
+        return [key for key, n in self.counts.items() if n == self.needed]
+
+    def clear(self) -> None:
+        self.counts = {}
+
+
+def _distinct(identities: Iterable[Identity]) -> list[Identity]:
+    """Merge reads of the same person; people (or encounters) that contradict stay apart."""
+    out: list[Identity] = []
+    for identity in identities:
+        for i, known in enumerate(out):
+            if known.compatible(identity):
+                out[i] = known.merged(identity)
+                break
+        else:
+            out.append(identity)
+    return out
+
+
+@dataclass
+class _PatientTrack:
+    identity: Identity
+    frames: int = 1
+    announced: Identity | None = None
+
+
+@dataclass
+class Reader:
+    """Decode frames with ``backend`` and turn them into events (see the module docstring)."""
+
+    settings: ReaderSettings
+    backend: Backend
+    _window: deque[tuple[Identity, ...]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.interpreter = Interpreter(self.settings.local_formats, self.settings.body_sites)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen so far (the next reads start new runs)."""
+        self._window = deque(maxlen=self.settings.consecutive_reads)
+        self._patient: _PatientTrack | None = None
+        self._in_conflict = False
+        self._caregivers = _Streaks(self.settings.consecutive_reads)
+        self._commands = _Streaks(self.settings.consecutive_reads)
+        self._invalid = _Streaks(self.settings.consecutive_reads)
+        self._caregiver_ids: dict[Hashable, Identity] = {}
+
+    def read_frame(self, frame: Any) -> list[Interpretation]:
+        """Decode and interpret one frame, with no memory of other frames (``scan`` uses it)."""
+        return [self.interpreter.interpret(s) for s in self.backend.decode(frame)]
+
+    def feed(self, frame: Any) -> list[Event]:
+        """Process the next preview frame; returns the events it completes."""
+        return self.update(self.read_frame(frame))
+
+    def update(self, results: Sequence[Interpretation]) -> list[Event]:
+        """Advance the state with one frame's interpretations (``feed`` without decoding)."""
+        events: list[Event] = []
+        events += self._update_patients(
+            [r.identity for r in results if r.role == "patient" and r.identity])
+        events += self._update_caregivers(
+            [r.identity for r in results if r.role == "caregiver" and r.identity])
+        events += self._update_commands(results)
+        return events
+
+    # -- patients --------------------------------------------------------------------------
+    def _update_patients(self, identities: list[Identity]) -> list[Event]:
+        here = _distinct(identities)
+        self._window.append(tuple(here))
+        in_window = _distinct(i for frame in self._window for i in frame)
+        if len(in_window) > 1:
+            self._patient = None
+            if self._in_conflict:
+                return []
+            self._in_conflict = True
+            return [Conflict(tuple(in_window))]
+        self._in_conflict = False
+        if not here:
+            self._patient = None
+            return []
+        current = here[0]
+        track = self._patient
+        if track is not None and track.identity.compatible(current):
+            track.identity = track.identity.merged(current)
+            track.frames += 1
+        else:
+            track = self._patient = _PatientTrack(current)
+        if track.frames >= self.settings.consecutive_reads and track.announced != track.identity:
+            track.announced = track.identity
+            return [PatientIdentified(track.identity)]
+        return []
+
+    # -- caregivers, commands, invalid reads -------------------------------------------------
+    def _update_caregivers(self, identities: list[Identity]) -> list[Event]:
+        here = _distinct(identities)
+        by_key = {i.key: i for i in here}
+        self._caregiver_ids = {**self._caregiver_ids, **by_key}
+        done = self._caregivers.update(by_key)
+        self._caregiver_ids = {k: v for k, v in self._caregiver_ids.items()
+                               if k in self._caregivers.counts}
+        return [CaregiverIdentified(self._caregiver_ids[k]) for k in done]
+
+    def _update_commands(self, results: Sequence[Interpretation]) -> list[Event]:
+        by_kind: dict[str, set[Command]] = {}
+        for r in results:
+            if r.role == "command" and r.command is not None:
+                by_kind.setdefault(r.command.kind, set()).add(r.command)
+        commands: list[Command] = []
+        invalid: dict[Hashable, InvalidRead] = {}
+        for kind, cmds in by_kind.items():
+            if len(cmds) == 1:
+                commands.extend(cmds)
+            else:
+                symbology = next(r.symbology for r in results if r.role == "command")
+                invalid[("conflict", kind)] = InvalidRead(
+                    f"several different {kind} cards in view", symbology)
+        for r in results:
+            if r.role == "invalid":
+                invalid[(r.symbology, r.error)] = InvalidRead(r.error or "invalid", r.symbology)
+        events: list[Event] = [CommandRead(c) for c in self._commands.update(commands)]
+        events += [invalid[k] for k in self._invalid.update(invalid)]
+        return events
+
+
+def build_reader(
+    barcode: Mapping[str, Any],
+    body_sites: Sequence[str] = (),
+    *,
+    backend: str | Backend | None = None,
+) -> Reader:
+    """A reader from the ``[barcode]`` config section (any mapping with its keys) and the
+    ``[workflow] body_sites`` list.
+
+    ``backend`` overrides ``barcode["backends"]``: a backend name or a ready instance. Raises
+    ValueError for an unusable local format and
+    :class:`~barcode.backends.BackendUnavailableError` when no decoder is installed.
+    """
+    formats = tuple(barcode.get("formats", SYMBOLOGIES))
+    settings = ReaderSettings(
+        formats=formats,
+        consecutive_reads=int(barcode.get("consecutive_reads", 2)),
+        scan_rate_hz=float(barcode.get("scan_rate_hz", 8.0)),
+        local_formats=local_formats_from_config(barcode.get("local_formats", ())),
+        body_sites=tuple(body_sites),
+    )
+    if backend is None or isinstance(backend, str):
+        names = [backend] if backend else list(barcode.get("backends", ("zxing-cpp", "pyzbar")))
+        backend = make_backend(names, formats)
+    return Reader(settings, backend)
+
+
+def scan_loop(
+    reader: Reader,
+    next_frame: Callable[[], Any],
+    on_event: Callable[[Event], None],
+    should_stop: Callable[[], bool],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Feed ``next_frame()`` to ``reader`` at ``scan_rate_hz`` until ``should_stop()``.
+
+    A convenience for the workflow's scanning thread; exceptions from the camera propagate
+    (the caller shows the camera-fault signal).
+    """
+    interval = reader.settings.interval
+    while not should_stop():
+        started = clock()
+        for event in reader.feed(next_frame()):
+            on_event(event)
+        remaining = interval - (clock() - started)
+        if remaining > 0:
+            sleep(remaining)
