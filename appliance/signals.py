@@ -71,6 +71,8 @@ SIGNALS: dict[str, SignalSpec] = dict([
     _blinks("camera_fault", 4, "refused: camera fault (4 red blinks; steady after)"),
     _blinks("disk_full", 5, "refused: disk full (5 red blinks)"),
     _blinks("not_enrolled", 6, "refused: station not enrolled (6 red blinks)"),
+    _blinks("storage_fault", 8, "refused: the photo could not be stored (8 red blinks; "
+            "see the journal)"),
     _blinks("no_operator", 7, "refused: no operator (scan your badge; 7 red blinks)"),
     ("conflict", SignalSpec(Pattern("conflict", RED, on_time=0.05, off_time=0.05, repeat=10,
                                     beeps=3), True,

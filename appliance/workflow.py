@@ -37,6 +37,7 @@ class Refusal(StrEnum):
     NOT_ENROLLED = "not_enrolled"
     DISK_FULL = "disk_full"
     CAMERA_FAULT = "camera_fault"
+    STORAGE_FAULT = "storage_fault"
     OVERRIDE_DISABLED = "override_disabled"
     CONFLICT = "conflict"
     INVALID_READ = "invalid_read"

@@ -1,0 +1,290 @@
+"""The station runtime: the thin loop around :class:`~appliance.workflow.Workflow`.
+
+It feeds the workflow with events from the hardware (preview frames through the barcode reader,
+button clicks and holds, a one-second tick with health checks) and carries out the effects the
+workflow returns: LED and buzzer signals, audit records, and captures (still -> sealed ->
+queued, on one capture thread so a capture never blocks scanning or the button).
+
+Everything is injected, so the same class runs on a Pi, in the demo and in tests.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from capture.camera import Camera, CameraError
+from capture.controls import CaptureButton, StatusLight
+
+from . import signals as signal_table
+from .enrolment import NotEnrolledError
+from .sdnotify import Notifier
+from .workflow import (
+    Audit,
+    CaptureFinished,
+    Click,
+    Effect,
+    Event,
+    HealthChanged,
+    Hold,
+    Refusal,
+    Signal,
+    TakeCapture,
+    Tick,
+    Workflow,
+)
+
+log = logging.getLogger("capture_station.station")
+
+#: systemd-timesyncd creates this file once the clock is synchronised.
+TIMESYNC_MARKER = Path("/run/systemd/timesync/synchronized")
+
+
+class FrameReader(Protocol):
+    def feed(self, luma: Any) -> list[Event]:
+        """Workflow events found in one preview frame (already debounced across frames)."""
+
+
+class CaptureStore(Protocol):
+    def store_capture(self, jpeg: bytes, metadata: dict[str, Any]) -> Any:
+        """Seal and queue a capture durably; returns its id (or a record with ``capture_id``)."""
+
+
+class AuditSink(Protocol):
+    def record(self, event: str, **fields: Any) -> Any: ...
+
+
+@dataclass
+class StationInfo:
+    station_id: str
+    station_name: str
+
+
+def refusal_for(exc: BaseException) -> Refusal:
+    """Which signal a failed capture shows."""
+    if isinstance(exc, CameraError):
+        return Refusal.CAMERA_FAULT
+    if isinstance(exc, NotEnrolledError):
+        return Refusal.NOT_ENROLLED
+    if type(exc).__name__ == "DiskFullError" or (
+        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    ):
+        return Refusal.DISK_FULL
+    return Refusal.STORAGE_FAULT
+
+
+def clock_synchronised() -> bool:
+    return TIMESYNC_MARKER.exists()
+
+
+class Station:
+    """Composes camera, reader, button, light, vault and audit around one workflow."""
+
+    def __init__(
+        self,
+        *,
+        workflow: Workflow,
+        camera: Camera,
+        reader: FrameReader,
+        store: CaptureStore,
+        audit: AuditSink,
+        info: StationInfo,
+        button: CaptureButton | None = None,
+        light: StatusLight | None = None,
+        scan_rate_hz: float = 8.0,
+        health: Callable[[], tuple[bool, bool]] | None = None,
+        notifier: Notifier | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_captured: Callable[[str], None] | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.camera = camera
+        self.reader = reader
+        self.store = store
+        self.audit = audit
+        self.info = info
+        self.button = button
+        self.light = light
+        self.scan_interval = 1.0 / scan_rate_hz
+        self.health = health
+        self.notifier = notifier or Notifier(environ={})
+        self.clock = clock
+        self.on_captured = on_captured
+        self._lock = threading.RLock()
+        self._captures: queue.Queue[TakeCapture | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._restore: threading.Timer | None = None
+        self._camera_ok = True
+        self.last_capture_ms: float | None = None
+        self.captured_ids: list[str] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        try:
+            self.camera.start()
+        except CameraError as exc:
+            log.error("camera failed to start: %s", exc)
+            self._camera_ok = False
+        if self.button is not None:
+            self.button.when_clicked = lambda: self.dispatch(Click())
+            self.button.when_held = lambda: self.dispatch(Hold())
+        self._check_health()
+        self._show(self.workflow.steady_signal(), steady=True)
+        for target, name in ((self._scan_loop, "scan"), (self._capture_loop, "capture"),
+                             (self._tick_loop, "tick")):
+            thread = threading.Thread(target=target, name=f"station-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self.audit.record("station_started", station=self.info.station_id)
+        self.notifier.ready("scanning")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the capture in flight (and any queued), then stop every thread."""
+        self.notifier.stopping()
+        if self.button is not None:
+            self.button.when_clicked = None
+            self.button.when_held = None
+        self._stop.set()
+        self._captures.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+        if self._restore is not None:
+            self._restore.cancel()
+        self.audit.record("station_stopped", station=self.info.station_id)
+        self.camera.close()
+
+    def __enter__(self) -> Station:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- events in, effects out -----------------------------------------------------------------
+    def dispatch(self, event: Event) -> list[Effect]:
+        with self._lock:
+            effects = self.workflow.handle(event, self.clock())
+            for effect in effects:
+                self._apply(effect)
+        return effects
+
+    def _apply(self, effect: Effect) -> None:
+        if isinstance(effect, Signal):
+            self._show(effect)
+        elif isinstance(effect, Audit):
+            self.audit.record(effect.event, **effect.fields)
+        elif isinstance(effect, TakeCapture):
+            self._captures.put(effect)
+
+    def _show(self, signal: Signal, *, steady: bool = False) -> None:
+        if self.light is None:
+            return
+        spec = signal_table.SIGNALS[signal.name]
+        if self._restore is not None:
+            self._restore.cancel()
+            self._restore = None
+        self.light.show(signal_table.pattern_for(signal.name, steady=steady or not spec.transient))
+        if spec.transient and not steady:
+            timer = threading.Timer(spec.seconds, self._show_steady)
+            timer.daemon = True
+            self._restore = timer
+            timer.start()
+
+    def _show_steady(self) -> None:
+        with self._lock:
+            self._restore = None
+            self._show(self.workflow.steady_signal(), steady=True)
+
+    # -- threads --------------------------------------------------------------------------------
+    def _scan_loop(self) -> None:
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                luma = self.camera.preview_luma()
+            except CameraError as exc:
+                if self._camera_ok:
+                    log.error("preview failed: %s", exc)
+                self._camera_ok = False
+                self._stop.wait(1.0)
+                continue
+            self._camera_ok = True
+            for event in self.reader.feed(luma):
+                self.dispatch(event)
+            next_at += self.scan_interval
+            delay = next_at - time.monotonic()
+            if delay < 0:
+                next_at = time.monotonic()
+                delay = 0
+            self._stop.wait(delay)
+
+    def _tick_loop(self) -> None:
+        interval = 1.0
+        if self.notifier.watchdog_seconds:
+            interval = min(interval, self.notifier.watchdog_seconds / 2)
+        while not self._stop.wait(interval):
+            self._check_health()
+            self.dispatch(Tick())
+            self.notifier.watchdog()
+
+    def _check_health(self) -> None:
+        enrolled, disk_ok = self.health() if self.health else (True, True)
+        wf = self.workflow
+        if (enrolled, disk_ok, self._camera_ok) != (wf.enrolled, wf.disk_ok, wf.camera_ok):
+            self.dispatch(HealthChanged(enrolled, disk_ok, self._camera_ok))
+
+    def _capture_loop(self) -> None:
+        while True:
+            request = self._captures.get()
+            if request is None:
+                return
+            self._capture(request)
+
+    def _capture(self, request: TakeCapture) -> None:
+        started = time.perf_counter()
+        metadata = dict(request.metadata)
+        metadata.update(
+            station_id=self.info.station_id,
+            station_name=self.info.station_name,
+            captured_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            clock_synced=clock_synchronised(),
+        )
+        try:
+            jpeg = self.camera.capture_jpeg()
+            result = self.store.store_capture(jpeg, metadata)
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the workflow
+            refusal = refusal_for(exc)
+            if refusal is Refusal.CAMERA_FAULT:
+                self._camera_ok = False
+            log.error("capture failed (%s): %s", refusal.value, type(exc).__name__)
+            self.dispatch(CaptureFinished(request.request_id, error=refusal))
+            return
+        capture_id = str(getattr(result, "capture_id", result))
+        self.last_capture_ms = (time.perf_counter() - started) * 1000
+        self.captured_ids.append(capture_id)
+        self.dispatch(CaptureFinished(request.request_id, capture_id=capture_id))
+        if self.on_captured is not None:
+            self.on_captured(capture_id)
+
+
+def disk_health(state_dir: Path, reserve_mb: int) -> bool:
+    try:
+        return shutil.disk_usage(state_dir).free >= reserve_mb * 1024 * 1024
+    except OSError:
+        return False
+
+
+def enrolled_health(enrolment_path: Path) -> bool:
+    return os.path.exists(enrolment_path)

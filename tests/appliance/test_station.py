@@ -1,0 +1,166 @@
+"""The station runtime with real hardware seams: FakeCamera, gpiozero MockFactory pins.
+
+The reader and store here are small in-test collaborators so that the runtime's own job
+(threads, signals, capture queue, SIGTERM semantics) is what is tested; the end-to-end test
+with the real reader, vault and receiver lives in test_end_to_end.py.
+"""
+
+import threading
+import time
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from appliance.enrolment import NotEnrolledError
+from appliance.station import Station, StationInfo, refusal_for
+from appliance.workflow import CardSeen, PatientSeen, Person, Refusal, Rules, Workflow
+from capture.camera import CameraError
+from capture.controls import CaptureButton, StatusLight
+from capture.fake import FakeCamera
+
+PATIENT = Person("795123450000000013", "GS1", provenance="scanned-gs1")
+
+
+class ScriptedReader:
+    """Emits the queued events on the next frame, like a reader that just recognised them."""
+
+    def __init__(self):
+        self.pending = []
+        self.frames = 0
+
+    def feed(self, luma):
+        self.frames += 1
+        events, self.pending = self.pending, []
+        return events
+
+
+class MemoryStore:
+    def __init__(self, delay=0.0, error=None):
+        self.items = []
+        self.delay = delay
+        self.error = error
+
+    def store_capture(self, jpeg, metadata):
+        time.sleep(self.delay)
+        if self.error:
+            raise self.error
+        self.items.append((jpeg, metadata))
+        return f"cap-{len(self.items)}"
+
+
+class Audit:
+    def __init__(self):
+        self.events = []
+
+    def record(self, event, **fields):
+        self.events.append((event, fields))
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.fixture
+def rig():
+    factory = MockFactory()
+    camera = FakeCamera(still_size=(640, 480), lores_size=(320, 240))
+    button = CaptureButton(17, bounce_seconds=0.01, hold_seconds=0.5, pin_factory=factory)
+    light = StatusLight(pin=27, pin_factory=factory)
+    reader, store, audit = ScriptedReader(), MemoryStore(), Audit()
+    station = Station(workflow=Workflow(Rules()), camera=camera, reader=reader, store=store,
+                      audit=audit, info=StationInfo("st-1", "room 1"), button=button,
+                      light=light, scan_rate_hz=50)
+    yield station, factory, reader, store, audit
+    station.stop(timeout=5)
+    button.close()
+    light.close()
+    factory.reset()
+
+
+def press(factory, seconds=0.03):
+    pin = factory.pin(17)
+    pin.drive_low()
+    time.sleep(seconds)
+    pin.drive_high()
+
+
+def identify(station, reader):
+    reader.pending = [PatientSeen(PATIENT), CardSeen("consent", "teaching")]
+    assert wait_for(lambda: station.workflow.steady_signal().name == "ready")
+
+
+def test_button_press_to_sealed_capture_with_metadata(rig):
+    station, factory, reader, store, audit = rig
+    station.start()
+    assert wait_for(lambda: reader.frames > 2)
+    identify(station, reader)
+    press(factory)
+    assert wait_for(lambda: len(store.items) == 1)
+    jpeg, meta = store.items[0]
+    assert jpeg[:2] == b"\xff\xd8"
+    assert meta["patient_id"] == PATIENT.id
+    assert meta["station_id"] == "st-1"
+    assert meta["consent"] == "teaching"
+    assert "captured_at" in meta and "clock_synced" in meta
+    assert wait_for(lambda: ("captured", {"capture": "cap-1",
+                                          "session": station.workflow.session.session_id})
+                    in audit.events)
+
+
+def test_press_without_patient_shows_no_patient_signal(rig):
+    station, factory, _reader, store, _audit = rig
+    station.start()
+    press(factory)
+    assert wait_for(lambda: station.light.pattern.name == "no_patient")
+    assert store.items == []
+    # the transient signal gives way to the steady idle signal
+    assert wait_for(lambda: station.light.pattern.name == "idle", timeout=3)
+
+
+def test_hold_ends_session(rig):
+    station, factory, reader, store, _audit = rig
+    station.start()
+    identify(station, reader)
+    press(factory, seconds=0.7)
+    assert wait_for(lambda: station.workflow.session is None)
+    assert store.items == []
+
+
+def test_camera_fault_is_signalled(rig):
+    station, factory, reader, store, _audit = rig
+    station.start()
+    identify(station, reader)
+    station.camera.fail = OSError("sensor gone")
+    press(factory)
+    assert wait_for(lambda: station.light.pattern.name == "camera_fault")
+    assert store.items == []
+
+
+def test_stop_finishes_capture_in_flight(rig):
+    station, factory, reader, store, audit = rig
+    store.delay = 0.5
+    station.start()
+    identify(station, reader)
+    press(factory)
+    assert wait_for(lambda: station.workflow.state.value == "capturing")
+    stopper = threading.Thread(target=station.stop)
+    stopper.start()
+    stopper.join(10)
+    assert len(store.items) == 1  # the capture in flight completed before exit
+    assert audit.events[-1][0] == "station_stopped"
+
+
+@pytest.mark.parametrize(("exc", "refusal"), [
+    (CameraError("x"), Refusal.CAMERA_FAULT),
+    (NotEnrolledError(), Refusal.NOT_ENROLLED),
+    (OSError(28, "No space left on device"), Refusal.DISK_FULL),
+    (type("DiskFullError", (Exception,), {})(), Refusal.DISK_FULL),
+    (ValueError("boom"), Refusal.STORAGE_FAULT),
+])
+def test_refusal_mapping(exc, refusal):
+    assert refusal_for(exc) is refusal
