@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "appliance.commands.doctor",
     "appliance.commands.config",
     "appliance.commands.demo",
+    "appliance.commands.scan",
+    "appliance.commands.cards",
 )
 
 EXIT_CONFIG = 2

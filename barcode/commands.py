@@ -99,6 +99,6 @@ def all_commands(body_sites: Sequence[str]) -> list[Command]:
     """Every card a station with these body sites understands, in sheet order."""
     commands = [Command("consent", level) for level in CONSENT_LEVELS]
     commands += [Command("laterality", side) for side in LATERALITIES]
-    commands += [Command("site", site) for site in body_sites]
+    commands += [Command("site", site) for site in dict.fromkeys(body_sites) if site]
     commands.append(Command("session", END_SESSION))
     return commands
