@@ -1,0 +1,193 @@
+"""mDNS (zeroconf) for ``_capture-sync._tcp``: the receiver advertises, the station browses.
+
+Discovery is only a hint. Anyone on the LAN can advertise any name and any TXT record; the
+station uses what it finds to decide *where to try*, never *whom to trust* -- that is the TLS
+pin's job (:mod:`sync.pinning`). So candidates are every instance that carries the
+provisioned name or the provisioned pin, and each is then pin-checked on connect.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import ifaddr
+from zeroconf import (
+    IPVersion,
+    ServiceBrowser,
+    ServiceInfo,
+    ServiceStateChange,
+    Zeroconf,
+)
+
+from .protocol import PROTOCOL_VERSION, SERVICE_TYPE
+
+log = logging.getLogger(__name__)
+
+
+def _zeroconf(interfaces: Sequence[str] | None) -> Zeroconf:
+    if interfaces:
+        return Zeroconf(interfaces=list(interfaces), ip_version=IPVersion.V4Only)
+    return Zeroconf(ip_version=IPVersion.V4Only)
+
+
+def instance_label(full_name: str) -> str:
+    """``practice._capture-sync._tcp.local.`` -> ``practice``."""
+    suffix = "." + SERVICE_TYPE
+    return full_name[: -len(suffix)] if full_name.endswith(suffix) else full_name
+
+
+class Advertiser:
+    """Announces one receiver: instance ``name`` on ``port`` with TXT ``v`` and ``pin``."""
+
+    def __init__(
+        self,
+        name: str,
+        port: int,
+        pin: str,
+        *,
+        addresses: Sequence[str] = (),
+        interfaces: Sequence[str] | None = None,
+        server: str | None = None,
+        cooperate: bool = False,
+    ) -> None:
+        self._zc = _zeroconf(interfaces)
+        addrs = list(addresses) or list(interfaces or []) or _primary_addresses()
+        host = server or (socket.gethostname().split(".")[0] + ".local.")
+        self.info = ServiceInfo(
+            SERVICE_TYPE,
+            f"{name}.{SERVICE_TYPE}",
+            addresses=[socket.inet_aton(a) for a in addrs],
+            port=port,
+            properties={"v": PROTOCOL_VERSION, "pin": pin},
+            server=host,
+        )
+        try:
+            # cooperate=True skips the name-conflict probe (tests use it to play a rogue that
+            # answers for the genuine receiver's name at the same time).
+            self._zc.register_service(self.info, cooperating_responders=cooperate)
+        except BaseException:
+            self._zc.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            self._zc.unregister_service(self.info)
+        finally:
+            self._zc.close()
+
+    def __enter__(self) -> Advertiser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _primary_addresses() -> list[str]:
+    """Every non-loopback IPv4 address of this host (what a LAN station can reach)."""
+    found = [
+        str(ip.ip)
+        for adapter in ifaddr.get_adapters()
+        for ip in adapter.ips
+        if ip.is_IPv4 and not str(ip.ip).startswith("127.")
+    ]
+    return found or ["127.0.0.1"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One advertised receiver address. ``txt_pin`` is what it *claims*; TLS decides."""
+
+    name: str
+    host: str
+    port: int
+    version: str
+    txt_pin: str
+
+
+class Browser:
+    """Keeps a live view of advertised receivers until closed (one background thread)."""
+
+    def __init__(self, interfaces: Sequence[str] | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
+        self._on_change_cb = on_change
+        self._zc = _zeroconf(interfaces)
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._found: dict[str, list[Candidate]] = {}
+        self._browser = ServiceBrowser(self._zc, SERVICE_TYPE, handlers=[self._on_change])
+
+    def _on_change(self, zeroconf: Zeroconf, service_type: str, name: str,
+                   state_change: ServiceStateChange) -> None:
+        if state_change is ServiceStateChange.Removed:
+            with self._changed:
+                self._found.pop(name, None)
+                self._changed.notify_all()
+            return
+        info = zeroconf.get_service_info(service_type, name, timeout=3000)
+        if info is None:
+            return
+        props = {
+            (k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)):
+            (v.decode("utf-8", "replace") if isinstance(v, bytes) else "")
+            for k, v in info.properties.items()
+        }
+        candidates = [
+            Candidate(instance_label(name), addr, int(info.port or 0),
+                      props.get("v", ""), props.get("pin", "").lower())
+            for addr in info.parsed_addresses(IPVersion.V4Only)
+        ]
+        with self._changed:
+            self._found[name] = candidates
+            self._changed.notify_all()
+        if self._on_change_cb is not None:
+            self._on_change_cb()
+
+    def all(self) -> list[Candidate]:
+        with self._lock:
+            return [c for group in self._found.values() for c in group]
+
+    def candidates(self, *, name: str, pin: str) -> list[Candidate]:
+        """Instances worth a pinned connection attempt, best first.
+
+        Same name and advertised pin first, then same name, then same pin under another name
+        (a receiver renamed after a conflict). Other protocol versions are skipped.
+        """
+        ranked: list[tuple[int, Candidate]] = []
+        for c in self.all():
+            if c.version != PROTOCOL_VERSION or not c.port:
+                continue
+            score = (2 if c.name == name else 0) + (1 if c.txt_pin == pin else 0)
+            if score:
+                ranked.append((-score, c))
+        ranked.sort(key=lambda pair: pair[0])
+        return [c for _, c in ranked]
+
+    def wait_for(self, *, name: str, pin: str, timeout: float) -> list[Candidate]:
+        """Block until at least one candidate is known or ``timeout`` passes."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                self._lock.release()
+                try:
+                    found = self.candidates(name=name, pin=pin)
+                finally:
+                    self._lock.acquire()
+                remaining = deadline - time.monotonic()
+                if found or remaining <= 0:
+                    return found
+                self._changed.wait(remaining)
+
+    def close(self) -> None:
+        self._browser.cancel()
+        self._zc.close()
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

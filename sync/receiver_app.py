@@ -1,0 +1,396 @@
+"""The receiver's HTTP API (plain WSGI): enrolment, station status, signed uploads with receipts.
+
+Plain WSGI rather than a framework because the one demanding route is a streamed ``PUT`` of
+up to tens of megabytes, which needs exact control over how many body bytes are read, when,
+and what is answered if the client stops halfway. Routes::
+
+    POST /v1/enrol                      token + public key, signed by that key
+    GET  /v1/station                    the caller's status (pending / approved / revoked)
+    PUT  /v1/captures/{capture_id}      sealed capture -> stored, opened, filed, receipt
+    PUT  /v1/amendments/{amendment_id}  sealed amendment -> stored, filed beside its capture
+    PUT  /v1/audit/{batch_id}           sealed audit records -> stored, appended per station
+
+Order of checks for a PUT: id shape, declared length (411/413), signature (401), replay
+(401), station status (403), then the body streams to a temp file while being hashed; the
+hash must equal the signed digest (400); the envelope must name this item, kind and station
+and open with the practice key (422). Only then is anything filed, and only after the files
+and the database row are durable is a receipt signed. Every refusal files nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import hashlib
+import json
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from . import envelope
+from .durable import move_durably, write_durably
+from .filing import file_capture
+from .protocol import (
+    MAX_ITEM_BYTES,
+    MAX_JSON_BYTES,
+    PATH_KINDS,
+    PROTOCOL_VERSION,
+    SIGNATURE_MAX_AGE_SECONDS,
+    STATION_ID_RE,
+    Receipt,
+    is_item_id,
+    sign_receipt,
+    station_id_for,
+)
+from .receiver_keys import ReceiverKeys
+from .receiver_store import Item, ReceiverStore, TokenError, utc_now
+from .signing import RequestVerifier, SignatureRejected, VerifiedRequest
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 1024 * 1024
+StartResponse = Callable[..., Any]
+
+
+class HttpError(Exception):
+    """Answer with ``status`` and a short JSON error code; never echoes request data."""
+
+    def __init__(self, status: int, code: str, detail: str = "", *, drain: bool = True) -> None:
+        super().__init__(f"{status} {code}")
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.drain = drain
+
+
+REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized",
+           403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+           411: "Length Required", 413: "Content Too Large", 422: "Unprocessable Content",
+           500: "Internal Server Error"}
+
+
+class ReceiverApp:
+    """WSGI callable. ``data_dir`` holds ``inbox/``, ``sealed/``, ``incoming/`` and the DB."""
+
+    def __init__(self, data_dir: Path, keys: ReceiverKeys, store: ReceiverStore, *,
+                 max_item_bytes: int = MAX_ITEM_BYTES) -> None:
+        self.data_dir = Path(data_dir)
+        self.keys = keys
+        self.store = store
+        self.max_item_bytes = max_item_bytes
+        self.inbox = self.data_dir / "inbox"
+        self.sealed = self.data_dir / "sealed"
+        self.incoming = self.data_dir / "incoming"
+        self.audit_dir = self.data_dir / "audit"
+        for directory in (self.inbox, self.sealed, self.incoming, self.audit_dir):
+            directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+        for leftover in self.incoming.iterdir():  # partial uploads from before a crash
+            leftover.unlink(missing_ok=True)
+        self._file_lock = threading.Lock()
+        self._verifier = RequestVerifier(self._station_key)
+
+    # -- WSGI ---------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "")
+        path = environ.get("PATH_INFO", "")
+        try:
+            status, body = self._route(method, path, environ)
+        except HttpError as exc:
+            if exc.drain:
+                _drain(environ, self.max_item_bytes)
+            log.info("refused %s %s: %d %s", method, _loggable(path), exc.status, exc.code)
+            payload = {"error": exc.code}
+            if exc.detail:
+                payload["detail"] = exc.detail
+            status, body = exc.status, json.dumps(payload).encode()
+            return self._respond(start_response, status, body, close=not exc.drain)
+        except Exception:
+            log.exception("internal error on %s %s", method, _loggable(path))
+            status, body = 500, b'{"error": "internal"}'
+        return self._respond(start_response, status, body)
+
+    def _respond(self, start_response: StartResponse, status: int, body: bytes, *,
+                 close: bool = False) -> list[bytes]:
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Cache-Control", "no-store"),
+        ]
+        if close:
+            headers.append(("Connection", "close"))
+        start_response(f"{status} {REASONS.get(status, 'Error')}", headers)
+        return [body]
+
+    def _route(self, method: str, path: str, environ: dict[str, Any]) -> tuple[int, bytes]:
+        prefix = f"/v{PROTOCOL_VERSION}/"
+        if not path.startswith(prefix):
+            raise HttpError(404, "not_found")
+        parts = path[len(prefix):].split("/")
+        if parts == ["enrol"]:
+            if method != "POST":
+                raise HttpError(405, "method_not_allowed")
+            return self._enrol(environ)
+        if parts == ["station"]:
+            if method != "GET":
+                raise HttpError(405, "method_not_allowed")
+            return self._station_status(path, environ)
+        if len(parts) == 2 and parts[0] in PATH_KINDS:
+            if method != "PUT":
+                raise HttpError(405, "method_not_allowed")
+            if not is_item_id(parts[1]):
+                raise HttpError(400, "bad_item_id")
+            return self._put_item(PATH_KINDS[parts[0]], parts[1], path, environ)
+        raise HttpError(404, "not_found")
+
+    # -- authentication -----------------------------------------------------------------------
+
+    def _station_key(self, key_id: str) -> Ed25519PublicKey | None:
+        if not STATION_ID_RE.fullmatch(key_id):
+            return None
+        station = self.store.station(key_id)
+        return Ed25519PublicKey.from_public_bytes(station.public_key) if station else None
+
+    def _authenticate(self, method: str, path: str, environ: dict[str, Any],
+                      lookup: Callable[[str], Ed25519PublicKey | None] | None = None,
+                      ) -> VerifiedRequest:
+        headers = _headers(environ)
+        verifier = self._verifier if lookup is None else RequestVerifier(lookup)
+        try:
+            verified = verifier.verify(method, path, headers)
+        except SignatureRejected as exc:
+            raise HttpError(401, "bad_signature", str(exc)) from None
+        if verified.length != _content_length(environ):
+            raise HttpError(400, "length_mismatch")
+        if not self.store.remember_nonce(verified.key_id, verified.nonce,
+                                         SIGNATURE_MAX_AGE_SECONDS * 2):
+            raise HttpError(401, "replayed")
+        return verified
+
+    def _require_approved(self, station_id: str) -> None:
+        station = self.store.station(station_id)
+        if station is None:
+            raise HttpError(401, "unknown_station")
+        if station.status != "approved":
+            raise HttpError(403, station.status)
+
+    # -- enrolment ----------------------------------------------------------------------------
+
+    def _enrol(self, environ: dict[str, Any]) -> tuple[int, bytes]:
+        length = _content_length(environ)
+        if length is None:
+            raise HttpError(411, "length_required", drain=False)
+        if length > MAX_JSON_BYTES:
+            raise HttpError(413, "too_large", drain=False)
+        body = _read_exact(environ, length)
+        try:
+            request = json.loads(body)
+            token = request["token"]
+            public_raw = base64.b64decode(request["public_key"], validate=True)
+            name = request.get("station_name", "")
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise HttpError(400, "malformed_json") from None
+        if not (isinstance(token, str) and isinstance(name, str) and len(public_raw) == 32
+                and 0 < len(token) <= 128 and len(name) <= 64):
+            raise HttpError(400, "malformed_request")
+        station_id = station_id_for(public_raw)
+        public_key = Ed25519PublicKey.from_public_bytes(public_raw)
+        verified = self._authenticate(
+            "POST", "/v1/enrol", environ,
+            lookup=lambda kid: public_key if kid == station_id else None)
+        if verified.sha256_hex != hashlib.sha256(body).hexdigest():
+            raise HttpError(400, "digest_mismatch")
+        try:
+            station = self.store.redeem_token(token, station_id, public_raw,
+                                              name.strip() or station_id)
+        except TokenError as exc:
+            raise HttpError(403, "token", str(exc)) from None
+        log.info("station %s enrolled (%s)", station_id, station.status)
+        return 200, json.dumps({
+            "v": PROTOCOL_VERSION,
+            "station_id": station_id,
+            "status": station.status,
+            "receiver": self.keys.name,
+            "practice_public_key": base64.b64encode(self.keys.practice_public_raw).decode(),
+            "receipt_public_key": base64.b64encode(self.keys.receipt_public_raw).decode(),
+        }).encode()
+
+    def _station_status(self, path: str, environ: dict[str, Any]) -> tuple[int, bytes]:
+        verified = self._authenticate("GET", path, environ)
+        station = self.store.station(verified.key_id)
+        assert station is not None
+        return 200, json.dumps({"station_id": station.station_id,
+                                "status": station.status}).encode()
+
+    # -- uploads ------------------------------------------------------------------------------
+
+    def _put_item(self, kind: str, item_id: str, path: str,
+                  environ: dict[str, Any]) -> tuple[int, bytes]:
+        length = _content_length(environ)
+        if length is None:
+            raise HttpError(411, "length_required", drain=False)
+        if length > self.max_item_bytes:
+            raise HttpError(413, "too_large", drain=False)
+        verified = self._authenticate("PUT", path, environ)
+        self._require_approved(verified.key_id)
+        known = self.store.item(item_id)
+        if known is not None:
+            _drain(environ, length)
+            return self._repeat(known, kind, verified)
+        tmp = self._receive(environ, item_id, length, verified.sha256_hex)
+        try:
+            return self._accept(kind, item_id, tmp, length, verified)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _repeat(self, known: Item, kind: str, verified: VerifiedRequest) -> tuple[int, bytes]:
+        same = (known.kind, known.station_id, known.sha256) == (
+            kind, verified.key_id, verified.sha256_hex)
+        if not same:
+            raise HttpError(409, "conflict", "this id was already delivered with other content")
+        return 200, known.receipt
+
+    def _receive(self, environ: dict[str, Any], item_id: str, length: int,
+                 sha256_hex: str) -> Path:
+        """Stream exactly ``length`` body bytes to a temp file, hashing; fsync; check digest."""
+        tmp = self.incoming / f"{item_id}.{secrets.token_hex(6)}.part"
+        stream = environ["wsgi.input"]
+        digest = hashlib.sha256()
+        remaining = length
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            try:
+                while remaining:
+                    chunk = stream.read(min(READ_CHUNK, remaining))
+                    if not chunk:
+                        raise HttpError(400, "truncated_body", drain=False)
+                    digest.update(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    remaining -= len(chunk)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if digest.hexdigest() != sha256_hex:
+                raise HttpError(400, "digest_mismatch")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def _accept(self, kind: str, item_id: str, tmp: Path, size: int,
+                verified: VerifiedRequest) -> tuple[int, bytes]:
+        try:
+            opened = envelope.open_envelope(tmp, self.keys.practice_private)
+        except envelope.EnvelopeError as exc:
+            raise HttpError(422, "bad_envelope", str(exc)[:200]) from None
+        header = opened.header
+        if (header.kind, header.item_id, header.station_id) != (kind, item_id, verified.key_id):
+            raise HttpError(422, "envelope_mismatch",
+                            "the envelope names another kind, item or station")
+        with self._file_lock:
+            known = self.store.item(item_id)
+            if known is not None:  # a concurrent upload of the same item won
+                return self._repeat(known, kind, verified)
+            received_at = utc_now()
+            month = received_at[:7]
+            sealed_dir = self.sealed / kind / month
+            sealed_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+            sealed_rel = f"sealed/{kind}/{month}/{item_id}.sealed"
+            filed = self._file(opened, item_id, received_at, verified.sha256_hex, sealed_rel)
+            move_durably(tmp, self.data_dir / sealed_rel)
+            receipt = Receipt(
+                v=1, receiver=self.keys.name, station_id=verified.key_id, kind=kind,
+                item_id=item_id, sha256=verified.sha256_hex, size=size, received_at=received_at,
+            )
+            body = sign_receipt(receipt, self.keys.receipt_private)
+            self.store.record_item(Item(
+                item_id=item_id, kind=kind, station_id=verified.key_id,
+                sha256=verified.sha256_hex, size=size, received_at=received_at,
+                sealed_path=sealed_rel, filed_path=filed, receipt=body,
+            ))
+        log.info("received %s %s from %s (%d bytes)", kind, item_id, verified.key_id, size)
+        return 201, body
+
+    def _file(self, opened: envelope.OpenedEnvelope, item_id: str, received_at: str,
+              sha256_hex: str, sealed_rel: str) -> str | None:
+        if opened.kind == "capture":
+            jpg = file_capture(self.inbox, item_id, opened.metadata, opened.image,
+                               received_at=received_at, sealed_sha256=sha256_hex,
+                               sealed_path=sealed_rel)
+            return str(jpg.relative_to(self.data_dir))
+        if opened.kind == "amendment":
+            capture = self.store.item(opened.capture_id or "")
+            if capture is None or not capture.filed_path:
+                return None  # kept sealed; documented: applied when its capture is known
+            target = (self.data_dir / capture.filed_path).with_suffix("")
+            note = target.with_name(f"{target.name}.amend-{item_id}.json")
+            write_durably(note, json.dumps({"amendment_id": item_id, "received_at": received_at,
+                                            **opened.metadata}, indent=2,
+                                           sort_keys=True).encode())
+            return str(note.relative_to(self.data_dir))
+        station_dir = self.audit_dir / opened.station_id
+        station_dir.mkdir(mode=0o750, exist_ok=True)
+        records = station_dir / f"{item_id}.jsonl"
+        write_durably(records, opened.records)
+        return str(records.relative_to(self.data_dir))
+
+
+# -- small WSGI helpers --------------------------------------------------------------------------
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").title()] = value
+    if "CONTENT_LENGTH" in environ:
+        headers["Content-Length"] = environ["CONTENT_LENGTH"]
+    if "CONTENT_TYPE" in environ:
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+def _content_length(environ: dict[str, Any]) -> int | None:
+    raw = environ.get("CONTENT_LENGTH") or ""
+    if not raw.isdigit() or len(raw) > 12:
+        return None
+    return int(raw)
+
+
+def _read_exact(environ: dict[str, Any], length: int) -> bytes:
+    data = environ["wsgi.input"].read(length) if length else b""
+    if len(data) != length:
+        raise HttpError(400, "truncated_body", drain=False)
+    return data
+
+
+def _drain(environ: dict[str, Any], limit: int) -> None:
+    """Read and drop a refused body (up to ``limit``) so the client can read our answer."""
+    length = _content_length(environ)
+    if not length or length > limit:
+        return
+    stream = environ["wsgi.input"]
+    remaining = length
+    try:
+        while remaining:
+            chunk = stream.read(min(READ_CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+    except OSError:
+        return
+
+
+def _loggable(path: str) -> str:
+    """Paths hold only protocol ids, but never log more than a short, printable prefix."""
+    return "".join(ch if ch.isprintable() else "?" for ch in path[:80])

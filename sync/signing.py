@@ -1,0 +1,162 @@
+"""Station request signatures (RFC 9421 HTTP Message Signatures, Ed25519) and their checks.
+
+Every request a station makes is signed with its Ed25519 identity key over the method, the
+path, the body's SHA-256 (``Content-Digest``, RFC 9530) and its length, with a ``created``
+time, a random ``nonce`` and the application ``tag``. The receiver verifies the signature
+against the key registered at enrolment, refuses anything outside the time window, and
+remembers each nonce for the whole window, so a captured request cannot be played again.
+The body itself is checked against the signed digest while it streams to disk.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from http_message_signatures import (
+    HTTPMessageSigner,
+    HTTPMessageVerifier,
+    HTTPSignatureKeyResolver,
+    InvalidSignature,
+    algorithms,
+)
+from http_message_signatures.exceptions import HTTPMessageSignaturesException
+
+from .protocol import (
+    CLOCK_SKEW_SECONDS,
+    COVERED_COMPONENTS,
+    SIGNATURE_LABEL,
+    SIGNATURE_MAX_AGE_SECONDS,
+    SIGNATURE_TAG,
+    content_digest_value,
+    parse_content_digest,
+)
+
+
+@dataclass
+class Message:
+    """The minimal request shape the signature library reads: method, absolute URL, headers."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _OneKey(HTTPSignatureKeyResolver):
+    def __init__(self, private: Ed25519PrivateKey | None = None,
+                 lookup: Callable[[str], Ed25519PublicKey | None] | None = None) -> None:
+        self._private = private
+        self._lookup = lookup
+
+    def resolve_private_key(self, key_id: str) -> Ed25519PrivateKey:
+        if self._private is None:
+            raise HTTPMessageSignaturesException("no signing key")
+        return self._private
+
+    def resolve_public_key(self, key_id: str) -> Ed25519PublicKey | None:
+        return self._lookup(key_id) if self._lookup else None
+
+
+class RequestSigner:
+    """Signs station requests. ``clock`` returns the receiver's idea of now (epoch seconds).
+
+    The station's own clock may be wrong (no NTP in the exam room); the client learns the
+    receiver's time from the ``Date`` header of pinned TLS responses and signs with that.
+    """
+
+    def __init__(self, key: Ed25519PrivateKey, key_id: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.key_id = key_id
+        self.clock = clock
+        self._signer = HTTPMessageSigner(
+            signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(private=key)
+        )
+
+    def headers(self, method: str, path: str, *, sha256_hex: str, length: int) -> dict[str, str]:
+        """The headers to send: Content-Length, Content-Digest, Signature-Input, Signature."""
+        message = Message(method, "https://receiver" + path, {
+            "Content-Length": str(length),
+            "Content-Digest": content_digest_value(sha256_hex),
+        })
+        created = datetime.datetime.fromtimestamp(int(self.clock()), tz=datetime.UTC)
+        self._signer.sign(
+            message,
+            key_id=self.key_id,
+            created=created,
+            nonce=secrets.token_urlsafe(18),
+            label=SIGNATURE_LABEL,
+            tag=SIGNATURE_TAG,
+            covered_component_ids=COVERED_COMPONENTS,
+            use_existing_digest=True,
+        )
+        return message.headers
+
+
+class SignatureRejected(Exception):
+    """The request is not signed as the protocol requires; the message is safe to return."""
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    key_id: str
+    nonce: str
+    created: int
+    sha256_hex: str
+    length: int
+
+
+class _Verifier(HTTPMessageVerifier):
+    max_clock_skew = datetime.timedelta(seconds=CLOCK_SKEW_SECONDS)
+
+
+class RequestVerifier:
+    """Checks a request's signature with the key ``lookup(key_id)`` returns (None: unknown).
+
+    Replay protection is the caller's: it must record ``VerifiedRequest.nonce`` for the key
+    and refuse a nonce it has seen within :data:`SIGNATURE_MAX_AGE_SECONDS`.
+    """
+
+    def __init__(self, lookup: Callable[[str], Ed25519PublicKey | None]) -> None:
+        self._verifier = _Verifier(
+            signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(lookup=lookup)
+        )
+
+    def verify(self, method: str, path: str, headers: Mapping[str, str]) -> VerifiedRequest:
+        message = Message(method, "https://receiver" + path, dict(headers))
+        try:
+            results = self._verifier.verify(
+                message,
+                max_age=datetime.timedelta(seconds=SIGNATURE_MAX_AGE_SECONDS),
+                expect_tag=SIGNATURE_TAG,
+                require_components=COVERED_COMPONENTS,
+            )
+        except (InvalidSignature, HTTPMessageSignaturesException) as exc:
+            raise SignatureRejected(_short(exc)) from None
+        if len(results) != 1:
+            raise SignatureRejected("exactly one station signature is required")
+        result = results[0]
+        nonce = result.parameters.get("nonce")
+        if not isinstance(nonce, str) or not 16 <= len(nonce) <= 64:
+            raise SignatureRejected("signature needs a nonce")
+        digest = parse_content_digest(result.covered_components.get('"content-digest"', ""))
+        if digest is None:
+            raise SignatureRejected("Content-Digest must carry a sha-256 member")
+        length_text = result.covered_components.get('"content-length"', "")
+        if not length_text.isdigit() or len(length_text) > 12:
+            raise SignatureRejected("Content-Length must be a plain decimal number")
+        return VerifiedRequest(
+            key_id=str(result.parameters["keyid"]),
+            nonce=nonce,
+            created=int(result.parameters["created"]),
+            sha256_hex=digest,
+            length=int(length_text),
+        )
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:160]

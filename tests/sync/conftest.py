@@ -1,0 +1,35 @@
+"""Fixtures for the delivery tests: running receivers, and a thread-leak check.
+
+The leak check follows python-zeroconf's own test suite: every thread a test starts
+(HTTPS workers, zeroconf engines, the sync worker) must be gone when it ends, or a
+long-running station would slowly accumulate them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.sync.helpers import start_receiver
+
+
+@pytest.fixture
+def no_thread_leaks():
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 10
+    while True:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not leaked, f"threads left running: {[t.name for t in leaked]}"
+
+
+@pytest.fixture
+def receiver(tmp_path):
+    running = start_receiver(tmp_path / "receiver")
+    yield running
+    running.stop()

@@ -1,0 +1,210 @@
+"""Shared test scaffolding for the delivery tests: a file-backed outbox, a running receiver,
+sealed captures made with the real envelope code, and a station identity.
+
+The outbox here is a plain implementation of :class:`sync.outbox.Outbox` (the station's
+vault is the production one); it keeps sealed files on disk so uploads really stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from sync import envelope
+from sync.https_server import HttpsServer
+from sync.outbox import OutboxItem
+from sync.protocol import station_id_for
+from sync.receiver_app import ReceiverApp
+from sync.receiver_keys import ReceiverKeys
+from sync.receiver_store import ReceiverStore
+from sync.uploader import DeliveryTarget
+
+
+def uuid7() -> str:
+    """A time-ordered UUID (version 7 layout) as the station makes them."""
+    ms = int(time.time() * 1000)
+    rand = uuid.uuid4().int & ((1 << 74) - 1)
+    low = rand & ((1 << 62) - 1)
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | low
+    return str(uuid.UUID(int=value))
+
+
+@dataclass
+class _Row:
+    item: OutboxItem
+    state: str = "queued"
+    retry_at: float = 0.0
+    lease_until: float = 0.0
+    receipt: bytes = b""
+    reason: str = ""
+
+
+class FileOutbox:
+    """Sealed files in a directory, delivery state in memory; oldest due item first."""
+
+    def __init__(self, directory: Path, clock=time.time) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self._rows: dict[str, _Row] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.opened = 0
+
+    def add(self, kind: str, item_id: str, sealed: bytes) -> OutboxItem:
+        path = self.directory / f"{item_id}.sealed"
+        path.write_bytes(sealed)
+        item = OutboxItem(item_id, kind, path, len(sealed), hashlib.sha256(sealed).hexdigest())
+        with self._lock:
+            self._rows[item_id] = _Row(item)
+        return item
+
+    def lease_next(self, lease_seconds: float) -> OutboxItem | None:
+        now = self._clock()
+        with self._lock:
+            for row in self._rows.values():
+                expired = row.state == "sending" and row.lease_until <= now
+                if (row.state == "queued" and row.retry_at <= now) or expired:
+                    row.state = "sending"
+                    row.lease_until = now + lease_seconds
+                    return row.item
+        return None
+
+    def open_sealed(self, item: OutboxItem) -> BinaryIO:
+        self.opened += 1
+        return open(item.path, "rb")
+
+    def mark_delivered(self, item_id: str, receipt: bytes) -> None:
+        with self._lock:
+            row = self._rows[item_id]
+            row.state, row.receipt = "delivered", receipt
+
+    def mark_rejected(self, item_id: str, reason: str) -> None:
+        with self._lock:
+            row = self._rows[item_id]
+            row.state, row.reason = "rejected", reason
+
+    def release(self, item_id: str, retry_at: float) -> None:
+        with self._lock:
+            row = self._rows[item_id]
+            row.state, row.retry_at = "queued", retry_at
+            row.item = OutboxItem(**{**row.item.__dict__, "attempts": row.item.attempts + 1})
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return sum(r.state in ("queued", "sending") for r in self._rows.values())
+
+    def state(self, item_id: str) -> str:
+        with self._lock:
+            return self._rows[item_id].state
+
+    def row(self, item_id: str) -> _Row:
+        with self._lock:
+            return self._rows[item_id]
+
+    def make_due(self) -> None:
+        """Forget retry times (tests do not wait out real backoff)."""
+        with self._lock:
+            for row in self._rows.values():
+                row.retry_at = 0.0
+
+
+@dataclass
+class Station:
+    key: Ed25519PrivateKey
+    name: str = "exam-1"
+
+    @property
+    def public_raw(self) -> bytes:
+        return self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    @property
+    def station_id(self) -> str:
+        return station_id_for(self.public_raw)
+
+
+def new_station(name: str = "exam-1") -> Station:
+    return Station(Ed25519PrivateKey.generate(), name)
+
+
+METADATA = {
+    "patient_id": "000123456", "issuer": "GSRN-8018", "encounter": "E-77",
+    "operator": "nurse-4", "consent": "clinical-record", "body_site": "heel",
+    "laterality": "left", "station_name": "exam-1",
+    "captured_at": "2025-03-04T10:11:12+00:00", "clock_synced": True,
+    "provenance": {"patient": "gs1-8018 code128"},
+}
+
+
+def seal_capture(keys: ReceiverKeys, station: Station, capture_id: str | None = None,
+                 image: bytes | None = None, **meta) -> tuple[str, bytes, bytes]:
+    """(capture id, sealed bytes, the JPEG bytes inside)."""
+    capture_id = capture_id or uuid7()
+    image = image if image is not None else b"\xff\xd8\xff\xe0fake-jpeg-" + capture_id.encode()
+    metadata = {**METADATA, "station_id": station.station_id, **meta}
+    sealed = envelope.seal_capture(
+        metadata, image, b"\xff\xd8preview",
+        recipients=[("practice", keys.practice_public)],
+        station_id=station.station_id, capture_id=capture_id)
+    return capture_id, sealed, image
+
+
+@dataclass
+class RunningReceiver:
+    data_dir: Path
+    keys: ReceiverKeys
+    store: ReceiverStore
+    app: ReceiverApp
+    server: HttpsServer
+    extra: list = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def pin(self) -> str:
+        return self.keys.pin
+
+    def enrol_directly(self, station: Station, status: str = "approved") -> DeliveryTarget:
+        """Register a station without the HTTP enrolment (tests of later steps)."""
+        token, _ = self.store.create_token("room", 600, require_approval=False)
+        self.store.redeem_token(token, station.station_id, station.public_raw, station.name)
+        if status != "approved":
+            self.store.set_status(station.station_id, status)
+        return self.target_for(station)
+
+    def target_for(self, station: Station) -> DeliveryTarget:
+        return DeliveryTarget(station.station_id, self.keys.name, self.keys.pin,
+                              self.keys.receipt_public_raw)
+
+    def filed_jpegs(self) -> list[Path]:
+        return sorted((self.data_dir / "inbox").rglob("*.jpg"))
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.store.close()
+
+
+def start_receiver(data_dir: Path, name: str = "practice", port: int = 0,
+                   keys: ReceiverKeys | None = None, **app_kwargs) -> RunningReceiver:
+    if keys is None:
+        keys = ReceiverKeys.create(data_dir, name)
+    store = ReceiverStore(data_dir)
+    app = ReceiverApp(data_dir, keys, store, **app_kwargs)
+    server = HttpsServer(app, host="127.0.0.1", port=port, cert_path=keys.tls_cert_path,
+                         key_path=keys.tls_key_path, threads=4, timeout=5)
+    server.start()
+    return RunningReceiver(data_dir, keys, store, app, server)
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
