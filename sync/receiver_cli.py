@@ -8,7 +8,11 @@ import sys
 from collections.abc import Sequence
 
 #: Sub-command modules, each with ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "sync.commands.serve",
+    "sync.commands.token",
+    "sync.commands.stations",
+)
 
 
 class ReceiverCommandError(RuntimeError):
