@@ -1,0 +1,205 @@
+"""The provisioning bundle format: TOML and QR round trips, strict validation, no secret leaks."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tomllib
+
+import numpy as np
+import pytest
+import zxingcpp
+from PIL import Image
+
+from sync import provisioning as prov
+from sync.provisioning import Admin, Bundle, BundleError
+
+PIN = "ab" * 32
+TOKEN = "tok_" + "Zq9" * 10
+HASH = ("$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzb21lc2FsdA"
+        "$RdescudvJCsgt3ub+b+dWRWJTmaaJObG0cSbfTAV3Wk")
+OTP = "correct-horse-battery"
+
+
+def bundle(**changes) -> Bundle:
+    fields = dict(station_name="exam-room-3", receiver_name="practice", receiver_pin=PIN,
+                  token=TOKEN, admin=Admin("it-admin", one_time_password=OTP))
+    fields.update(changes)
+    return Bundle(**fields)
+
+
+def toml_of(b: Bundle) -> dict:
+    return tomllib.loads(prov.to_toml(b))
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(BundleError) as info:
+        prov.parse_toml(text, source="test.toml")
+    assert info.value.source == "test.toml"
+    return info.value.problems
+
+
+def render(data: dict) -> str:
+    lines = [f"version = {prov.toml_value(data.pop('version'))}"] if "version" in data else []
+    for name, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"[{name}]")
+            lines += [f"{k} = {prov.toml_value(v)}" for k, v in table.items()]
+        else:
+            lines.insert(0, f"{name} = {prov.toml_value(table)}")
+    return "\n".join(lines) + "\n"
+
+
+def valid_data() -> dict:
+    return toml_of(bundle())
+
+
+@pytest.mark.parametrize("admin", [Admin("it-admin", one_time_password=OTP),
+                                   Admin("admin", password_hash=HASH)])
+def test_toml_round_trip(admin: Admin) -> None:
+    original = bundle(admin=admin, expires="2030-01-02T03:04:05Z",
+                      settings={"camera": {"jpeg_quality": 95, "autofocus": False},
+                                "gpio": {"hold_seconds": 2.5},
+                                "barcode": {"formats": ["code128", "qrcode"], "local_formats": [
+                                    {"symbology": "code128", "pattern": r"^MRN(?P<id>\d+)$",
+                                     "issuer": "ST-MARY"}]}})
+    text = prov.to_toml(original)
+    assert text.startswith("# capture-station provisioning bundle")
+    assert prov.parse_toml(text) == original
+
+
+def test_non_ascii_names_round_trip() -> None:
+    original = bundle(station_name="Salle d’examen 3", receiver_name="Cabinet Müller")
+    assert prov.parse_toml(prov.to_toml(original)) == original
+    assert prov.parse_qr_payload(prov.to_qr_payload(original)) == original
+
+
+def test_unknown_keys_are_errors_everywhere() -> None:
+    data = valid_data()
+    data["extra"] = 1
+    data["admin"]["role"] = "admin"
+    data["receiver"]["port"] = 8443
+    problems = problems_of(render(data))
+    assert any(p.startswith("extra: unknown key") for p in problems)
+    assert any(p.startswith("[admin] role: unknown key") for p in problems)
+    assert any(p.startswith("[receiver] port: unknown key") for p in problems)
+
+
+@pytest.mark.parametrize("version, expected", [
+    (None, "version is missing"), (2, "version 2 is not supported"),
+    ("1", "version must be an integer"), (True, "version must be an integer"),
+])
+def test_version_checked(version, expected: str) -> None:
+    data = valid_data()
+    del data["version"]
+    if version is not None:
+        data = {"version": version, **data}
+    problems = problems_of(render(data))
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_missing_tables_and_keys_are_listed_together() -> None:
+    data = valid_data()
+    del data["admin"]
+    del data["receiver"]["pin"]
+    problems = problems_of(render(data))
+    assert "[admin] is missing" in problems
+    assert "[receiver] pin is missing" in problems
+
+
+@pytest.mark.parametrize("table, key, value, fragment", [
+    ("receiver", "pin", "AB" * 32, "[receiver] pin must be 64 lowercase hex"),
+    ("receiver", "pin", "ab" * 31, "[receiver] pin must be 64 lowercase hex"),
+    ("enrolment", "token", "short", "[enrolment] token is malformed"),
+    ("enrolment", "token", "has spaces in it ok?", "[enrolment] token is malformed"),
+    ("enrolment", "expires", "tomorrow", "[enrolment] expires must be a UTC time"),
+    ("station", "name", "", "[station] name must be 1 to 63"),
+    ("station", "name", "a/b", "[station] name must not contain"),
+    ("station", "name", "x" * 64, "[station] name must be 1 to 63"),
+    ("station", "name", "bell\x07", "[station] name must be printable"),
+    ("receiver", "name", 7, "[receiver] name must be a string"),
+    ("admin", "name", "Root User", "[admin] name must be"),
+    ("admin", "one_time_password", "short", "[admin] one_time_password must be at least"),
+    ("admin", "password_hash", "plain-text-password", "[admin] needs exactly one"),
+])
+def test_bad_values_named(table: str, key: str, value, fragment: str) -> None:
+    data = valid_data()
+    data[table][key] = value
+    problems = problems_of(render(data))
+    assert any(p.startswith(fragment) for p in problems), problems
+
+
+def test_hash_must_be_argon2() -> None:
+    data = valid_data()
+    del data["admin"]["one_time_password"]
+    data["admin"]["password_hash"] = "$2b$12$abcdefghijklmnopqrstuv"
+    assert any("not an Argon2 PHC string" in p for p in problems_of(render(data)))
+
+
+def test_settings_must_be_tables() -> None:
+    text = prov.to_toml(bundle()) + "\n[settings]\ncamera = 5\n"
+    assert any(p.startswith("[settings.camera] must be a table") for p in problems_of(text))
+
+
+def test_not_toml() -> None:
+    assert problems_of("version = = 1")[0].startswith("not valid TOML")
+
+
+def test_errors_and_repr_never_show_secrets() -> None:
+    data = valid_data()
+    data["admin"]["one_time_password"] = " " + OTP  # invalid: leading space
+    data["enrolment"]["token"] = TOKEN + " !"
+    with pytest.raises(BundleError) as info:
+        prov.parse_toml(render(data))
+    shown = str(info.value) + repr(info.value)
+    assert OTP not in shown and TOKEN not in shown
+    b = bundle()
+    assert TOKEN not in repr(b) and OTP not in repr(b) and PIN not in repr(b)
+
+
+def test_qr_payload_is_compact_and_round_trips() -> None:
+    original = bundle(admin=Admin("admin", password_hash=HASH), expires="2030-01-02T03:04:05Z",
+                      settings={"camera": {"jpeg_quality": 95}})
+    payload = prov.to_qr_payload(original)
+    assert payload.startswith("CSP1{") and prov.is_qr_payload(payload)
+    assert PIN not in payload  # the pin travels as base64url, 43 characters instead of 64
+    assert len(payload) < len(prov.to_toml(original)) / 2
+    assert prov.parse_qr_payload(payload) == original
+
+
+@pytest.mark.parametrize("payload, fragment", [
+    ("MRN0012345", "not a provisioning QR code"),
+    ("CSP1{not json", "not valid JSON"),
+    ("CSP1[1,2]", "not a JSON object"),
+    ('CSP1{"s":"a","r":"b","p":"x","t":"' + TOKEN + '","a":"admin","o":"' + OTP + '","z":1}',
+     "z: unknown key"),
+    ('CSP1{"s":"a","r":"b","p":"x","t":"' + TOKEN + '","a":"admin","o":"' + OTP + '"}',
+     "[receiver] pin must be"),
+    ('CSP1{"s":"a","p":"x"}', "receiver is missing"),
+])
+def test_bad_qr_payloads(payload: str, fragment: str) -> None:
+    with pytest.raises(BundleError) as info:
+        prov.parse_qr_payload(payload)
+    assert any(fragment in p for p in info.value.problems), info.value.problems
+
+
+def test_qr_png_decodes_to_the_bundle() -> None:
+    original = bundle(station_name="Salle d’examen 3")
+    png = prov.qr_png(original, module_px=4)
+    image = Image.open(io.BytesIO(png))
+    assert image.format == "PNG"
+    reads = zxingcpp.read_barcodes(np.asarray(image.convert("L")),
+                                   formats=zxingcpp.BarcodeFormat.QRCode)
+    assert len(reads) == 1
+    assert prov.parse_qr_payload(reads[0].text) == original
+
+
+def test_write_toml_is_owner_only(tmp_path) -> None:
+    target = tmp_path / prov.FILE_NAME
+    target.write_text("old")
+    os.chmod(target, 0o644)
+    prov.write_toml(target, bundle())
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert prov.parse_toml(target.read_text()) == bundle()
+    assert [p.name for p in tmp_path.iterdir()] == [prov.FILE_NAME]
