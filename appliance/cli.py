@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "appliance.commands.demo",
     "appliance.commands.scan",
     "appliance.commands.cards",
+    "appliance.commands.enrol",
 )
 
 EXIT_CONFIG = 2
