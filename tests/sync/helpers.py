@@ -208,3 +208,126 @@ def start_receiver(data_dir: Path, name: str = "practice", port: int = 0,
 
 def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
+
+
+class RogueTlsServer:
+    """A TLS server with a key of its own that records every application byte it receives.
+
+    It completes handshakes like any HTTPS server would, then reads until the client goes
+    away; ``received`` is what a rogue on the LAN would learn of a capture.
+    """
+
+    def __init__(self, keys: ReceiverKeys, host: str = "127.0.0.1") -> None:
+        import socket
+        import ssl
+
+        self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ctx.load_cert_chain(keys.tls_cert_path, keys.tls_key_path)
+        self._sock = socket.create_server((host, 0))
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self.handshakes = 0
+        self.received = bytearray()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="rogue-tls", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import ssl
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(2)
+            try:
+                with self._ctx.wrap_socket(conn, server_side=True) as tls:
+                    self.handshakes += 1
+                    while True:
+                        data = tls.recv(65536)
+                        if not data:
+                            break
+                        self.received += data
+            except (TimeoutError, ssl.SSLError, OSError):
+                pass
+            finally:
+                conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(timeout=5)
+
+
+class CuttingProxy:
+    """A TCP proxy that forwards to ``target`` but drops the first ``cuts`` connections after
+    ``after`` client bytes: a network that dies mid-upload."""
+
+    def __init__(self, target_port: int, after: int, cuts: int = 1) -> None:
+        import socket
+
+        self.target_port = target_port
+        self.after = after
+        self.cuts_left = cuts
+        self.cut_connections = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._accept = threading.Thread(target=self._serve, name="cut-proxy", daemon=True)
+        self._accept.start()
+
+    def _serve(self) -> None:
+        import socket
+
+        while not self._stop.is_set():
+            try:
+                client, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            cut = self.cuts_left > 0
+            self.cuts_left -= 1 if cut else 0
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            t = threading.Thread(target=self._pump, args=(client, upstream, cut), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _pump(self, client, upstream, cut: bool) -> None:
+        import selectors
+
+        sent = 0
+        sel = selectors.DefaultSelector()
+        sel.register(client, selectors.EVENT_READ, upstream)
+        sel.register(upstream, selectors.EVENT_READ, client)
+        try:
+            while not self._stop.is_set():
+                for key, _ in sel.select(timeout=0.2):
+                    data = key.fileobj.recv(65536)
+                    if not data:
+                        return
+                    if key.fileobj is client:
+                        if cut and sent + len(data) >= self.after:
+                            key.data.sendall(data[: self.after - sent])
+                            self.cut_connections += 1
+                            return
+                        sent += len(data)
+                    key.data.sendall(data)
+        except OSError:
+            return
+        finally:
+            sel.close()
+            client.close()
+            upstream.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        self._accept.join(timeout=5)
+        for t in self._threads:
+            t.join(timeout=5)
