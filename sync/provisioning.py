@@ -11,16 +11,14 @@ Two encodings of the same :class:`Bundle`:
 
       version = 1
 
-      [station]
-      name = "exam-room-3"
-
-      [receiver]
-      name = "practice"
-      pin = "<64 hex digits: SHA-256 of the receiver's TLS public key>"
+      [sync]                                 # the same keys as the station config's [sync]
+      receiver_name = "practice"
+      receiver_pin = "<64 hex digits: SHA-256 of the receiver's TLS public key>"
 
       [enrolment]
       token = "<one-time enrolment token>"
-      expires = "2025-06-01T12:00:00Z"       # optional, for people; the receiver decides
+      expires_at = "2025-06-01T12:00:00Z"    # optional, for people; the receiver decides
+      station_name = "exam-room-3"           # optional; else the config's [station] name
 
       [admin]
       name = "it-admin"
@@ -29,6 +27,8 @@ Two encodings of the same :class:`Bundle`:
       [settings.camera]                      # optional overrides of station.toml keys
       jpeg_quality = 95
 
+  ``sync.enrol.parse_provisioning`` (``capture-station enrol --provision``) reads the same
+  file: it needs only the ``[sync]`` and ``[enrolment]`` tables.
 * a compact QR payload: ``CSP1`` followed by JSON with one-letter keys and the pin in
   base64url, small enough for a QR code the station's preview stream can read.
 
@@ -66,17 +66,16 @@ ARGON2_RE = re.compile(
     r"\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
 )
 MIN_ONE_TIME_PASSWORD = 12
-MAX_NAME = 63
-#: RFC 3339 date-time in UTC, the only form ``expires`` accepts.
+MAX_NAME = 64
+#: RFC 3339 date-time in UTC, the only form ``expires_at`` accepts.
 EXPIRES_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 _SECRET_KEYS = frozenset({"token", "password_hash", "one_time_password"})
 
-_TOP_KEYS = {"version", "station", "receiver", "enrolment", "admin", "settings"}
+_TOP_KEYS = {"version", "sync", "enrolment", "admin", "settings"}
 _TABLE_KEYS = {
-    "station": ({"name"}, {"name"}),
-    "receiver": ({"name", "pin"}, {"name", "pin"}),
-    "enrolment": ({"token", "expires"}, {"token"}),
+    "sync": ({"receiver_name", "receiver_pin"}, {"receiver_name", "receiver_pin"}),
+    "enrolment": ({"token", "expires_at", "station_name"}, {"token"}),
     "admin": ({"name", "password_hash", "one_time_password"}, {"name"}),
 }
 
@@ -111,13 +110,13 @@ class Admin:
 class Bundle:
     """One validated provisioning bundle. ``repr`` hides the token and the admin secret."""
 
-    station_name: str
     receiver_name: str
     receiver_pin: str
     token: str = field(repr=False)
     admin: Admin
+    station_name: str = ""
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
-    expires: str = ""
+    expires_at: str = ""
     version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -140,8 +139,6 @@ def _check_name(what: str, value: Any) -> str | None:
         return f"{what} must be 1 to {MAX_NAME} characters"
     if value != value.strip() or any(not ch.isprintable() for ch in value):
         return f"{what} must be printable with no leading or trailing spaces"
-    if "." in value or "/" in value or "\\" in value:
-        return f"{what} must not contain '.', '/' or '\\'"
     return None
 
 
@@ -150,19 +147,22 @@ def _check_bundle(b: Bundle) -> list[str]:
     if b.version != FORMAT_VERSION:
         problems.append(f"version {b.version!r} is not supported (this station reads "
                         f"version {FORMAT_VERSION}); update the station or the receiver")
-    for what, value in (("[station] name", b.station_name),
-                        ("[receiver] name", b.receiver_name)):
+    checks = [("[sync] receiver_name", b.receiver_name)]
+    if b.station_name != "":  # optional: the config's [station] name applies
+        checks.append(("[enrolment] station_name", b.station_name))
+    for what, value in checks:
         reason = _check_name(what, value)
         if reason:
             problems.append(reason)
     if not (isinstance(b.receiver_pin, str) and PIN_RE.fullmatch(b.receiver_pin)):
-        problems.append("[receiver] pin must be 64 lowercase hex digits (SHA-256 of the "
+        problems.append("[sync] receiver_pin must be 64 lowercase hex digits (SHA-256 of the "
                         "receiver's TLS public key)")
     if not (isinstance(b.token, str) and TOKEN_RE.fullmatch(b.token)):
         problems.append("[enrolment] token is malformed (expected 16-256 printable "
                         "characters, as written by `capture-receiver token`)")
-    if b.expires and not (isinstance(b.expires, str) and EXPIRES_RE.fullmatch(b.expires)):
-        problems.append("[enrolment] expires must be a UTC time like 2025-06-01T12:00:00Z")
+    if b.expires_at and not (isinstance(b.expires_at, str)
+                             and EXPIRES_RE.fullmatch(b.expires_at)):
+        problems.append("[enrolment] expires_at must be a UTC time like 2025-06-01T12:00:00Z")
     problems += _check_admin(b.admin)
     problems += _check_settings_shape(b.settings)
     return problems
@@ -258,11 +258,11 @@ def from_mapping(data: Mapping[str, Any], source: str = "provisioning bundle") -
     admin_t = tables["admin"]
     try:
         return Bundle(
-            station_name=tables["station"]["name"],
-            receiver_name=tables["receiver"]["name"],
-            receiver_pin=tables["receiver"]["pin"],
+            station_name=tables["enrolment"].get("station_name", ""),
+            receiver_name=tables["sync"]["receiver_name"],
+            receiver_pin=tables["sync"]["receiver_pin"],
             token=tables["enrolment"]["token"],
-            expires=tables["enrolment"].get("expires", ""),
+            expires_at=tables["enrolment"].get("expires_at", ""),
             admin=Admin(name=admin_t["name"],
                         password_hash=admin_t.get("password_hash", ""),
                         one_time_password=admin_t.get("one_time_password", "")),
@@ -331,10 +331,10 @@ def to_toml(bundle: Bundle) -> str:
     """The TOML form; :func:`parse_toml` of the result equals ``bundle``."""
     lines = [TOML_HEADER, f"version = {bundle.version}"]
     lines += toml_tables({
-        "station": {"name": bundle.station_name},
-        "receiver": {"name": bundle.receiver_name, "pin": bundle.receiver_pin},
+        "sync": {"receiver_name": bundle.receiver_name, "receiver_pin": bundle.receiver_pin},
         "enrolment": {"token": bundle.token,
-                      **({"expires": bundle.expires} if bundle.expires else {})},
+                      **({"expires_at": bundle.expires_at} if bundle.expires_at else {}),
+                      **({"station_name": bundle.station_name} if bundle.station_name else {})},
         "admin": {"name": bundle.admin.name,
                   **({"password_hash": bundle.admin.password_hash}
                      if bundle.admin.password_hash
@@ -347,15 +347,15 @@ def to_toml(bundle: Bundle) -> str:
 
 # -- QR payload --------------------------------------------------------------------------------
 
-_QR_KEYS = {"s": "station", "r": "receiver", "p": "pin", "t": "token", "e": "expires",
+_QR_KEYS = {"s": "station_name", "r": "receiver_name", "p": "receiver_pin", "t": "token",
+            "e": "expires_at",
             "a": "admin", "h": "password_hash", "o": "one_time_password", "c": "settings"}
-_QR_REQUIRED = {"s", "r", "p", "t", "a"}
+_QR_REQUIRED = {"r", "p", "t", "a"}
 
 
 def to_qr_payload(bundle: Bundle) -> str:
     """The compact text for a QR code: ``CSP1`` + JSON with one-letter keys."""
     data: dict[str, Any] = {
-        "s": bundle.station_name,
         "r": bundle.receiver_name,
         "p": base64.urlsafe_b64encode(bytes.fromhex(bundle.receiver_pin)).decode().rstrip("="),
         "t": bundle.token,
@@ -365,8 +365,10 @@ def to_qr_payload(bundle: Bundle) -> str:
         data["h"] = bundle.admin.password_hash
     else:
         data["o"] = bundle.admin.one_time_password
-    if bundle.expires:
-        data["e"] = bundle.expires
+    if bundle.station_name:
+        data["s"] = bundle.station_name
+    if bundle.expires_at:
+        data["e"] = bundle.expires_at
     if bundle.settings:
         data["c"] = bundle.settings
     return QR_PREFIX + json.dumps(data, separators=(",", ":"), ensure_ascii=False)
@@ -400,9 +402,11 @@ def parse_qr_payload(text: str, source: str = "provisioning QR code") -> Bundle:
         raw_pin = b""
     mapping = {
         "version": FORMAT_VERSION,
-        "station": {"name": data["s"]},
-        "receiver": {"name": data["r"], "pin": raw_pin.hex() if len(raw_pin) == 32 else ""},
-        "enrolment": {"token": data["t"], **({"expires": data["e"]} if "e" in data else {})},
+        "sync": {"receiver_name": data["r"],
+                 "receiver_pin": raw_pin.hex() if len(raw_pin) == 32 else ""},
+        "enrolment": {"token": data["t"],
+                      **({"expires_at": data["e"]} if "e" in data else {}),
+                      **({"station_name": data["s"]} if "s" in data else {})},
         "admin": {"name": data["a"],
                   **({"password_hash": data["h"]} if "h" in data else {}),
                   **({"one_time_password": data["o"]} if "o" in data else {})},

@@ -58,7 +58,7 @@ def valid_data() -> dict:
 @pytest.mark.parametrize("admin", [Admin("it-admin", one_time_password=OTP),
                                    Admin("admin", password_hash=HASH)])
 def test_toml_round_trip(admin: Admin) -> None:
-    original = bundle(admin=admin, expires="2030-01-02T03:04:05Z",
+    original = bundle(admin=admin, expires_at="2030-01-02T03:04:05Z",
                       settings={"camera": {"jpeg_quality": 95, "autofocus": False},
                                 "gpio": {"hold_seconds": 2.5},
                                 "barcode": {"formats": ["code128", "qrcode"], "local_formats": [
@@ -79,11 +79,11 @@ def test_unknown_keys_are_errors_everywhere() -> None:
     data = valid_data()
     data["extra"] = 1
     data["admin"]["role"] = "admin"
-    data["receiver"]["port"] = 8443
+    data["sync"]["interfaces"] = []
     problems = problems_of(render(data))
     assert any(p.startswith("extra: unknown key") for p in problems)
     assert any(p.startswith("[admin] role: unknown key") for p in problems)
-    assert any(p.startswith("[receiver] port: unknown key") for p in problems)
+    assert any(p.startswith("[sync] interfaces: unknown key") for p in problems)
 
 
 @pytest.mark.parametrize("version, expected", [
@@ -102,23 +102,23 @@ def test_version_checked(version, expected: str) -> None:
 def test_missing_tables_and_keys_are_listed_together() -> None:
     data = valid_data()
     del data["admin"]
-    del data["receiver"]["pin"]
+    del data["sync"]["receiver_pin"]
     problems = problems_of(render(data))
     assert "[admin] is missing" in problems
-    assert "[receiver] pin is missing" in problems
+    assert "[sync] receiver_pin is missing" in problems
 
 
 @pytest.mark.parametrize("table, key, value, fragment", [
-    ("receiver", "pin", "AB" * 32, "[receiver] pin must be 64 lowercase hex"),
-    ("receiver", "pin", "ab" * 31, "[receiver] pin must be 64 lowercase hex"),
+    ("sync", "receiver_pin", "AB" * 32, "[sync] receiver_pin must be 64 lowercase hex"),
+    ("sync", "receiver_pin", "ab" * 31, "[sync] receiver_pin must be 64 lowercase hex"),
     ("enrolment", "token", "short", "[enrolment] token is malformed"),
     ("enrolment", "token", "has spaces in it ok?", "[enrolment] token is malformed"),
-    ("enrolment", "expires", "tomorrow", "[enrolment] expires must be a UTC time"),
-    ("station", "name", "", "[station] name must be 1 to 63"),
-    ("station", "name", "a/b", "[station] name must not contain"),
-    ("station", "name", "x" * 64, "[station] name must be 1 to 63"),
-    ("station", "name", "bell\x07", "[station] name must be printable"),
-    ("receiver", "name", 7, "[receiver] name must be a string"),
+    ("enrolment", "expires_at", "tomorrow", "[enrolment] expires_at must be a UTC time"),
+    ("enrolment", "station_name", " ", "[enrolment] station_name must be 1 to 64"),
+    ("enrolment", "station_name", "x" * 65, "[enrolment] station_name must be 1 to 64"),
+    ("enrolment", "station_name", "bell\x07", "[enrolment] station_name must be printable"),
+    ("sync", "receiver_name", "", "[sync] receiver_name must be 1 to 64"),
+    ("sync", "receiver_name", 7, "[sync] receiver_name must be a string"),
     ("admin", "name", "Root User", "[admin] name must be"),
     ("admin", "one_time_password", "short", "[admin] one_time_password must be at least"),
     ("admin", "password_hash", "plain-text-password", "[admin] needs exactly one"),
@@ -159,7 +159,7 @@ def test_errors_and_repr_never_show_secrets() -> None:
 
 
 def test_qr_payload_is_compact_and_round_trips() -> None:
-    original = bundle(admin=Admin("admin", password_hash=HASH), expires="2030-01-02T03:04:05Z",
+    original = bundle(admin=Admin("admin", password_hash=HASH), expires_at="2030-01-02T03:04:05Z",
                       settings={"camera": {"jpeg_quality": 95}})
     payload = prov.to_qr_payload(original)
     assert payload.startswith("CSP1{") and prov.is_qr_payload(payload)
@@ -175,8 +175,8 @@ def test_qr_payload_is_compact_and_round_trips() -> None:
     ('CSP1{"s":"a","r":"b","p":"x","t":"' + TOKEN + '","a":"admin","o":"' + OTP + '","z":1}',
      "z: unknown key"),
     ('CSP1{"s":"a","r":"b","p":"x","t":"' + TOKEN + '","a":"admin","o":"' + OTP + '"}',
-     "[receiver] pin must be"),
-    ('CSP1{"s":"a","p":"x"}', "receiver is missing"),
+     "[sync] receiver_pin must be"),
+    ('CSP1{"s":"a","p":"x"}', "receiver_name is missing"),
 ])
 def test_bad_qr_payloads(payload: str, fragment: str) -> None:
     with pytest.raises(BundleError) as info:
@@ -203,3 +203,20 @@ def test_write_toml_is_owner_only(tmp_path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert prov.parse_toml(target.read_text()) == bundle()
     assert [p.name for p in tmp_path.iterdir()] == [prov.FILE_NAME]
+
+
+def test_station_name_is_optional() -> None:
+    original = bundle(station_name="")
+    assert "station_name" not in prov.to_toml(original)
+    assert prov.parse_toml(prov.to_toml(original)) == original
+    assert prov.parse_qr_payload(prov.to_qr_payload(original)) == original
+
+
+def test_enrol_command_reads_the_same_file() -> None:
+    """`capture-station enrol --provision` (sync.enrol) understands a bundle as written here."""
+    from sync.enrol import parse_provisioning
+
+    original = bundle(expires_at="2030-01-02T03:04:05Z", settings={"camera": {"autofocus": True}})
+    seen = parse_provisioning(prov.to_toml(original))
+    assert (seen.receiver_name, seen.receiver_pin, seen.token, seen.station_name,
+            seen.expires_at) == ("practice", PIN, TOKEN, "exam-room-3", "2030-01-02T03:04:05Z")
