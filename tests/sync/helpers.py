@@ -147,12 +147,18 @@ METADATA = {
 def seal_capture(keys: ReceiverKeys, station: Station, capture_id: str | None = None,
                  image: bytes | None = None, **meta) -> tuple[str, bytes, bytes]:
     """(capture id, sealed bytes, the JPEG bytes inside)."""
+    return seal_capture_to(keys.practice_public, station, capture_id, image, **meta)
+
+
+def seal_capture_to(practice_public, station: Station, capture_id: str | None = None,
+                    image: bytes | None = None, **meta) -> tuple[str, bytes, bytes]:
+    """Like :func:`seal_capture`, with only the practice public key (as a station has it)."""
     capture_id = capture_id or uuid7()
     image = image if image is not None else b"\xff\xd8\xff\xe0fake-jpeg-" + capture_id.encode()
     metadata = {**METADATA, "station_id": station.station_id, **meta}
     sealed = envelope.seal_capture(
         metadata, image, b"\xff\xd8preview",
-        recipients=[("practice", keys.practice_public)],
+        recipients=[("practice", practice_public)],
         station_id=station.station_id, capture_id=capture_id)
     return capture_id, sealed, image
 
