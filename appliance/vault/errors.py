@@ -1,0 +1,40 @@
+"""Typed vault errors, so the workflow can show the right signal and the UI the right message.
+
+Messages never contain a patient identifier, image bytes or key material.
+"""
+
+from __future__ import annotations
+
+from ..enrolment import NotEnrolledError
+
+
+class VaultError(RuntimeError):
+    """The vault cannot do what was asked; nothing already stored was harmed."""
+
+
+class DiskFullError(VaultError):
+    """Free space is below the configured reserve (or the disk is full): capture refused."""
+
+    def __init__(self, message: str = "disk full: free space is below the reserve") -> None:
+        super().__init__(message)
+
+
+class UnknownCaptureError(VaultError):
+    """No capture with that id is held on this station."""
+
+    def __init__(self, capture_id: str) -> None:
+        super().__init__(f"no capture {capture_id!r} on this station")
+        self.capture_id = capture_id
+
+
+class NotReviewableError(VaultError):
+    """The capture cannot be opened here (sealed before this start, shredded or discarded)."""
+
+
+__all__ = [
+    "DiskFullError",
+    "NotEnrolledError",
+    "NotReviewableError",
+    "UnknownCaptureError",
+    "VaultError",
+]

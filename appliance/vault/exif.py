@@ -1,0 +1,135 @@
+"""Remove identifying metadata from a JPEG without re-encoding it.
+
+Cameras write GPS positions, body and lens serial numbers, owner names, software versions and
+comments into EXIF (APP1), XMP (APP1), IPTC (APP13), vendor segments (APP3-APP15) and COM. None
+of that belongs in a clinical record, so the image is rebuilt segment by segment:
+
+* kept byte for byte: quantisation and Huffman tables, frame and scan headers, the entropy-coded
+  image data, restart markers, ICC colour profiles (APP2) and the Adobe colour marker (APP14);
+* JFIF (APP0) kept without its embedded thumbnail; JFXX extension thumbnails dropped;
+* EXIF replaced by a 32-byte EXIF that holds only the Orientation tag, when there was one, so
+  the image still shows the right way up;
+* everything else dropped, and any bytes after the end-of-image marker too (multi-picture
+  trailers such as MPF secondary images).
+
+The pixels are untouched: decoding the result gives exactly the original image.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from .errors import VaultError
+
+SOI = b"\xff\xd8"
+EOI = b"\xff\xd9"
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+_SOS = 0xDA
+_KEEP_APP = {0xE2: (b"ICC_PROFILE\x00",), 0xEE: (b"Adobe",)}
+_ORIENTATION_TAG = 0x0112
+#: A marker inside entropy-coded data: 0xFF followed by anything but stuffing (00), a restart
+#: marker (D0-D7) or another fill byte.
+_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+class JpegError(VaultError):
+    """The bytes are not a JPEG this station can store."""
+
+
+def _orientation(exif: bytes) -> int | None:
+    """The Orientation value from an EXIF APP1 payload, or None if absent or unreadable."""
+    if not exif.startswith(b"Exif\x00\x00"):
+        return None
+    tiff = exif[6:]
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return None
+    order = "<" if tiff[:2] == b"II" else ">"
+    try:
+        magic, ifd = struct.unpack_from(order + "HI", tiff, 2)
+        if magic != 42:
+            return None
+        (count,) = struct.unpack_from(order + "H", tiff, ifd)
+        for n in range(count):
+            tag, kind, num = struct.unpack_from(order + "HHI", tiff, ifd + 2 + 12 * n)
+            if tag == _ORIENTATION_TAG and kind == 3 and num == 1:
+                (value,) = struct.unpack_from(order + "H", tiff, ifd + 2 + 12 * n + 8)
+                return value if 1 <= value <= 8 else None
+    except struct.error:
+        return None
+    return None
+
+
+def orientation_exif(value: int) -> bytes:
+    """An APP1 segment with a big-endian EXIF holding just Orientation = ``value``."""
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+    tiff += struct.pack(">HHIHH", _ORIENTATION_TAG, 3, 1, value, 0) + struct.pack(">I", 0)
+    payload = b"Exif\x00\x00" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _jfif_without_thumbnail(payload: bytes) -> bytes | None:
+    if not payload.startswith(b"JFIF\x00") or len(payload) < 14:
+        return None
+    core = payload[:12] + b"\x00\x00"  # identifier, version, units, densities; no thumbnail
+    return b"\xff\xe0" + struct.pack(">H", len(core) + 2) + core
+
+
+def strip_identifying_metadata(jpeg: bytes) -> bytes:
+    """The same JPEG with only decoding-relevant segments (see module doc). Raises JpegError."""
+    data = memoryview(jpeg)
+    size = len(data)
+    if size < 4 or bytes(data[:2]) != SOI:
+        raise JpegError("not a JPEG image (no start-of-image marker)")
+    out: list[bytes | memoryview] = [SOI]
+    pos = 2
+    orientation: int | None = None
+    exif_at: int | None = None
+    while True:
+        if pos >= size or data[pos] != 0xFF:
+            raise JpegError("damaged JPEG: expected a marker")
+        while pos + 1 < size and data[pos + 1] == 0xFF:  # fill bytes before a marker
+            pos += 1
+        if pos + 1 >= size:
+            raise JpegError("damaged JPEG: truncated at a marker")
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            out.append(EOI)
+            break
+        if marker in _STANDALONE:
+            out.append(data[pos: pos + 2])
+            pos += 2
+            continue
+        if pos + 4 > size:
+            raise JpegError("damaged JPEG: truncated segment header")
+        (length,) = struct.unpack_from(">H", data, pos + 2)
+        end = pos + 2 + length
+        if length < 2 or end > size:
+            raise JpegError("damaged JPEG: segment runs past the end")
+        payload = bytes(data[pos + 4: end]) if 0xE0 <= marker <= 0xEF or marker == 0xFE \
+            else b""
+        if marker == 0xE1 and payload.startswith(b"Exif\x00\x00"):
+            if orientation is None:
+                orientation = _orientation(payload)
+                exif_at = len(out)
+        elif marker == 0xE0:
+            jfif = _jfif_without_thumbnail(payload)
+            if jfif is not None:
+                out.append(jfif)
+        elif 0xE1 <= marker <= 0xEF or marker == 0xFE:
+            if any(payload.startswith(p) for p in _KEEP_APP.get(marker, ())):
+                out.append(data[pos:end])
+        elif marker == _SOS:
+            out.append(data[pos:end])
+            found = _MARKER.search(jpeg, end)
+            if found is None:
+                raise JpegError("damaged JPEG: image data has no end marker (truncated?)")
+            out.append(data[end: found.start()])
+            pos = found.start()
+            continue
+        else:
+            out.append(data[pos:end])
+        pos = end
+    if orientation is not None and exif_at is not None:
+        out.insert(exif_at, orientation_exif(orientation))
+    return b"".join(out)

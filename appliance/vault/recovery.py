@@ -1,0 +1,176 @@
+"""Start-up recovery: bring files and catalog back into agreement after a crash or power cut.
+
+Writes happen in a fixed order (sealed file durable first, then the catalog row; for a shred,
+file gone first, then the row), so every interruption leaves one of a few known leftovers:
+
+* temp files (``.<name>.<pid>.<rand>.tmp``): an unfinished write, deleted;
+* a complete sealed file without a row: the capture was sealed but the row never committed.
+  It is *adopted* (queued for delivery, not reviewable) when its header is ours and its size is
+  exact, because a clinic must lose no photo. An orphan audit batch is deleted instead: its
+  lines are still in the log and will be exported again;
+* a file that is not a valid sealed file of this station: moved to ``captures/damaged/``;
+* leases: every ``sending`` item goes back to ``queued`` (no upload survives a restart);
+* a row whose file is gone: after delivery it was being shredded (marked shredded);
+  before delivery it is marked ``lost`` and audited as an error;
+* a file for an item already shredded or discarded: deleted.
+
+Each step is idempotent, so recovery itself may be interrupted and simply runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sync.envelope import SUFFIX, EnvelopeError, read_header
+
+from . import durable
+from .audit import AuditLog
+from .catalog import Catalog
+
+
+@dataclass
+class RecoveryReport:
+    temp_removed: int = 0
+    leases_released: int = 0
+    adopted: int = 0
+    damaged: int = 0
+    lost: int = 0
+    leftovers_removed: int = 0
+    marked_shredded: int = 0
+
+    def nonzero(self) -> dict[str, int]:
+        return {f"recovered_{k}": v for k, v in asdict(self).items() if v}
+
+
+def _canonical_id(stem: str) -> bool:
+    try:
+        return str(uuid.UUID(stem)) == stem
+    except ValueError:
+        return False
+
+
+def _quarantine(path: Path) -> None:
+    damaged = path.parent / "damaged"
+    damaged.mkdir(mode=0o700, exist_ok=True)
+    os.replace(path, damaged / path.name)
+    durable.fsync_dir(path.parent)
+
+
+def recover(catalog: Catalog, captures: Path, station_id: str, audit: AuditLog,
+            clock: Callable[[], float]) -> RecoveryReport:
+    report = RecoveryReport()
+    now = clock()
+    captures.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    for entry in os.scandir(captures):
+        if entry.is_file(follow_symlinks=False) and durable.is_temp_name(entry.name):
+            os.unlink(entry.path)
+            report.temp_removed += 1
+    if report.temp_removed:
+        durable.fsync_dir(captures)
+
+    with catalog.transaction() as db:
+        report.leases_released = db.execute(
+            "UPDATE items SET state = 'queued', lease_until = NULL WHERE state = 'sending'"
+        ).rowcount
+        db.execute(
+            "UPDATE items SET state = 'discarded' WHERE state = 'queued' AND item_id IN "
+            "(SELECT capture_id FROM captures WHERE discarded_at IS NOT NULL)")
+
+    rows = {r["item_id"]: r for r in catalog.query("SELECT item_id, file, size, state FROM items")}
+    on_disk: set[str] = set()
+    for entry in sorted(os.scandir(captures), key=lambda e: e.name):
+        if not entry.is_file(follow_symlinks=False) or not entry.name.endswith(SUFFIX):
+            continue
+        path = Path(entry.path)
+        stem = entry.name[: -len(SUFFIX)]
+        row = rows.get(stem)
+        if row is None:
+            _adopt_or_quarantine(catalog, path, stem, station_id, audit, now, report)
+            continue
+        if row["file"] is None:
+            durable.remove(path)
+            report.leftovers_removed += 1
+            continue
+        if entry.stat().st_size != row["size"]:
+            _quarantine(path)
+            with catalog.transaction() as db:
+                db.execute("UPDATE items SET state = 'lost', file = NULL WHERE item_id = ?",
+                           (stem,))
+            audit.record("error.recovery_damaged_file", item_id=stem)
+            report.damaged += 1
+            continue
+        on_disk.add(stem)
+
+    for item_id, row in rows.items():
+        if row["file"] is None or item_id in on_disk or (captures / row["file"]).exists():
+            continue
+        with catalog.transaction() as db:
+            if row["state"] == "delivered":
+                db.execute("UPDATE items SET file = NULL, shredded_at = ? WHERE item_id = ?",
+                           (now, item_id))
+                db.execute("UPDATE captures SET pseudonym = NULL WHERE capture_id = ?",
+                           (item_id,))
+                report.marked_shredded += 1
+            elif row["state"] == "discarded":
+                db.execute("UPDATE items SET file = NULL, shredded_at = ? WHERE item_id = ?",
+                           (now, item_id))
+            else:
+                db.execute("UPDATE items SET state = 'lost', file = NULL WHERE item_id = ?",
+                           (item_id,))
+                report.lost += 1
+        if row["state"] not in ("delivered", "discarded"):
+            audit.record("error.recovery_file_missing", item_id=item_id, was=row["state"])
+
+    # Discards interrupted between the catalog update and the file removal.
+    for row in catalog.query(
+            "SELECT i.item_id, i.file FROM items i LEFT JOIN captures c "
+            "ON c.capture_id = i.item_id WHERE i.file IS NOT NULL AND (i.state = 'discarded' "
+            "OR (c.discarded_at IS NOT NULL AND i.state IN ('delivered', 'rejected')))"):
+        durable.remove(captures / row["file"])
+        with catalog.transaction() as db:
+            db.execute("UPDATE items SET file = NULL, shredded_at = ? WHERE item_id = ?",
+                       (now, row["item_id"]))
+            db.execute("UPDATE captures SET pseudonym = NULL WHERE capture_id = ?",
+                       (row["item_id"],))
+        report.leftovers_removed += 1
+    return report
+
+
+def _adopt_or_quarantine(catalog: Catalog, path: Path, stem: str, station_id: str,
+                         audit: AuditLog, now: float, report: RecoveryReport) -> None:
+    try:
+        header = read_header(path)
+        size = path.stat().st_size
+        valid = (_canonical_id(stem) and header.item_id == stem
+                 and header.station_id == station_id and header.total_size == size)
+    except (EnvelopeError, OSError):
+        valid = False
+    if not valid:
+        _quarantine(path)
+        audit.record("error.recovery_damaged_file", file=path.name)
+        report.damaged += 1
+        return
+    if header.kind == "audit":
+        durable.remove(path)
+        report.leftovers_removed += 1
+        return
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    with catalog.transaction() as db:
+        db["items"].insert({
+            "item_id": stem, "kind": header.kind, "capture_id": header.capture_id,
+            "file": path.name, "size": size, "sha256": digest.hexdigest(), "state": "queued",
+            "attempts": 0, "created_at": now, "retry_at": 0.0})
+        if header.kind == "capture":
+            db["captures"].insert({"capture_id": stem, "created_at": now, "pseudonym": None,
+                                   "review_kid": None})
+    audit.record("recovery.adopted", item_id=stem, kind=header.kind)
+    report.adopted += 1
