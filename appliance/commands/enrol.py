@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     paths = StatePaths(cfg.state_dir)
     paths.ensure()
-    key = load_or_create_identity(paths)
+    key = load_or_create_identity(paths).private_key
 
     def audit(event: str, details: dict) -> None:
         log.warning("%s %s", event, {k: v for k, v in details.items() if k != "token"})

@@ -44,6 +44,8 @@ def provisioning_toml(*, receiver: str, pin: str, token: str, expires: float, ro
     lines = [
         "# capture-station provisioning file: enrols ONE station once, then is useless.",
         "# Keep it secret until used; the station deletes it after enrolling.",
+        "version = 1",
+        "",
         "[sync]",
         f"receiver_name = {_toml_string(receiver)}",
         f"receiver_pin = {_toml_string(pin)}",
