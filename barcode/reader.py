@@ -118,13 +118,6 @@ def _distinct(identities: Iterable[Identity]) -> list[Identity]:
 
 
 @dataclass
-class _PatientTrack:
-    identity: Identity
-    frames: int = 1
-    announced: Identity | None = None
-
-
-@dataclass
 class Reader:
     """Decode frames with ``backend`` and turn them into events (see the module docstring)."""
 
@@ -139,7 +132,8 @@ class Reader:
     def reset(self) -> None:
         """Forget everything seen so far (the next reads start new runs)."""
         self._window = deque(maxlen=self.settings.consecutive_reads)
-        self._patient: _PatientTrack | None = None
+        self._streak: Identity | None = None  # the patient in view, merged over the run
+        self._announced: Identity | None = None
         self._in_conflict = False
         self._caregivers = _Streaks(self.settings.consecutive_reads)
         self._commands = _Streaks(self.settings.consecutive_reads)
@@ -170,25 +164,25 @@ class Reader:
         self._window.append(tuple(here))
         in_window = _distinct(i for frame in self._window for i in frame)
         if len(in_window) > 1:
-            self._patient = None
+            self._streak = self._announced = None
             if self._in_conflict:
                 return []
             self._in_conflict = True
             return [Conflict(tuple(in_window))]
         self._in_conflict = False
         if not here:
-            self._patient = None
+            self._streak = self._announced = None
             return []
         current = here[0]
-        track = self._patient
-        if track is not None and track.identity.compatible(current):
-            track.identity = track.identity.merged(current)
-            track.frames += 1
+        if self._streak is not None and self._streak.compatible(current):
+            self._streak = self._streak.merged(current)
         else:
-            track = self._patient = _PatientTrack(current)
-        if track.frames >= self.settings.consecutive_reads and track.announced != track.identity:
-            track.announced = track.identity
-            return [PatientIdentified(track.identity)]
+            self._streak, self._announced = current, None
+        # No conflict in the window, so every non-empty frame in it is this patient.
+        ready = len(self._window) == self.settings.consecutive_reads and all(self._window)
+        if ready and self._announced != self._streak:
+            self._announced = self._streak
+            return [PatientIdentified(self._streak)]
         return []
 
     # -- caregivers, commands, invalid reads -------------------------------------------------

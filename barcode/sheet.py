@@ -44,7 +44,10 @@ def render_barcode(payload: str, symbology: str, box_px: int) -> Image.Image:
     if symbology not in CARD_SYMBOLOGIES:
         raise SheetError(f"cards use one of {sorted(CARD_SYMBOLOGIES)}, not {symbology!r}")
     fmt = getattr(zxingcpp.BarcodeFormat, CARD_SYMBOLOGIES[symbology])
-    symbol = zxingcpp.create_barcode(payload, fmt)
+    try:
+        symbol = zxingcpp.create_barcode(payload, fmt)
+    except ValueError:  # zxing-cpp's writer: input too long for any symbol size
+        raise SheetError("card payload is too long for a barcode") from None
     modules = np.asarray(zxingcpp.write_barcode_to_image(symbol, scale=1, add_quiet_zones=False))
     height, width = modules.shape
     scale = box_px // (max(width, height) + 2 * QUIET_MODULES)
