@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "appliance.commands.scan",
     "appliance.commands.cards",
     "appliance.commands.enrol",
+    "appliance.commands.audit",
 )
 
 EXIT_CONFIG = 2

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 #: Sub-command modules, each with ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "sync.commands.init",
+    "sync.commands.open",
     "sync.commands.serve",
     "sync.commands.token",
     "sync.commands.stations",

@@ -139,6 +139,14 @@ class AuditLog:
             self._size += len(line)
         return entry
 
+    def verify(self) -> VerifyResult:
+        """Check this log's whole chain (see :func:`verify`)."""
+        return verify(self.path)
+
+    def tail(self, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` records, oldest first."""
+        return tail(self.path, limit)
+
     @property
     def head(self) -> tuple[int, str]:
         """(seq, hash) of the last record this process knows of."""
@@ -266,3 +274,31 @@ def _check_line(raw: bytes, prev: str, seq: int) -> str:
     if record_hash(entry) != entry["hash"]:
         return "hash does not match the content (the line was edited)"
     return ""
+
+
+def tail(path: str | os.PathLike[str], limit: int) -> list[dict[str, Any]]:
+    """The last ``limit`` complete, parseable records, oldest first (for the UI and CLI)."""
+    if limit <= 0:
+        return []
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        end = handle.tell()
+        data = b""
+        position = end
+        while position > 0 and data.count(b"\n") <= limit:
+            step = min(65536, position)
+            position -= step
+            handle.seek(position)
+            data = handle.read(step) + data
+    lines = data.split(b"\n")
+    if position > 0:
+        lines = lines[1:]  # the first piece may be a partial line
+    entries = []
+    for raw in lines[:-1]:  # the last piece is empty or an incomplete line
+        try:
+            entry = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(entry, dict) and set(entry) == _LINE_KEYS:
+            entries.append(entry)
+    return entries[-limit:]

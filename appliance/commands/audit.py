@@ -1,0 +1,59 @@
+"""``capture-station audit verify | show``: check the hash chain of the audit log, or read it.
+
+``verify`` exits 0 when every line chains to the one before, 1 with the number of the first
+broken line otherwise (an edited, removed, reordered or torn line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..cli import CommandError, get_config, new_command
+from ..paths import StatePaths
+from ..vault.audit import tail, verify
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = new_command(sub, "audit", "verify or show the hash-chained audit log", __doc__)
+    actions = parser.add_subparsers(dest="audit_action", metavar="ACTION", required=True)
+    check = actions.add_parser("verify", help="check the hash chain; non-zero exit if broken")
+    check.add_argument("--file", type=Path, metavar="PATH",
+                       help="audit log to check (default: the one in [station] state_dir)")
+    check.set_defaults(func=run_verify)
+    show = actions.add_parser("show", help="print the last records")
+    show.add_argument("--file", type=Path, metavar="PATH")
+    show.add_argument("-n", "--last", type=int, default=20, help="how many (default 20)")
+    show.set_defaults(func=run_show)
+
+
+def _path(args: argparse.Namespace) -> Path:
+    if args.file is not None:
+        return args.file
+    return StatePaths(get_config(args).state_dir).audit_log
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    path = _path(args)
+    result = verify(path)
+    if result.ok:
+        print(f"audit log OK: {path}: {result.records} records, chain head {result.head[:16]}")
+        return 0
+    if result.line is None:
+        raise CommandError(f"audit log {path}: {result.problem}")
+    raise CommandError(
+        f"audit log BROKEN: {path} line {result.line}: {result.problem} "
+        f"({result.records} records before it verify)")
+
+
+def run_show(args: argparse.Namespace) -> int:
+    path = _path(args)
+    try:
+        entries = tail(path, args.last)
+    except FileNotFoundError:
+        raise CommandError(f"no audit log at {path}") from None
+    for entry in entries:
+        fields = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(entry["fields"].items()))
+        print(f"{entry['seq']:>6} {entry['ts']} {entry['event']} {fields}".rstrip())
+    return 0
