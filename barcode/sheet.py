@@ -23,6 +23,9 @@ DPI = 300
 CARD_INCHES = 2.4  # square cards: big enough to hold in front of the camera, small to carry
 MARGIN_INCHES = 0.4
 QUIET_MODULES = 4
+#: Smallest module printed (6 px at 300 dpi = 0.5 mm): a card held at arm's length must still
+#: give the 640x480 preview about 2 pixels per module.
+MIN_MODULE_PX = 6
 
 
 class SheetError(ValueError):
@@ -51,7 +54,7 @@ def render_barcode(payload: str, symbology: str, box_px: int) -> Image.Image:
     modules = np.asarray(zxingcpp.write_barcode_to_image(symbol, scale=1, add_quiet_zones=False))
     height, width = modules.shape
     scale = box_px // (max(width, height) + 2 * QUIET_MODULES)
-    if scale < 3:
+    if scale < MIN_MODULE_PX:
         raise SheetError("card payload is too long to print legibly on a card")
     image = Image.fromarray(modules, mode="L").resize((width * scale, height * scale),
                                                       Image.NEAREST)
