@@ -1,0 +1,141 @@
+"""Identifying metadata is removed without re-encoding; orientation survives."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from appliance.vault.exif import JpegError, orientation_exif, strip_identifying_metadata
+from appliance.vault.preview import make_preview
+
+from .conftest import SECRETS, app_segment, identifying_jpeg
+
+
+def _pixels(jpeg: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _scan_data(jpeg: bytes) -> bytes:
+    """Everything from the first start-of-scan marker to end of image."""
+    return jpeg[jpeg.index(b"\xff\xda"): jpeg.rindex(b"\xff\xd9")]
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_identifying_metadata_is_removed_and_pixels_are_identical(progressive):
+    original = identifying_jpeg(progressive=progressive)
+    for secret in SECRETS:
+        assert secret in original, secret
+    with Image.open(io.BytesIO(original)) as image:
+        assert image.getexif().get_ifd(0x8825), "fixture must carry GPS"
+    cleaned = strip_identifying_metadata(original)
+    for secret in SECRETS:
+        assert secret not in cleaned, secret
+    with Image.open(io.BytesIO(cleaned)) as image:
+        exif = image.getexif()
+        assert dict(exif) == {0x0112: 6}
+        assert not exif.get_ifd(0x8825) and not exif.get_ifd(0x8769)
+        assert "comment" not in image.info and "xmp" not in image.info
+    assert np.array_equal(_pixels(original[: original.rindex(b"\xff\xd8\xff\xe1TRAILER")]),
+                          _pixels(cleaned))
+    # Not re-encoded: the entropy-coded scans are carried over byte for byte.
+    original_core = original[: original.rindex(b"\xff\xd8\xff\xe1TRAILER")]
+    assert _scan_data(original_core) == _scan_data(cleaned)
+    assert cleaned.endswith(b"\xff\xd9")
+
+
+def test_without_orientation_no_exif_remains():
+    image = Image.new("RGB", (32, 32), (1, 2, 3))
+    exif = Image.Exif()
+    exif[0x013B] = "Owner"
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", exif=exif)
+    cleaned = strip_identifying_metadata(buf.getvalue())
+    assert b"Exif\x00\x00" not in cleaned and b"Owner" not in cleaned
+
+
+def test_orientation_exif_is_readable_by_pillow():
+    for value in range(1, 9):
+        image = Image.new("RGB", (16, 8))
+        buf = io.BytesIO()
+        image.save(buf, "JPEG")
+        data = buf.getvalue()
+        with_orientation = data[:2] + orientation_exif(value) + data[2:]
+        with Image.open(io.BytesIO(with_orientation)) as opened:
+            assert opened.getexif()[0x0112] == value
+
+
+def test_icc_profile_and_adobe_segments_are_kept():
+    image = Image.new("RGB", (16, 16), (9, 9, 9))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", icc_profile=b"\x00" * 200)
+    data = buf.getvalue()
+    adobe = app_segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01")
+    data = data[:2] + adobe + data[2:]
+    cleaned = strip_identifying_metadata(data)
+    assert adobe in cleaned
+    with Image.open(io.BytesIO(cleaned)) as opened:
+        assert opened.info.get("icc_profile") == b"\x00" * 200
+
+
+def test_jfif_thumbnail_is_dropped():
+    thumb = bytes(range(12)) * 2  # 2x4 RGB thumbnail
+    jfif = app_segment(0xE0, b"JFIF\x00\x01\x02\x00\x00\x01\x00\x01\x04\x02" + thumb)
+    image = Image.new("RGB", (16, 16))
+    buf = io.BytesIO()
+    image.save(buf, "JPEG")
+    data = buf.getvalue()
+    start = data.index(b"\xff\xe0")
+    length = int.from_bytes(data[start + 2: start + 4], "big")
+    data = data[:start] + jfif + data[start + 2 + length:]
+    cleaned = strip_identifying_metadata(data)
+    assert thumb not in cleaned
+    assert b"JFIF\x00\x01\x02\x00\x00\x01\x00\x01\x00\x00" in cleaned
+    assert np.array_equal(_pixels(data), _pixels(cleaned))
+
+
+def test_idempotent_and_camera_stills_survive(still):
+    once = strip_identifying_metadata(still)
+    assert strip_identifying_metadata(once) == once
+    assert np.array_equal(_pixels(still), _pixels(once))
+
+
+def test_restart_markers_and_fill_bytes_are_handled():
+    image = Image.new("RGB", (64, 64))
+    image.putdata([(x * 4 % 256, y * 4 % 256, 128) for y in range(64) for x in range(64)])
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", restart_marker_blocks=1)
+    data = buf.getvalue()
+    assert b"\xff\xdd" in data and b"\xff\xd0" in data  # DRI segment and RST0 in the scan
+    sos_end = data.index(b"\xff\xda")
+    # A fill byte before the EOI marker is legal and must not confuse the scanner.
+    padded = data[:-2] + b"\xff\xff\xd9"
+    cleaned = strip_identifying_metadata(padded)
+    assert np.array_equal(_pixels(data), _pixels(cleaned))
+    assert data[sos_end:-2] in cleaned
+
+
+@pytest.mark.parametrize("junk", [b"", b"GIF89a....", b"\xff\xd8", b"\xff\xd8\xff\xe0\x00"])
+def test_not_a_jpeg_is_refused(junk):
+    with pytest.raises(JpegError):
+        strip_identifying_metadata(junk)
+
+
+def test_truncated_jpeg_is_refused(still):
+    with pytest.raises(JpegError, match=r"truncated|runs past|no end marker"):
+        strip_identifying_metadata(still[: len(still) // 2])
+
+
+def test_preview_is_small_upright_and_metadata_free():
+    cleaned = strip_identifying_metadata(identifying_jpeg(orientation=6, size=(960, 640)))
+    preview = make_preview(cleaned)
+    with Image.open(io.BytesIO(preview)) as image:
+        assert image.format == "JPEG"
+        assert max(image.size) <= 320
+        assert image.size[1] > image.size[0]  # orientation 6 rotates landscape to portrait
+        assert not image.getexif()
+    with pytest.raises(JpegError):
+        make_preview(b"\xff\xd8garbage")
