@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..cli import CommandError, get_config, new_command
+from ..cli import CommandError, add_config_argument, get_config, new_command
 from ..paths import StatePaths
 from ..vault.audit import tail, verify
 
@@ -21,10 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     check = actions.add_parser("verify", help="check the hash chain; non-zero exit if broken")
     check.add_argument("--file", type=Path, metavar="PATH",
                        help="audit log to check (default: the one in [station] state_dir)")
+    add_config_argument(check)
     check.set_defaults(func=run_verify)
     show = actions.add_parser("show", help="print the last records")
     show.add_argument("--file", type=Path, metavar="PATH")
     show.add_argument("-n", "--last", type=int, default=20, help="how many (default 20)")
+    add_config_argument(show)
     show.set_defaults(func=run_show)
 
 
