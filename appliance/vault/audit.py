@@ -16,6 +16,7 @@ identifiers are refused (:class:`AuditFieldError`), and values must be small sca
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -105,7 +106,10 @@ class AuditLog:
         with self._locked():
             self.repaired_bytes = self._repair_torn_tail()
         if self.repaired_bytes:
-            self.record("audit.tail_repaired", dropped_bytes=self.repaired_bytes)
+            try:
+                self.record("audit.tail_repaired", dropped_bytes=self.repaired_bytes)
+            except OSError:
+                pass  # a full disk; the repair itself is done and verify will pass
 
     def close(self) -> None:
         with self._lock:
@@ -132,9 +136,14 @@ class AuditLog:
                      "seq": self._seq + 1, "ts": stamp.replace("+00:00", "Z")}
             entry["hash"] = record_hash(entry)
             line = _canonical(entry) + b"\n"
-            os.write(self._fd, line)
-            if self._fsync:
-                os.fsync(self._fd)
+            try:
+                if os.write(self._fd, line) != len(line):
+                    raise OSError(errno.ENOSPC, "short write to the audit log")
+                if self._fsync:
+                    os.fsync(self._fd)
+            except OSError:
+                os.ftruncate(self._fd, self._size)  # never leave half a line behind
+                raise
             self._seq, self._head = entry["seq"], entry["hash"]
             self._size += len(line)
         return entry

@@ -29,7 +29,6 @@ from pathlib import Path
 from sync.envelope import SUFFIX, EnvelopeError, read_header
 
 from . import durable
-from .audit import AuditLog
 from .catalog import Catalog
 
 
@@ -61,8 +60,9 @@ def _quarantine(path: Path) -> None:
     durable.fsync_dir(path.parent)
 
 
-def recover(catalog: Catalog, captures: Path, station_id: str, audit: AuditLog,
+def recover(catalog: Catalog, captures: Path, station_id: str, audit: Callable[..., None],
             clock: Callable[[], float]) -> RecoveryReport:
+    """Run every step; ``audit(event, **fields)`` records what was found."""
     report = RecoveryReport()
     now = clock()
     captures.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -102,7 +102,7 @@ def recover(catalog: Catalog, captures: Path, station_id: str, audit: AuditLog,
             with catalog.transaction() as db:
                 db.execute("UPDATE items SET state = 'lost', file = NULL WHERE item_id = ?",
                            (stem,))
-            audit.record("error.recovery_damaged_file", item_id=stem)
+            audit("error.recovery_damaged_file", item_id=stem)
             report.damaged += 1
             continue
         on_disk.add(stem)
@@ -125,7 +125,7 @@ def recover(catalog: Catalog, captures: Path, station_id: str, audit: AuditLog,
                            (item_id,))
                 report.lost += 1
         if row["state"] not in ("delivered", "discarded"):
-            audit.record("error.recovery_file_missing", item_id=item_id, was=row["state"])
+            audit("error.recovery_file_missing", item_id=item_id, was=row["state"])
 
     # Discards interrupted between the catalog update and the file removal.
     for row in catalog.query(
@@ -143,7 +143,8 @@ def recover(catalog: Catalog, captures: Path, station_id: str, audit: AuditLog,
 
 
 def _adopt_or_quarantine(catalog: Catalog, path: Path, stem: str, station_id: str,
-                         audit: AuditLog, now: float, report: RecoveryReport) -> None:
+                         audit: Callable[..., None], now: float,
+                         report: RecoveryReport) -> None:
     try:
         header = read_header(path)
         size = path.stat().st_size
@@ -153,7 +154,7 @@ def _adopt_or_quarantine(catalog: Catalog, path: Path, stem: str, station_id: st
         valid = False
     if not valid:
         _quarantine(path)
-        audit.record("error.recovery_damaged_file", file=path.name)
+        audit("error.recovery_damaged_file", file=path.name)
         report.damaged += 1
         return
     if header.kind == "audit":
@@ -172,5 +173,5 @@ def _adopt_or_quarantine(catalog: Catalog, path: Path, stem: str, station_id: st
         if header.kind == "capture":
             db["captures"].insert({"capture_id": stem, "created_at": now, "pseudonym": None,
                                    "review_kid": None})
-    audit.record("recovery.adopted", item_id=stem, kind=header.kind)
+    audit("recovery.adopted", item_id=stem, kind=header.kind)
     report.adopted += 1

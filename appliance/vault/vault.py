@@ -135,8 +135,8 @@ class Vault:
         self._amendments: dict[str, list[dict[str, Any]]] = {}
         self._mutex = threading.RLock()
         self.recovery: RecoveryReport = recover(
-            self.catalog, paths.captures, self.station_id, self.audit, clock)
-        self.audit.record("vault.started", station_id=self.station_id,
+            self.catalog, paths.captures, self.station_id, self._audit, clock)
+        self._audit("vault.started", station_id=self.station_id,
                           review_kid=self.keys.review_kid, **self.recovery.nonzero())
 
     @classmethod
