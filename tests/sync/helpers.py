@@ -200,10 +200,16 @@ class RunningReceiver:
         self.store.close()
 
 
-def start_receiver(data_dir: Path, name: str = "practice", port: int = 0,
+def unique_name() -> str:
+    """A receiver name no other process on this host is announcing (mDNS on loopback is
+    shared by every test run on the machine)."""
+    return "practice-" + uuid.uuid4().hex[:10]
+
+
+def start_receiver(data_dir: Path, name: str | None = None, port: int = 0,
                    keys: ReceiverKeys | None = None, **app_kwargs) -> RunningReceiver:
     if keys is None:
-        keys = ReceiverKeys.create(data_dir, name)
+        keys = ReceiverKeys.create(data_dir, name or unique_name())
     store = ReceiverStore(data_dir)
     app = ReceiverApp(data_dir, keys, store, **app_kwargs)
     server = HttpsServer(app, host="127.0.0.1", port=port, cert_path=keys.tls_cert_path,

@@ -169,7 +169,7 @@ def test_pin_mismatch_sends_nothing_and_is_audited(tmp_path, receiver):
     from sync.receiver_keys import ReceiverKeys
     from tests.sync.helpers import RogueTlsServer
 
-    rogue = RogueTlsServer(ReceiverKeys.create(tmp_path / "rogue", "practice"))
+    rogue = RogueTlsServer(ReceiverKeys.create(tmp_path / "rogue", receiver.keys.name))
     try:
         station = new_station()
         target = receiver.enrol_directly(station)

@@ -29,29 +29,29 @@ def _wait(predicate, timeout=15.0):
 
 
 def test_browser_finds_advertised_receiver_with_txt(receiver):
-    with Advertiser("practice", receiver.port, receiver.pin, interfaces=LOOPBACK), \
+    with Advertiser(receiver.keys.name, receiver.port, receiver.pin, interfaces=LOOPBACK), \
             Browser(LOOPBACK) as browser:
-        found = browser.wait_for(name="practice", pin=receiver.pin, timeout=10)
+        found = browser.wait_for(name=receiver.keys.name, pin=receiver.pin, timeout=10)
         assert [(c.name, c.host, c.port, c.version, c.txt_pin) for c in found] == [
-            ("practice", "127.0.0.1", receiver.port, "1", receiver.pin)]
+            (receiver.keys.name, "127.0.0.1", receiver.port, "1", receiver.pin)]
         # an unrelated instance is not a candidate
         assert browser.candidates(name="elsewhere", pin="0" * 64) == []
 
 
 def test_rogue_with_genuine_name_and_pin_in_txt_gets_zero_bytes(tmp_path, receiver):
-    rogue = RogueTlsServer(ReceiverKeys.create(tmp_path / "rogue", "practice"))
+    rogue = RogueTlsServer(ReceiverKeys.create(tmp_path / "rogue", receiver.keys.name))
     station = new_station()
     target = receiver.enrol_directly(station)
     outbox = FileOutbox(tmp_path / "outbox")
     capture_id, sealed, _ = seal_capture(receiver.keys, station)
     outbox.add("capture", capture_id, sealed)
     events = []
-    locator = MdnsLocator("practice", receiver.pin, interfaces=LOOPBACK)
+    locator = MdnsLocator(receiver.keys.name, receiver.pin, interfaces=LOOPBACK)
     worker = SyncWorker(outbox, station.key, target, locator,
                         audit=lambda e, d: events.append((e, d)), timeout=5)
     try:
         # Only the rogue is on the network, lying about the pin.
-        with Advertiser("practice", rogue.port, receiver.pin, interfaces=LOOPBACK):
+        with Advertiser(receiver.keys.name, rogue.port, receiver.pin, interfaces=LOOPBACK):
             assert _wait(lambda: locator.addresses() == [("127.0.0.1", rogue.port)])
             assert worker.run_once() == "unavailable"
         assert rogue.handshakes == 1
@@ -59,11 +59,11 @@ def test_rogue_with_genuine_name_and_pin_in_txt_gets_zero_bytes(tmp_path, receiv
         assert outbox.state(capture_id) == "queued"
         assert events == [("sync.pin_mismatch", {
             "host": "127.0.0.1", "port": rogue.port, "seen_pin": rogue_pin(tmp_path),
-            "expected_pin": receiver.pin, "receiver_name": "practice"})]
+            "expected_pin": receiver.pin, "receiver_name": receiver.keys.name})]
 
         # The genuine receiver appears: delivered, and the rogue still has nothing.
         assert _wait(lambda: locator.addresses() == [])
-        with Advertiser("practice", receiver.port, receiver.pin, interfaces=LOOPBACK):
+        with Advertiser(receiver.keys.name, receiver.port, receiver.pin, interfaces=LOOPBACK):
             assert _wait(lambda: ("127.0.0.1", receiver.port) in locator.addresses())
             outbox.make_due()
             worker.paused_until = 0
@@ -90,7 +90,7 @@ def test_worker_thread_delivers_when_receiver_is_announced(tmp_path, receiver):
         outbox.add("capture", capture_id, sealed)
         ids.append(capture_id)
     worker_box = {}
-    locator = MdnsLocator("practice", receiver.pin, interfaces=LOOPBACK,
+    locator = MdnsLocator(receiver.keys.name, receiver.pin, interfaces=LOOPBACK,
                           on_change=lambda: worker_box["w"].wake())
     worker = SyncWorker(outbox, station.key, target, locator, audit=lambda e, d: None,
                         retry_min_seconds=60, retry_max_seconds=120, idle_poll_seconds=60,
@@ -102,7 +102,7 @@ def test_worker_thread_delivers_when_receiver_is_announced(tmp_path, receiver):
         assert _wait(lambda: worker.paused_until > time.time() + 10)
         outbox.make_due()
         # ... but the announcement wakes it, long before the backoff would end.
-        with Advertiser("practice", receiver.port, receiver.pin, interfaces=LOOPBACK):
+        with Advertiser(receiver.keys.name, receiver.port, receiver.pin, interfaces=LOOPBACK):
             assert _wait(lambda: outbox.pending_count() == 0, timeout=20)
         assert [outbox.state(i) for i in ids] == ["delivered"] * 3
     finally:

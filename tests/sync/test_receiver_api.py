@@ -65,7 +65,7 @@ def test_upload_files_capture_and_repeat_returns_same_receipt(receiver):
     receipt = verify_receipt(first.body, receiver.keys.receipt_public,
                              station_id=target.station_id, kind="capture", item_id=capture_id,
                              sha256=hashlib.sha256(sealed).hexdigest(), size=len(sealed))
-    assert receipt.receiver == "practice"
+    assert receipt.receiver == receiver.keys.name
 
     jpgs = receiver.filed_jpegs()
     assert [p.relative_to(receiver.data_dir / "inbox").as_posix() for p in jpgs] == [

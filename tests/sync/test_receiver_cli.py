@@ -17,7 +17,7 @@ from sync.enrol import parse_provisioning
 from sync.receiver_cli import main as receiver_main
 from sync.receiver_keys import ReceiverKeys
 from sync.receiver_store import ReceiverStore
-from tests.sync.helpers import new_station
+from tests.sync.helpers import new_station, unique_name
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 BIN = Path(sys.executable).parent
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def data_dir(tmp_path):
-    ReceiverKeys.create(tmp_path / "recv", "practice")
+    ReceiverKeys.create(tmp_path / "recv", unique_name())
     return tmp_path / "recv"
 
 
@@ -38,7 +38,7 @@ def test_token_writes_a_private_provisioning_file(data_dir, tmp_path, capsys):
     prov = parse_provisioning(out.read_text())
     keys = ReceiverKeys.load(data_dir)
     assert (prov.receiver_name, prov.receiver_pin, prov.station_name) == (
-        "practice", keys.pin, "Room 3")
+        keys.name, keys.pin, "Room 3")
     assert prov.token not in capsys.readouterr().out  # only the file holds the secret
     assert "token=<hidden>" in repr(prov)
     # two tokens are different and each is stored only as a hash
