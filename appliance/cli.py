@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "appliance.commands.scan",
     "appliance.commands.cards",
     "appliance.commands.enrol",
+    "appliance.commands.provision",
+    "appliance.commands.user",
     "appliance.commands.audit",
 )
 

@@ -1,0 +1,131 @@
+"""Sign in, sign out and change one's own password.
+
+A sign-in is throttled per account and per client before the password is even checked; every
+outcome is an audit event (the name typed is recorded only if such an account exists, because
+people sometimes type their password into the name field).
+"""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
+
+from .accounts import AccountError, check_password
+from .app import (
+    anonymous_session,
+    ctx,
+    current_session,
+    end_session,
+    name_operator,
+    release_operator,
+    start_session,
+)
+from .security import safe_next
+
+bp = Blueprint("auth", __name__)
+
+EXPIRED_MESSAGES = {
+    "idle": "You were signed out after a period of inactivity.",
+    "absolute": "Your session reached its maximum length; please sign in again.",
+}
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+@bp.get("/login")
+def login():
+    s = current_session()
+    if s is not None and s.user:
+        return redirect(url_for("status.index"))
+    anonymous_session()
+    notice = EXPIRED_MESSAGES.get(request.args.get("expired", ""))
+    return render_template("login.html", notice=notice,
+                           next=safe_next(request.args.get("next")), name="")
+
+
+@bp.post("/login")
+def login_post():
+    c = ctx()
+    name = request.form.get("username", "").strip().lower()
+    password = request.form.get("password", "")
+    target = safe_next(request.form.get("next"))
+    client = _client()
+    wait = c.throttle.retry_after(name, client)
+    if wait > 0:
+        c.record("web.login_throttled", client=client,
+                 **({"user": name} if c.accounts.get(name) else {}))
+        seconds = math.ceil(wait)
+        response = make_response(render_template(
+            "login.html", name=name, next=target,
+            error=f"Too many failed sign-ins. Try again in {_human(seconds)}."), 429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
+    account = c.accounts.verify(name, password)
+    if account is None:
+        c.throttle.failure(name, client)
+        known = c.accounts.get(name) is not None
+        c.record("web.login_failed", client=client, **({"user": name} if known else
+                                                  {"unknown_user": True}))
+        return render_template("login.html", name=name, next=target,
+                               error="Wrong user name or password."), 401
+    c.throttle.success(name, client)
+    start_session(account)
+    c.record("web.login", user=account.name, role=account.role, client=client)
+    name_operator(account.name)
+    if account.must_change_password:
+        return redirect(url_for("auth.password"))
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout():
+    c = ctx()
+    user = current_session().user
+    end_session()
+    c.record("web.logout", user=user, reason="user")
+    release_operator(user)
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/account/password")
+def password():
+    return render_template("password.html", forced=current_session().must_change_password)
+
+
+@bp.post("/account/password")
+def password_post():
+    c = ctx()
+    s = current_session()
+    current = request.form.get("current_password", "")
+    new = request.form.get("new_password", "")
+    repeat = request.form.get("repeat_password", "")
+    error = None
+    if c.accounts.verify(s.user, current) is None:
+        error = "The current password is not right."
+    elif new != repeat:
+        error = "The two new passwords differ."
+    elif new == current:
+        error = "Choose a password different from the current one."
+    else:
+        try:
+            check_password(new, s.user)
+            c.accounts.set_password(s.user, new)
+        except AccountError as exc:
+            error = str(exc)
+    if error:
+        return render_template("password.html", forced=s.must_change_password,
+                               error=error), 400
+    c.record("web.password_changed", user=s.user, by=s.user)
+    # Every other session of this user ends; this one continues with a fresh id.
+    c.sessions.drop_user(s.user, keep=g.token)
+    start_session(c.accounts.get(s.user))
+    return redirect(url_for("status.index", notice="password_changed"))
+
+
+def _human(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"

@@ -1,0 +1,101 @@
+"""The status page: what the station is doing now, and tagging the session in progress.
+
+Tags set here go to the workflow as :class:`~appliance.workflow.SetTags`, exactly like a
+command card, so the same rules apply (no session, no tags; the emergency override only when
+enabled). The workflow's answer decides what the nurse is told.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from ..workflow import CONSENT_LEVELS, EMERGENCY_OVERRIDE, LATERALITIES, Refusal, SetTags, Signal
+from .app import ctx, current_user, requires
+
+bp = Blueprint("status", __name__)
+
+REFUSAL_TEXT = {
+    Refusal.NO_PATIENT.value: "No session in progress: scan a wristband first.",
+    Refusal.OVERRIDE_DISABLED.value: "The emergency override is not enabled on this station.",
+    Refusal.INVALID_READ.value: "That value is not allowed here.",
+}
+NOTICES = {
+    "tags_set": "Session tags updated.",
+    "pressed": "Capture button pressed.",
+    "password_changed": "Your password was changed.",
+}
+
+
+def consent_choices() -> list[str]:
+    choices = list(CONSENT_LEVELS)
+    if ctx().cfg.workflow.emergency_override:
+        choices.append(EMERGENCY_OVERRIDE)
+    return choices
+
+
+def _status() -> dict[str, Any]:
+    try:
+        return dict(ctx().status() or {})
+    except Exception:  # noqa: BLE001 - a broken probe must not take the page down
+        return {"error": "station status unavailable"}
+
+
+@bp.get("/")
+@requires("nurse")
+def index():
+    c = ctx()
+    notice = NOTICES.get(request.args.get("notice", ""))
+    error = REFUSAL_TEXT.get(request.args.get("refused", ""))
+    if request.args.get("refused") and error is None:
+        error = "The station refused the change."
+    return render_template(
+        "status.html", status=_status(), notice=notice, error=error,
+        consents=consent_choices(), body_sites=list(c.cfg.workflow.body_sites),
+        lateralities=list(LATERALITIES), can_tag=c.workflow_events is not None,
+    )
+
+
+@bp.post("/session/tags")
+@requires("nurse")
+def set_tags():
+    c = ctx()
+    if c.workflow_events is None:
+        abort(404)
+    changes = {}
+    for key, allowed in (("consent", consent_choices()),
+                         ("body_site", list(c.cfg.workflow.body_sites)),
+                         ("laterality", list(LATERALITIES))):
+        value = request.form.get(key, "")
+        if value:
+            if value not in allowed:
+                abort(400, description=f"{key.replace('_', ' ')} {value!r} is not offered")
+            changes[key] = value
+    if not changes:
+        return redirect(url_for("status.index"))
+    c.record("web.session_tags", user=current_user(), **changes)
+    effects = c.workflow_events(SetTags(**changes)) or []
+    refused = _refusal(effects)
+    if refused:
+        return redirect(url_for("status.index", refused=refused))
+    return redirect(url_for("status.index", notice="tags_set"))
+
+
+@bp.post("/demo/press")
+@requires("nurse")
+def demo_press():
+    c = ctx()
+    if c.demo_press is None:
+        abort(404)
+    c.record("web.demo_button", user=current_user())
+    c.demo_press()
+    return redirect(url_for("status.index", notice="pressed"))
+
+
+def _refusal(effects: Any) -> str | None:
+    refusals = {r.value for r in Refusal}
+    for effect in effects if isinstance(effects, list | tuple) else ():
+        if isinstance(effect, Signal) and effect.name in refusals:
+            return effect.name
+    return None
