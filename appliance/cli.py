@@ -25,7 +25,6 @@ COMMAND_MODULES = (
     "appliance.commands.scan",
     "appliance.commands.cards",
     "appliance.commands.enrol",
-    "appliance.commands.provision",
     "appliance.commands.user",
     "appliance.commands.audit",
 )
