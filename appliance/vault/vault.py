@@ -245,8 +245,17 @@ class Vault:
         """Seal ``jpeg`` (identifying EXIF removed) with ``metadata`` and queue it, durably.
 
         Raises NotEnrolledError (no practice key yet), DiskFullError (below the reserve or
-        out of space) or VaultError; in every case nothing new is left on disk.
+        out of space) or VaultError; in every case nothing new is left on disk (the failure is
+        audited as ``error.capture_failed`` with the error's type only).
         """
+        try:
+            return self._store_capture(jpeg, metadata, preview)
+        except (VaultError, NotEnrolledError) as exc:
+            self._audit("error.capture_failed", error=type(exc).__name__)
+            raise
+
+    def _store_capture(self, jpeg: bytes, metadata: Mapping[str, Any],
+                       preview: bytes | None) -> CaptureRecord:
         practice = self._practice_key()
         if not isinstance(jpeg, bytes | bytearray | memoryview):
             raise VaultError("a capture is JPEG bytes")

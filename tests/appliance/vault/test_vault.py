@@ -43,6 +43,8 @@ def test_capture_refused_before_enrolment(paths):
             vault.store_capture(identifying_jpeg(), metadata())
         assert _sealed_files(paths) == []
         assert vault.list_captures() == []
+    failed = [e for e in _audit_events(paths) if e["event"] == "error.capture_failed"]
+    assert [e["fields"] for e in failed] == [{"error": "NotEnrolledError"}]
 
 
 def test_store_seals_to_practice_and_review(vault, paths, practice):
