@@ -16,6 +16,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 test: setup
+	WANT_BROWSER=1 ./scripts/bootstrap.sh
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 

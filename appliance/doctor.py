@@ -163,6 +163,13 @@ def check_enrolment(cfg: Config) -> Check:
                  f"as station {enrolment.station_id}")
 
 
+def check_web_tls(cfg: Config) -> Check:
+    """The review UI certificate's fingerprint (compare it with what the browser shows)."""
+    from .web.tls import check_web_tls as check
+
+    return check(cfg)
+
+
 def _existing_parent(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
@@ -177,6 +184,7 @@ CHECKS: tuple[Callable[[Config], Check], ...] = (
     check_state_dir,
     check_disk,
     check_enrolment,
+    check_web_tls,
 )
 
 
