@@ -26,6 +26,15 @@ STATES = ("queued", "sending", "delivered", "rejected", "discarded", "lost")
 PENDING = ("queued", "sending")
 
 
+def insert_item(db: Database, *, item_id: str, kind: str, capture_id: str | None, file: str,
+                size: int, sha256: str, created_at: float) -> None:
+    """A new ``queued`` outbox row (plain SQL: this is on every capture's critical path)."""
+    db.execute(
+        "INSERT INTO items (item_id, kind, capture_id, file, size, sha256, state, attempts, "
+        "created_at, retry_at) VALUES (?, ?, ?, ?, ?, ?, 'queued', 0, ?, 0.0)",
+        (item_id, kind, capture_id, file, size, sha256, created_at))
+
+
 class Catalog:
     """All SQL the vault runs, behind one lock (one connection, many threads)."""
 

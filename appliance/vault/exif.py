@@ -30,7 +30,7 @@ _KEEP_APP = {0xE2: (b"ICC_PROFILE\x00",), 0xEE: (b"Adobe",)}
 _ORIENTATION_TAG = 0x0112
 #: A marker inside entropy-coded data: 0xFF followed by anything but stuffing (00), a restart
 #: marker (D0-D7) or another fill byte.
-_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
 
 
 class JpegError(VaultError):

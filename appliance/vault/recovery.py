@@ -29,7 +29,7 @@ from pathlib import Path
 from sync.envelope import SUFFIX, EnvelopeError, read_header
 
 from . import durable
-from .catalog import Catalog
+from .catalog import Catalog, insert_item
 
 
 @dataclass
@@ -166,12 +166,10 @@ def _adopt_or_quarantine(catalog: Catalog, path: Path, stem: str, station_id: st
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     with catalog.transaction() as db:
-        db["items"].insert({
-            "item_id": stem, "kind": header.kind, "capture_id": header.capture_id,
-            "file": path.name, "size": size, "sha256": digest.hexdigest(), "state": "queued",
-            "attempts": 0, "created_at": now, "retry_at": 0.0})
+        insert_item(db, item_id=stem, kind=header.kind, capture_id=header.capture_id,
+                    file=path.name, size=size, sha256=digest.hexdigest(), created_at=now)
         if header.kind == "capture":
-            db["captures"].insert({"capture_id": stem, "created_at": now, "pseudonym": None,
-                                   "review_kid": None})
+            db.execute("INSERT INTO captures (capture_id, created_at) VALUES (?, ?)",
+                       (stem, now))
     audit("recovery.adopted", item_id=stem, kind=header.kind)
     report.adopted += 1

@@ -22,6 +22,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +43,7 @@ from ..enrolment import NotEnrolledError, load_enrolment
 from ..paths import StatePaths
 from . import durable
 from .audit import AuditLog, iter_lines
-from .catalog import PENDING, Catalog
+from .catalog import PENDING, Catalog, insert_item
 from .errors import DiskFullError, NotReviewableError, UnknownCaptureError, VaultError
 from .exif import strip_identifying_metadata
 from .ids import uuid7
@@ -134,6 +135,7 @@ class Vault:
             raise
         self._amendments: dict[str, list[dict[str, Any]]] = {}
         self._mutex = threading.RLock()
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-hash")
         self.recovery: RecoveryReport = recover(
             self.catalog, paths.captures, self.station_id, self._audit, clock)
         self._audit("vault.started", station_id=self.station_id,
@@ -151,6 +153,7 @@ class Vault:
         return cls(StatePaths(cfg.state_dir), **options)
 
     def close(self) -> None:
+        self._hasher.shutdown(wait=True)
         self.catalog.close()
         self.audit.close()
         if self._lock_fd >= 0:
@@ -209,13 +212,21 @@ class Vault:
                 "reserve; deliver or shred captures to make room")
 
     def _write_sealed(self, item_id: str, chunks: list[bytes]) -> tuple[str, int, str]:
+        """Write durably; the SHA-256 for the outbox is computed on another core meanwhile
+        (hashlib and the write both release the GIL), so it costs no wall time."""
         digest = hashlib.sha256()
-        for chunk in chunks:
-            digest.update(chunk)
-        size = sum(len(c) for c in chunks)
+
+        def hash_all() -> None:
+            for chunk in chunks:
+                digest.update(chunk)
+
+        hashing = self._hasher.submit(hash_all)
         file = f"{item_id}.sealed"
-        durable.write_new(self._path(file), chunks)
-        return file, size, digest.hexdigest()
+        try:
+            durable.write_new(self._path(file), chunks)
+        finally:
+            hashing.result()
+        return file, sum(len(c) for c in chunks), digest.hexdigest()
 
     def _commit(self, file: str, rows: Callable[[Any], None]) -> None:
         """Run the inserts for a freshly written file; on failure the file goes again."""
@@ -281,13 +292,10 @@ class Vault:
         now = self.clock()
 
         def rows(db: Any) -> None:
-            db["items"].insert({
-                "item_id": capture_id, "kind": "capture", "capture_id": capture_id,
-                "file": file, "size": size, "sha256": sha, "state": "queued", "attempts": 0,
-                "created_at": now, "retry_at": 0.0})
-            db["captures"].insert({
-                "capture_id": capture_id, "created_at": now, "pseudonym": pseudonym,
-                "review_kid": self.keys.review_kid})
+            insert_item(db, item_id=capture_id, kind="capture", capture_id=capture_id,
+                        file=file, size=size, sha256=sha, created_at=now)
+            db.execute("INSERT INTO captures (capture_id, created_at, pseudonym, review_kid) "
+                       "VALUES (?, ?, ?, ?)", (capture_id, now, pseudonym, self.keys.review_kid))
 
         self._commit(file, rows)
         self._audit("capture.stored", capture_id=capture_id, pseudonym=pseudonym, size=size,
@@ -363,10 +371,9 @@ class Vault:
             station_id=self.station_id, item_id=amendment_id, subject=capture_id)
         file, size, sha = self._write_sealed(amendment_id, chunks)
         now = self.clock()
-        self._commit(file, lambda db: db["items"].insert({
-            "item_id": amendment_id, "kind": "amendment", "capture_id": capture_id,
-            "file": file, "size": size, "sha256": sha, "state": "queued", "attempts": 0,
-            "created_at": now, "retry_at": 0.0}))
+        self._commit(file, lambda db: insert_item(
+            db, item_id=amendment_id, kind="amendment", capture_id=capture_id, file=file,
+            size=size, sha256=sha, created_at=now))
         return amendment_id
 
     def amend(self, capture_id: str, changes: Mapping[str, Any], operator: str | None) -> str:
@@ -503,10 +510,8 @@ class Vault:
             now = self.clock()
 
             def rows(db: Any) -> None:
-                db["items"].insert({
-                    "item_id": batch_id, "kind": "audit", "capture_id": None, "file": file,
-                    "size": size, "sha256": sha, "state": "queued", "attempts": 0,
-                    "created_at": now, "retry_at": 0.0})
+                insert_item(db, item_id=batch_id, kind="audit", capture_id=None, file=file,
+                            size=size, sha256=sha, created_at=now)
                 self.catalog.set_setting(db, "audit_offset", str(end))
 
             self._commit(file, rows)
