@@ -19,12 +19,14 @@ from .config import Config, ConfigError, load_config
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
+    "appliance.commands.run",
     "appliance.commands.doctor",
     "appliance.commands.config",
     "appliance.commands.demo",
     "appliance.commands.scan",
     "appliance.commands.cards",
     "appliance.commands.enrol",
+    "appliance.commands.provision",
     "appliance.commands.user",
     "appliance.commands.audit",
 )

@@ -214,14 +214,15 @@ class Station:
         while not self._stop.is_set():
             try:
                 luma = self.camera.preview_luma()
-            except CameraError as exc:
+                events = self.reader.feed(luma)
+            except Exception as exc:  # noqa: BLE001 - the scan loop must never die
                 if self._camera_ok:
-                    log.error("preview failed: %s", exc)
+                    log.error("preview failed: %s: %s", type(exc).__name__, exc)
                 self._camera_ok = False
                 self._stop.wait(1.0)
                 continue
             self._camera_ok = True
-            for event in self.reader.feed(luma):
+            for event in events:
                 self.dispatch(event)
             next_at += self.scan_interval
             delay = next_at - time.monotonic()

@@ -1,72 +1,289 @@
-"""``capture-station demo``: the whole station on one machine, no Pi needed.
+"""``capture-station demo``: a practice receiver and a station on this machine, no Pi needed.
 
-A fake camera shows a demo wristband and gpiozero's MockFactory stands in for the button and
-LED; pressing Enter presses the button. The demo grows as the workflow, vault and delivery land.
+It does what IT and a nurse would do, with real parts: initialises a receiver
+(``DIR/receiver``), starts ``capture-receiver serve`` advertising over mDNS on loopback, issues a
+one-time token, enrols the station through mDNS with the pinned key (``capture-station enrol``),
+then runs the station (state in ``DIR/station``) with a fake camera and gpiozero's MockFactory
+pins. The camera shows the demo wristband (a genuine GS1 DataMatrix), then a consent card, then
+the clinical subject; Enter (or the demo button in the web UI) presses the capture button, and
+every capture filed at the receiver is printed.
+
+``--scenario smoke`` runs the same unattended: three captures, delivery, then it opens the filed
+captures at the receiver and compares them with what the camera took; its last line is JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import secrets
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+from barcode.commands import Command
 from barcode.gs1 import with_check_digit
-from capture.controls import CaptureButton, Pattern, StatusLight
 from capture.fake import FakeCamera, Scene, Symbol
 
-from ..cli import new_command
+from ..cli import CommandError, new_command
+from ..config import load_config
+from ..sample_config import toml_value
 
-#: A fictitious patient: GS1 GSRN (AI 8018) built on the GS1 example company prefix.
+#: A fictitious patient: a GSRN (AI 8018) on the GS1 example company prefix 795...
 DEMO_PATIENT_GSRN = with_check_digit("79512345000000001")
-DEMO_WRISTBAND = Symbol("datamatrix", f"\x1d8018{DEMO_PATIENT_GSRN}", module_px=14,
-                        center=(0.72, 0.6))
-
-READY = Pattern("ready", color=(0, 1, 0))
-FLASH = Pattern("captured", color=(0, 0, 1), on_time=0.1, off_time=0.1, repeat=2)
+DEMO_ENCOUNTER = "2611270001"  # SRIN (AI 8019): up to 10 digits
+DEMO_WRISTBAND = Symbol("datamatrix", f"(8018){DEMO_PATIENT_GSRN}(8019){DEMO_ENCOUNTER}",
+                        gs1=True, module_px=12, center=(0.72, 0.6))
+DEMO_CONSENT = Symbol("qrcode", Command("consent", "teaching").payload, module_px=10,
+                      center=(0.7, 0.55))
+WRISTBAND_SCENE = Scene(symbols=(DEMO_WRISTBAND,))
+CONSENT_SCENE = Scene(symbols=(DEMO_CONSENT,))
+SUBJECT_SCENE = Scene()
+DEMO_BUTTON_PIN = 17
+STILL_SIZE = (4056, 3040)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = new_command(sub, "demo", "run a station with a fake camera and mock pins")
-    parser.add_argument("--workdir", type=Path, help="state folder (default: a fresh temp dir)")
+    parser = new_command(sub, "demo", "run a receiver and a station on this machine")
+    parser.add_argument("--workdir", type=Path, help="folder for both (default: a fresh temp dir)")
     parser.add_argument("--no-input", action="store_true",
                         help="do not read stdin; run until SIGTERM")
+    parser.add_argument("--scenario", choices=("interactive", "smoke"), default="interactive",
+                        help="smoke: scan, capture three times, check delivery, print JSON")
+    parser.add_argument("--web-port", type=int, default=0,
+                        help="port of the station's web UI (default: a free one)")
     parser.set_defaults(func=run)
+
+
+def _cli(*args: str, module: str = "sync.receiver_cli", **kwargs: Any) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
+                            text=True, check=False, timeout=120, **kwargs)
+    if result.returncode != 0:
+        raise CommandError(f"demo: `{' '.join(args[:1])}` failed: {result.stderr.strip()}")
+    return result
+
+
+class DemoReceiver:
+    """``capture-receiver serve`` in a child process, advertising on loopback only."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.process: subprocess.Popen[str] | None = None
+        self.address = ""
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sync.receiver_cli", "serve", "--data-dir", str(self.data_dir),
+             "--host", "127.0.0.1", "--port", "0", "--mdns-interface", "127.0.0.1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if "listening on" not in line:
+            self.stop()
+            raise CommandError("demo: the receiver did not start")
+        self.address = line.split("listening on ", 1)[1].split()[0]
+
+    def filed(self) -> list[Path]:
+        return sorted((self.data_dir / "inbox").rglob("*.jpg"))
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _write_station_config(path: Path, state_dir: Path, web_port: int) -> None:
+    values = {
+        "station": {"name": "demo-exam-room", "state_dir": str(state_dir)},
+        "camera": {"backend": "fake", "still_width": STILL_SIZE[0],
+                   "still_height": STILL_SIZE[1]},
+        "gpio": {"pin_factory": "mock", "button_pin": DEMO_BUTTON_PIN},
+        "vault": {"reserve_mb": 64, "review_window_hours": 1.0},
+        "sync": {"interfaces": ["127.0.0.1"], "retry_min_seconds": 0.5,
+                 "retry_max_seconds": 5.0},
+        "web": {"listen": "127.0.0.1", "port": max(web_port, 1)},
+    }
+    lines = ["# written by `capture-station demo`"]
+    for section, keys in values.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in keys.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+class RecordingCamera(FakeCamera):
+    """The fake camera, remembering each still it handed out (for the smoke comparison)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stills: list[bytes] = []
+
+    def capture_jpeg(self) -> bytes:
+        data = super().capture_jpeg()
+        self.stills.append(data)
+        return data
+
+
+def _press(factory: Any) -> None:
+    pin = factory.pin(DEMO_BUTTON_PIN)
+    pin.drive_low()
+    time.sleep(0.1)  # a real press, longer than the debounce time
+    pin.drive_high()
+
+
+def _wait(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def _show_wristband_then_consent(camera: FakeCamera, assembly: Any, timeout: float = 20) -> bool:
+    """What the nurse does: wristband to the camera, then the consent card, then the wound."""
+    workflow = assembly.station.workflow
+    camera.set_scene(WRISTBAND_SCENE)
+    if not _wait(lambda: workflow.session is not None, timeout):
+        return False
+    camera.set_scene(CONSENT_SCENE)
+    ok = _wait(lambda: workflow.session is not None and workflow.session.consent is not None,
+               timeout)
+    camera.set_scene(SUBJECT_SCENE)
+    return ok
 
 
 def run(args: argparse.Namespace) -> int:
     from gpiozero.pins.mock import MockFactory
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="capture-demo-"))
+    from ..compose import assemble
+    from ..web.accounts import Accounts, accounts_path
+
+    started = time.monotonic()
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="capture-demo-"))).resolve()
+    receiver_dir, station_dir = workdir / "receiver", workdir / "station"
     workdir.mkdir(parents=True, exist_ok=True)
-    factory = MockFactory()
+    smoke = args.scenario == "smoke"
+    say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if smoke else (
+        lambda *a: print(*a, flush=True))
+
+    if not (receiver_dir / "keys").exists():
+        _cli("init", "--data-dir", str(receiver_dir), "--name",
+             f"demo-practice-{secrets.token_hex(3)}")
+    receiver = DemoReceiver(receiver_dir)
+    receiver.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    camera = FakeCamera(Scene(symbols=(DEMO_WRISTBAND,)), still_size=(2028, 1520))
-    with camera, CaptureButton(17, pin_factory=factory) as button, \
-            StatusLight(pin=27, pin_factory=factory) as light:
-        light.show(READY)
+    try:
+        config_path = workdir / "station.toml"
+        _write_station_config(config_path, station_dir, args.web_port)
+        cfg = load_config(config_path, environ={})
+        if not (station_dir / "enrolment.json").exists():
+            token = workdir / "provision.toml"
+            _cli("token", "--data-dir", str(receiver_dir), "--name", "demo-exam-room",
+                 "--out", str(token), "--hours", "1")
+            out = _cli("enrol", "--config", str(config_path), "--provision", str(token),
+                       module="appliance.cli")
+            token.unlink(missing_ok=True)
+            say(out.stdout.strip())
+        say(f"receiver: {receiver.address} files into {receiver_dir / 'inbox'}")
 
-        def on_click() -> None:
-            jpeg = camera.capture_jpeg()
-            light.show(FLASH)
-            print(f"captured a {len(jpeg)}-byte still in memory", flush=True)
-            light.show(READY)
+        factory = MockFactory()
+        camera = RecordingCamera(SUBJECT_SCENE, still_size=STILL_SIZE)
+        assembly = assemble(cfg, camera=camera, pin_factory=factory, web=not smoke,
+                            web_port=args.web_port, demo_press=lambda: _press(factory),
+                            idle_poll_seconds=1.0)
+        with assembly:
+            if smoke:
+                return _smoke(assembly, camera, factory, receiver, started)
+            password = secrets.token_urlsafe(12)
+            accounts = Accounts(accounts_path(assembly.paths))
+            if accounts.get("demo-admin") is None:
+                accounts.add("demo-admin", "admin", password=password)
+            else:
+                accounts.set_password("demo-admin", password)
+            say(f"web: {assembly.web.url()}")
+            say(f"login: demo-admin {password}")
+            say(f"station {assembly.vault.station_id} enrolled; showing the demo wristband, "
+                "then a consent card...")
+            if _show_wristband_then_consent(camera, assembly):
+                say("patient identified, consent set: press Enter to press the capture button "
+                    "(Ctrl-D or SIGTERM stops)")
+            else:
+                say("the demo wristband was not identified; see the log above")
+            _report_filed(receiver, stop, say)
+            if args.no_input:
+                stop.wait()
+            else:
+                for _line in sys.stdin:
+                    _press(factory)
+                    if stop.is_set():
+                        break
+            time.sleep(0.5)
+        return 0
+    finally:
+        receiver.stop()
 
-        button.when_clicked = on_click
-        print(f"demo station running; state in {workdir}", flush=True)
-        print("press Enter to press the capture button; Ctrl-D or SIGTERM to stop", flush=True)
-        if args.no_input:
-            stop.wait()
-            return 0
-        pin = factory.pin(17)
-        for _line in sys.stdin:
-            pin.drive_low()
-            time.sleep(0.1)  # a real press, longer than the debounce time
-            pin.drive_high()
-            if stop.is_set():
-                break
-    return 0
+
+def _report_filed(receiver: DemoReceiver, stop: threading.Event, say: Any) -> None:
+    def watch() -> None:
+        seen: set[Path] = set(receiver.filed())
+        while not stop.wait(0.5):
+            for path in receiver.filed():
+                if path not in seen:
+                    seen.add(path)
+                    say(f"filed: {path}")
+
+    threading.Thread(target=watch, name="demo-filed", daemon=True).start()
+
+
+def _smoke(assembly: Any, camera: RecordingCamera, factory: Any, receiver: DemoReceiver,
+           started: float) -> int:
+    from PIL import Image
+
+    captures = 3
+    identified = _show_wristband_then_consent(camera, assembly)
+    station = assembly.station
+    for n in range(captures if identified else 0):
+        _press(factory)
+        _wait(lambda n=n: len(station.captured_ids) > n, 20)
+    captured = len(station.captured_ids)
+    def delivered_count() -> int:
+        return sum(1 for c in assembly.vault.list_captures(include_previous=True)
+                   if c.delivered_at)
+
+    _wait(lambda: delivered_count() >= captured, 45, 0.2)
+    delivered = delivered_count()
+    _wait(lambda: len(receiver.filed()) >= captured, 10, 0.2)
+    filed = receiver.filed()
+    matches = 0
+    for path in filed:
+        sidecar = json.loads(path.with_suffix(".json").read_text())
+        with Image.open(path) as image:
+            pixels = image.tobytes()
+        same_image = any(pixels == Image.open(io.BytesIO(j)).tobytes() for j in camera.stills)
+        if (same_image and sidecar.get("patient_id") == DEMO_PATIENT_GSRN
+                and sidecar.get("issuer") == "GS1"):
+            matches += 1
+    result = {
+        "captured": captured,
+        "delivered": delivered,
+        "filed": len(filed),
+        "patient_matches": matches,
+        "patient_id": DEMO_PATIENT_GSRN,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    print(json.dumps(result), flush=True)
+    ok = identified and captured == captures and delivered == captures and \
+        len(filed) == captures and matches == captures
+    return 0 if ok else 1
+

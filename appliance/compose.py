@@ -1,0 +1,264 @@
+"""Assemble a whole station from its configuration: the one place that wires parts together.
+
+``capture-station run`` and the demo both use :func:`assemble`; tests use it with a fake
+camera, gpiozero's MockFactory and loopback interfaces. Each part is built by its own package
+(vault, reader, sync worker, web UI); this module only connects them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from barcode.reader import (
+    CaregiverIdentified,
+    CommandRead,
+    Conflict,
+    InvalidRead,
+    PatientIdentified,
+    build_reader,
+)
+from capture.camera import Camera
+
+from .config import Config
+from .enrolment import Enrolment, load_enrolment
+from .hardware import build_button, build_camera, build_light, build_pin_factory
+from .paths import StatePaths
+from .sdnotify import Notifier
+from .station import Station, StationInfo, clock_synchronised, disk_health
+from .workflow import (
+    CardSeen,
+    CaregiverSeen,
+    ConflictSeen,
+    Event,
+    InvalidSeen,
+    PatientSeen,
+    Person,
+    Rules,
+    Workflow,
+)
+
+log = logging.getLogger("capture_station.compose")
+
+#: Command-card kinds (barcode/commands.py) -> workflow card kinds.
+CARD_KINDS = {"consent": "consent", "site": "body_site", "laterality": "laterality",
+              "session": "end_session"}
+
+
+def to_workflow_event(event: Any) -> Event | None:
+    """Translate a barcode reader event into the workflow's vocabulary."""
+    if isinstance(event, PatientIdentified | CaregiverIdentified):
+        identity = event.identity
+        person = Person(identity.id, identity.issuer, identity.encounter, identity.provenance)
+        if isinstance(event, PatientIdentified):
+            return PatientSeen(person)
+        return CaregiverSeen(person)
+    if isinstance(event, CommandRead):
+        kind = CARD_KINDS.get(event.command.kind)
+        if kind is None:
+            return InvalidSeen("unknown card kind")
+        return CardSeen(kind, "" if kind == "end_session" else event.command.value)
+    if isinstance(event, Conflict):
+        return ConflictSeen()
+    if isinstance(event, InvalidRead):
+        return InvalidSeen(event.reason)
+    return None
+
+
+class WorkflowReader:
+    """The barcode reader, speaking workflow events (what :class:`Station` consumes)."""
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+
+    def feed(self, luma: Any) -> list[Event]:
+        out = []
+        for event in self.reader.feed(luma):
+            translated = to_workflow_event(event)
+            if translated is not None:
+                out.append(translated)
+        return out
+
+
+def rules_from_config(cfg: Config) -> Rules:
+    wf = cfg.workflow
+    return Rules(
+        consent_required=wf.consent_required,
+        emergency_override=wf.emergency_override,
+        idle_timeout_seconds=float(wf.idle_timeout_seconds),
+        require_operator=wf.require_operator,
+        body_sites=tuple(wf.body_sites),
+    )
+
+
+@dataclass
+class Assembly:
+    """A running (or ready to run) station and its parts, for the CLI, demo and tests."""
+
+    cfg: Config
+    paths: StatePaths
+    vault: Any
+    station: Station
+    camera: Camera
+    pin_factory: Any
+    sync_worker: Any = None
+    locator: Any = None
+    web: Any = None
+    accounts: Any = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+    _upkeep_stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def enrolment(self) -> Enrolment | None:
+        return load_enrolment(self.paths)
+
+    def start(self) -> Assembly:
+        self.station.start()
+        if self.sync_worker is not None:
+            self.sync_worker.start()
+        if self.web is not None:
+            self.web.start()
+        threading.Thread(target=self._upkeep, name="vault-upkeep", daemon=True).start()
+        return self
+
+    def _upkeep(self) -> None:
+        while not self._upkeep_stop.wait(30.0):
+            try:
+                result = self.vault.tick()
+                if result.get("audit_batch") and self.sync_worker is not None:
+                    self.sync_worker.wake()
+            except Exception:  # noqa: BLE001 - upkeep must never stop the station
+                log.exception("vault upkeep failed")
+
+    def stop(self) -> None:
+        """Finish the capture in flight, then stop delivery, the web UI and the vault."""
+        self._upkeep_stop.set()
+        self.station.stop()
+        if self.web is not None:
+            self.web.stop()
+        if self.sync_worker is not None:
+            self.sync_worker.stop()
+        if self.locator is not None:
+            self.locator.close()
+        for close in reversed(self._closers):
+            close()
+        self.vault.close()
+
+    def __enter__(self) -> Assembly:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def assemble(
+    cfg: Config,
+    *,
+    camera: Camera | None = None,
+    pin_factory: Any = None,
+    receiver_addresses: Sequence[tuple[str, int]] | None = None,
+    web: bool | None = None,
+    web_host: str | None = None,
+    web_port: int | None = None,
+    demo_press: Callable[[], None] | None = None,
+    notifier: Notifier | None = None,
+    idle_poll_seconds: float = 5.0,
+) -> Assembly:
+    """Build every part of a station from ``cfg``; call ``start()`` (or use ``with``)."""
+    from sync.uploader import DeliveryTarget, MdnsLocator, StaticLocator, SyncWorker
+
+    from .vault import Vault
+
+    paths = StatePaths(cfg.state_dir)
+    vault = Vault.from_config(cfg)
+    closers: list[Callable[[], None]] = []
+    try:
+        camera = camera or build_camera(cfg)
+        factory = pin_factory if pin_factory is not None else build_pin_factory(cfg)
+        button = build_button(cfg, factory)
+        closers.append(button.close)
+        light = build_light(cfg, factory)
+        closers.append(light.close)
+        reader = WorkflowReader(build_reader(dict(cfg.barcode), cfg.workflow.body_sites))
+        workflow = Workflow(rules_from_config(cfg))
+        sync_worker = locator = None
+        holder: dict[str, Any] = {}
+
+        def on_captured(_capture_id: str) -> None:
+            if holder.get("worker") is not None:
+                holder["worker"].wake()
+
+        def health() -> tuple[bool, bool]:
+            return load_enrolment(paths) is not None, disk_health(paths.root,
+                                                                  cfg.vault.reserve_mb)
+
+        station = Station(
+            workflow=workflow, camera=camera, reader=reader, store=vault, audit=vault.audit,
+            info=StationInfo(vault.station_id, cfg.station.name), button=button, light=light,
+            scan_rate_hz=cfg.barcode.scan_rate_hz, health=health,
+            notifier=notifier or Notifier(), on_captured=on_captured,
+        )
+        enrolment = load_enrolment(paths)
+        if enrolment is not None:
+            import base64
+
+            target = DeliveryTarget(
+                station_id=vault.station_id, receiver_name=enrolment.receiver_name,
+                pin=enrolment.receiver_pin,
+                receipt_public_key=base64.b64decode(enrolment.receipt_public_key))
+            if receiver_addresses is not None:
+                locator = StaticLocator(list(receiver_addresses))
+            else:
+                locator = MdnsLocator(enrolment.receiver_name, enrolment.receiver_pin,
+                                      interfaces=cfg.sync.interfaces or None,
+                                      on_change=lambda: on_captured(""))
+
+            def sync_audit(event: str, details: dict[str, Any]) -> None:
+                vault.audit.record(event, **{k: v for k, v in details.items()
+                                             if isinstance(v, str | int | float | bool)})
+
+            sync_worker = SyncWorker(
+                vault, vault.identity.private_key, target, locator, audit=sync_audit,
+                lease_seconds=cfg.vault.lease_seconds,
+                retry_min_seconds=cfg.sync.retry_min_seconds,
+                retry_max_seconds=cfg.sync.retry_max_seconds,
+                idle_poll_seconds=idle_poll_seconds)
+            holder["worker"] = sync_worker
+        assembly = Assembly(cfg, paths, vault, station, camera, factory, sync_worker,
+                            locator, _closers=closers)
+        if cfg.web.enabled if web is None else web:
+            _attach_web(assembly, demo_press, web_host, web_port)
+        return assembly
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        vault.close()
+        raise
+
+
+def _attach_web(assembly: Assembly, demo_press: Callable[[], None] | None,
+                host: str | None, port: int | None) -> None:
+    from .web.accounts import Accounts, accounts_path
+    from .web.app import create_app
+    from .web.server import web_server
+    from .web.status import station_status
+
+    cfg, station = assembly.cfg, assembly.station
+    accounts = Accounts(accounts_path(assembly.paths))
+    enrolment = assembly.enrolment
+
+    def status() -> dict[str, Any]:
+        return station_status(
+            workflow=station.workflow, vault=assembly.vault, cfg=cfg,
+            receiver={"name": enrolment.receiver_name if enrolment else "",
+                      "state": "enrolled" if enrolment else "not enrolled"},
+            clock_synced=clock_synchronised())
+
+    app = create_app(vault=assembly.vault, accounts=accounts, audit=assembly.vault.audit,
+                     status=status, workflow_events=station.dispatch, demo_press=demo_press,
+                     config=cfg)
+    assembly.accounts = accounts
+    assembly.web = web_server(app, cfg, assembly.paths, host=host, port=port)
