@@ -130,7 +130,7 @@ class Assembly:
                 result = self.vault.tick()
                 if result.get("audit_batch") and self.sync_worker is not None:
                     self.sync_worker.wake()
-            except Exception:  # noqa: BLE001 - upkeep must never stop the station
+            except Exception:  # upkeep must never stop the station
                 log.exception("vault upkeep failed")
 
     def stop(self) -> None:

@@ -61,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _cli(*args: str, module: str = "sync.receiver_cli", **kwargs: Any) -> subprocess.CompletedProcess:
+def _cli(*args: str, module: str = "sync.receiver_cli",
+         **kwargs: Any) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
                             text=True, check=False, timeout=120, **kwargs)
     if result.returncode != 0:
