@@ -51,7 +51,9 @@ def _identity(paths: StatePaths) -> tuple[str, str]:
 
 
 def station_info(cfg: Config, paths: StatePaths, tls: WebTls | None,
-                 url: str | None = None) -> dict[str, Any]:
+                 url: str | Callable[[], str] | None = None) -> dict[str, Any]:
+    if callable(url):
+        url = url()
     station_id, public = _identity(paths)
     enrolment = load_enrolment(paths)
     sections = [
@@ -63,7 +65,7 @@ def station_info(cfg: Config, paths: StatePaths, tls: WebTls | None,
             ("Configuration", cfg.source),
         ]},
         {"title": "Web UI", "items": [
-            ("Address", url or f"https://{cfg.web.listen}:{cfg.web.port}/"),
+            ("Address", url or _default_url(cfg)),
             ("Certificate SHA-256", tls.fingerprint if tls else "no certificate"),
             ("Public key pin (SPKI SHA-256, base64)", tls.spki_sha256_b64 if tls else "-"),
             ("Certificate valid until", f"{tls.not_after:%Y-%m-%d}" if tls else "-"),
@@ -97,7 +99,16 @@ def station_info(cfg: Config, paths: StatePaths, tls: WebTls | None,
     return {"sections": sections}
 
 
+def _default_url(cfg: Config) -> str:
+    host = cfg.web.listen
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - naming the address, not binding
+        host = f"{socket.gethostname()}.local"
+    return f"https://{host}:{cfg.web.port}/"
+
+
 def station_info_provider(cfg: Config, paths: StatePaths, tls: WebTls | None,
-                          url: str | None = None) -> Callable[[], dict[str, Any]]:
-    """A callable for ``create_app(station_info=...)``: facts are read fresh on each view."""
+                          url: str | Callable[[], str] | None = None
+                          ) -> Callable[[], dict[str, Any]]:
+    """A callable for ``create_app(station_info=...)``: facts are read fresh on each view.
+    ``url`` may be a callable, for a server whose port is known only once it listens."""
     return lambda: station_info(cfg, paths, tls, url)

@@ -99,3 +99,34 @@ def _refusal(effects: Any) -> str | None:
         if isinstance(effect, Signal) and effect.name in refusals:
             return effect.name
     return None
+
+
+def station_status(*, workflow: Any, vault: Any, cfg: Any,
+                   receiver: dict[str, Any] | None = None,
+                   clock_synced: bool | None = None) -> dict[str, Any]:
+    """The status page's facts from the real parts (``create_app(status=lambda: ...)``).
+
+    ``workflow`` is the :class:`~appliance.workflow.Workflow` (its pseudonymous snapshot),
+    ``vault`` the :class:`~appliance.vault.Vault` (queue counts, last delivery); ``receiver``
+    is what the sync worker knows: ``{"name", "state": connected|unreachable|unknown,
+    "detail"}``.
+    """
+    import shutil
+
+    from .vaultview import local_time
+
+    try:
+        free_mb: int | None = shutil.disk_usage(cfg.state_dir).free // (1024 * 1024)
+    except OSError:
+        free_mb = None
+    captures = vault.list_captures(include_previous=True)
+    delivered = [c.delivered_at for c in captures if c.delivered_at]
+    return {
+        "workflow": workflow.snapshot(),
+        "disk": {"free_mb": free_mb, "reserve_mb": cfg.vault.reserve_mb,
+                 "ok": free_mb is not None and free_mb >= cfg.vault.reserve_mb},
+        "queue": vault.counts(),
+        "receiver": receiver or {"name": cfg.sync.receiver_name, "state": "unknown"},
+        "last_delivery": local_time(max(delivered)) if delivered else None,
+        "clock_synced": clock_synced,
+    }

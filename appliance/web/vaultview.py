@@ -71,7 +71,14 @@ def group_label(pseudonym: str | None) -> str:
     """A short, stable-for-this-start label; says nothing about the patient."""
     if not pseudonym:
         return ""
-    return pseudonym.removeprefix("p-")[:6]
+    return pseudonym[:8]  # "p-" and 6 hex digits
+
+
+def _utc(stamp: str) -> str:
+    """``2026-01-02T10:11:12.345Z`` -> ``2026-01-02 10:11:12 UTC`` (shorter in a table)."""
+    if len(stamp) >= 19 and stamp[10] == "T":
+        return f"{stamp[:10]} {stamp[11:19]} UTC"
+    return stamp
 
 
 def _summary(item: Any) -> CaptureSummary:
@@ -152,6 +159,6 @@ def audit_entries(audit: Any, *, limit: int) -> list[dict[str, Any]]:
                                "fields": {}})
     except FileNotFoundError:
         return []
-    return [{"seq": e.get("seq"), "time": e.get("ts", ""), "event": e.get("event", ""),
+    return [{"seq": e.get("seq"), "time": _utc(e.get("ts", "")), "event": e.get("event", ""),
              "fields": e.get("fields") or {}} for e in reversed(newest)]
 

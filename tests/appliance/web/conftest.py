@@ -8,6 +8,7 @@ module and copied per test (a fresh SQLite file each time, same hashes).
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ ROLE_OF = {"nina": "nurse", "rita": "reviewer", "adam": "admin"}
 PATIENT = Person("795123450000000013", "GS1", provenance="scanned-gs1")
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 BASE = "https://station.test"
+RECEIVER_PIN = hashlib.sha256(b"the practice receiver's TLS public key").hexdigest()
 
 
 class FakeClock:
@@ -59,8 +61,10 @@ def enrol(paths: StatePaths) -> X25519PrivateKey:
     practice = X25519PrivateKey.generate()
     raw = practice.public_key().public_bytes(serialization.Encoding.Raw,
                                              serialization.PublicFormat.Raw)
-    save_enrolment(paths, Enrolment(station_id="st-test", receiver_name="practice",
-                                    receiver_pin="ab" * 32,
+    from appliance.vault import load_or_create_identity
+
+    save_enrolment(paths, Enrolment(station_id=load_or_create_identity(paths).station_id,
+                                    receiver_name="practice", receiver_pin=RECEIVER_PIN,
                                     practice_public_key=base64.b64encode(raw).decode(),
                                     enrolled_at="2026-01-01T00:00:00Z"))
     return practice
