@@ -103,4 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run the canonical module's main, so command modules (which import `appliance.cli`) and
+    # this entry point share one CommandError class.
+    from appliance.cli import main as canonical_main
+
+    sys.exit(canonical_main())

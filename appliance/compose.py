@@ -141,8 +141,9 @@ class Assembly:
             self.web.stop()
         if self.sync_worker is not None:
             self.sync_worker.stop()
-        if self.locator is not None:
-            self.locator.close()
+        close_locator = getattr(self.locator, "close", None)
+        if close_locator is not None:
+            close_locator()
         for close in reversed(self._closers):
             close()
         self.vault.close()
@@ -243,22 +244,31 @@ def _attach_web(assembly: Assembly, demo_press: Callable[[], None] | None,
                 host: str | None, port: int | None) -> None:
     from .web.accounts import Accounts, accounts_path
     from .web.app import create_app
+    from .web.info import station_info_provider
     from .web.server import web_server
     from .web.status import station_status
+    from .web.tls import ensure_web_tls
 
-    cfg, station = assembly.cfg, assembly.station
-    accounts = Accounts(accounts_path(assembly.paths))
-    enrolment = assembly.enrolment
+    cfg, station, paths = assembly.cfg, assembly.station, assembly.paths
+    accounts = Accounts(accounts_path(paths))
+    tls = ensure_web_tls(paths, station_name=cfg.station.name)
+
+    def receiver() -> dict[str, Any]:
+        enrolment = assembly.enrolment
+        if enrolment is None:
+            return {"name": "", "state": "not enrolled",
+                    "detail": "run capture-station enrol"}
+        worker = assembly.sync_worker
+        state = worker.receiver_state if worker is not None else "unknown"
+        return {"name": enrolment.receiver_name, "state": state}
 
     def status() -> dict[str, Any]:
-        return station_status(
-            workflow=station.workflow, vault=assembly.vault, cfg=cfg,
-            receiver={"name": enrolment.receiver_name if enrolment else "",
-                      "state": "enrolled" if enrolment else "not enrolled"},
-            clock_synced=clock_synchronised())
+        return station_status(workflow=station.workflow, vault=assembly.vault, cfg=cfg,
+                              receiver=receiver(), clock_synced=clock_synchronised())
 
-    app = create_app(vault=assembly.vault, accounts=accounts, audit=assembly.vault.audit,
-                     status=status, workflow_events=station.dispatch, demo_press=demo_press,
-                     config=cfg)
+    app = create_app(
+        vault=assembly.vault, accounts=accounts, audit=assembly.vault.audit, status=status,
+        workflow_events=station.dispatch, demo_press=demo_press, config=cfg,
+        station_info=station_info_provider(cfg, paths, tls, url=lambda: assembly.web.url()))
     assembly.accounts = accounts
-    assembly.web = web_server(app, cfg, assembly.paths, host=host, port=port)
+    assembly.web = web_server(app, cfg, paths, host=host, port=port, tls=tls)

@@ -13,6 +13,7 @@ import io
 import struct
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -62,6 +63,8 @@ class Scene:
 
 
 EMPTY = Scene()
+#: How many recently shown scenes keep their renders.
+SCENE_CACHE = 4
 
 
 def render_symbol(symbol: Symbol) -> Image.Image:
@@ -162,6 +165,9 @@ class FakeCamera:
         self._still: Image.Image | None = None
         self._jpeg: bytes | None = None
         self._luma: np.ndarray | None = None
+        # Recently shown scenes keep their renders, so switching back and forth (wristband,
+        # card, subject) costs nothing after the first time.
+        self._cache: dict[Scene, tuple[Any, Any, Any]] = {}
 
     # -- scene ---------------------------------------------------------------------------
     @property
@@ -170,9 +176,25 @@ class FakeCamera:
 
     def set_scene(self, scene: Scene) -> None:
         with self._lock:
-            if scene != self._scene:
-                self._scene = scene
-                self._still = self._jpeg = self._luma = None
+            if scene == self._scene:
+                return
+            if self._still is not None:
+                self._cache[self._scene] = (self._still, self._jpeg, self._luma)
+                while len(self._cache) > SCENE_CACHE:
+                    self._cache.pop(next(iter(self._cache)))
+            self._scene = scene
+            self._still, self._jpeg, self._luma = self._cache.pop(scene, (None, None, None))
+
+    def prepare(self, *scenes: Scene) -> None:
+        """Render ``scenes`` ahead of time (benchmarks: measure the station, not the fake)."""
+        current = self._scene
+        for scene in scenes:
+            self.set_scene(scene)
+            with self._lock:
+                self._render()
+                self._still_jpeg()
+                self._lores()
+        self.set_scene(current)
 
     def _render(self) -> Image.Image:
         if self._still is None:
@@ -184,24 +206,31 @@ class FakeCamera:
         self._check()
         self.started = True
 
+    def _lores(self) -> np.ndarray:
+        if self._luma is None:
+            lores = self._render().resize(self.lores_size, Image.BILINEAR).convert("L")
+            self._luma = np.asarray(lores).copy()
+            self._luma.setflags(write=False)
+        return self._luma
+
+    def _still_jpeg(self) -> bytes:
+        if self._jpeg is None:
+            buf = io.BytesIO()
+            self._render().save(buf, format="JPEG", quality=self.jpeg_quality)
+            self._jpeg = buf.getvalue()
+        return self._jpeg
+
     def preview_luma(self) -> np.ndarray:
         self._check_running()
         with self._lock:
-            if self._luma is None:
-                lores = self._render().resize(self.lores_size, Image.BILINEAR).convert("L")
-                self._luma = np.asarray(lores).copy()
-                self._luma.setflags(write=False)
-            return self._luma
+            return self._lores()
 
     def capture_jpeg(self) -> bytes:
         self._check_running()
         with self._lock:
-            if self._jpeg is None:
-                buf = io.BytesIO()
-                self._render().save(buf, format="JPEG", quality=self.jpeg_quality)
-                self._jpeg = buf.getvalue()
+            jpeg = self._still_jpeg()
             self.stills_taken += 1
-            return _with_comment(self._jpeg, f"fake-camera frame {self.stills_taken}")
+            return _with_comment(jpeg, f"fake-camera frame {self.stills_taken}")
 
     def close(self) -> None:
         self.started = False

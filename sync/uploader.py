@@ -255,6 +255,16 @@ class SyncWorker:
 
     # -- background loop ----------------------------------------------------------------------
 
+    @property
+    def receiver_state(self) -> str:
+        """For status displays: ``connected`` (a pinned connection is open), ``unreachable``
+        (backing off after a failure) or ``unknown`` (nothing tried yet, or idle)."""
+        if self._client is not None:
+            return "connected"
+        if self.paused_until > self._clock() or self._failures:
+            return "unreachable"
+        return "unknown"
+
     def wake(self) -> None:
         """Something changed (new item queued, receiver announced): try again now."""
         if self.paused_until > self._clock():

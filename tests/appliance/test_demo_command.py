@@ -1,12 +1,74 @@
+"""The demo, end to end: a real receiver process, mDNS on loopback, pinned enrolment, the real
+station (fake camera, gpiozero MockFactory button) and delivery to the receiver's inbox."""
+
+import json
 import subprocess
 import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from appliance.commands.demo import DEMO_PATIENT_GSRN
 
 
-def test_demo_presses_button_on_enter(tmp_path):
+def test_smoke_scenario_press_to_filed_at_receiver(tmp_path):
+    workdir = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "appliance.cli", "demo", "--workdir", str(tmp_path / "demo")],
-        input="\n\n", capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "appliance.cli", "demo", "--scenario", "smoke",
+         "--workdir", str(workdir)],
+        capture_output=True, text=True, timeout=180, check=False, stdin=subprocess.DEVNULL,
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.count("captured") == 2
-    assert (tmp_path / "demo").is_dir()
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["captured"] == summary["delivered"] == summary["filed"] == 3
+    assert summary["patient_matches"] == 3
+    assert summary["patient_id"] == DEMO_PATIENT_GSRN
+    filed = sorted((workdir / "receiver" / "inbox").rglob("*.jpg"))
+    assert len(filed) == 3
+    assert all(p.parent.name == DEMO_PATIENT_GSRN and p.parent.parent.name == "GS1"
+               for p in filed)
+    sidecar = json.loads(filed[0].with_suffix(".json").read_text())
+    assert sidecar["consent"] == "teaching"
+    assert sidecar["provenance"] == "scanned-gs1"
+    assert sidecar["station_name"] == "demo-exam-room"
+    with Image.open(filed[0]) as image:
+        assert image.size == (4056, 3040)
+    # the station holds nothing readable: no JPEG bytes, no patient id, anywhere in its state
+    for path in (workdir / "station").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"\xff\xd8\xff" not in data, path
+            assert DEMO_PATIENT_GSRN.encode() not in data, path
+
+
+def test_interactive_demo_prints_web_and_login_and_presses_on_enter(tmp_path):
+    workdir = tmp_path / "demo"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "appliance.cli", "demo", "--workdir", str(workdir)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    lines = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("patient identified"):
+                process.stdin.write("\n")
+                process.stdin.flush()
+            if line.startswith("filed: "):
+                break
+        process.stdin.close()
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = "".join(lines)
+    assert any(line.startswith("web: https://127.0.0.1:") for line in lines), text
+    login = next(line for line in lines if line.startswith("login: ")).split()
+    assert login[1] == "demo-admin" and len(login[2]) >= 12
+    filed = Path(next(line for line in lines if line.startswith("filed: "))[7:].strip())
+    assert filed.is_file() and filed.suffix == ".jpg"

@@ -72,3 +72,20 @@ def test_fault_injection_and_not_started():
 def test_unknown_symbology_is_refused():
     with pytest.raises(ValueError, match="unsupported symbology"):
         render_scene(Scene(symbols=(Symbol("ean13", "1"),)), (100, 100))
+
+
+def test_switching_back_to_a_scene_reuses_its_render(monkeypatch):
+    import capture.fake as fake
+
+    calls = []
+    real = fake.render_scene
+    monkeypatch.setattr(fake, "render_scene", lambda *a: calls.append(1) or real(*a))
+    band = Scene(symbols=(Symbol("qrcode", "band", module_px=6),))
+    card = Scene(symbols=(Symbol("qrcode", "card", module_px=6),))
+    with FakeCamera(band, still_size=(640, 480), lores_size=(640, 480)) as cam:
+        cam.prepare(band, card)
+        assert len(calls) == 2
+        for scene, text in ((card, "card"), (band, "band"), (card, "card")):
+            cam.set_scene(scene)
+            assert [r.text for r in zxingcpp.read_barcodes(cam.preview_luma())] == [text]
+        assert len(calls) == 2
