@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "appliance.commands.cards",
     "appliance.commands.enrol",
     "appliance.commands.provision",
+    "appliance.commands.provision",
     "appliance.commands.user",
     "appliance.commands.audit",
 )

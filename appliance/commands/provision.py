@@ -1,0 +1,81 @@
+"""``capture-station provision [--file PATH | --scan]``: apply a provisioning bundle once.
+
+Run at first boot by ``capture-station-provision.service`` when the file is on the boot
+partition. It validates the bundle, writes the station config, enrols with the practice
+receiver, creates the first admin and deletes the file -- or, on any failure, keeps nothing
+but the file and says what to fix. ``--scan`` reads the same bundle from a QR code shown to
+the camera (``capture-receiver token --qr``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..cli import CommandError, get_config, new_command
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = new_command(sub, "provision", "apply a provisioning file or QR code (first boot)",
+                         __doc__)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--file", type=Path, metavar="PATH",
+                        help="the provisioning file (default: the config's [sync] "
+                        "provision_file, or /boot/capture-station.toml on older systems)")
+    source.add_argument("--scan", action="store_true",
+                        help="read the bundle from a QR code shown to the camera")
+    parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                        help="with --scan: how long to watch for the QR code (default 300)")
+    parser.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",
+                        help="how long to browse mDNS for the receiver (default 15)")
+    parser.add_argument("--address", action="append", default=None, metavar="HOST:PORT",
+                        help="try this receiver address instead of mDNS (repeatable; the pin "
+                        "is still checked)")
+    parser.set_defaults(func=run)
+
+
+def parse_addresses(values: list[str]) -> list[tuple[str, int]]:
+    result = []
+    for value in values:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise CommandError(f"--address {value!r} is not HOST:PORT", exit_code=2)
+        result.append((host.strip("[]"), int(port)))
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import provisioning as prov
+
+    cfg = get_config(args)
+    config_path = prov.config_path_for(args.config)
+    locate = (prov.fixed_locate(parse_addresses(args.address)) if args.address
+              else prov.mdns_locate(args.wait))
+    try:
+        if args.scan:
+            from ..hardware import build_camera
+
+            camera = build_camera(cfg)
+            print(f"show the provisioning QR code to the camera (waiting {args.timeout:g} s)")
+            try:
+                outcome = prov.provision_from_camera(camera, config_path, locate=locate,
+                                                     timeout=args.timeout)
+            finally:
+                camera.close()
+            if outcome is None:
+                raise CommandError("no provisioning QR code was seen; make one with "
+                                   "`capture-receiver token --qr FILE`")
+            source = "the QR code"
+        else:
+            path = args.file or prov.default_bundle_path(cfg)
+            outcome = prov.provision_file(path, config_path, locate=locate)
+            source = f"{path} (deleted)"
+    except prov.ProvisioningFailed as exc:
+        raise CommandError(f"provisioning failed: {exc}") from None
+    note = ("" if outcome.status == "approved" else
+            "; pending: captures queue until the practice admin runs `capture-receiver "
+            f"stations approve {outcome.station_id}`")
+    print(f"provisioned from {source}: station {outcome.station_name!r} enrolled as "
+          f"{outcome.station_id} with receiver {outcome.receiver_name!r}{note}; admin "
+          f"{outcome.admin_name!r} created; config written to {outcome.config_path}")
+    return 0

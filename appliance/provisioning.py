@@ -1,0 +1,409 @@
+"""Apply a provisioning bundle: config, enrolment and first admin -- all of it, or none of it.
+
+IT drops ``capture-station.toml`` on the boot partition (or shows its QR code to the camera),
+and a station with no keyboard must come up enrolled, configured and with an admin who can
+log in -- or, if anything is wrong, come up exactly as blank as before with a journal line
+that says what to fix. So everything that can be checked locally is checked *before* the one
+step that changes something elsewhere (the receiver spends the one-time token), and the local
+writes after it are undone if one fails:
+
+1. validate the bundle (:mod:`sync.provisioning`), the resulting station config (the same
+   schema as ``station.toml``) and the admin account (in a scratch copy of the account store);
+2. refuse a station that is already enrolled;
+3. find the receiver (mDNS, pinned TLS) and enrol (:func:`sync.enrol.enrol`);
+4. write the config atomically, save the enrolment, create the admin; on a failure, remove
+   what was written and say which station id the receiver registered;
+5. delete the provisioning file (it holds a secret, spent or not).
+
+The QR path decodes preview frames with the station's own barcode backend and applies the same
+bundle; codes that are not provisioning QR codes (a wristband, say) are ignored without being
+logged, since they may carry a patient identifier.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import logging
+import os
+import sqlite3
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sync import provisioning as fmt
+from sync.provisioning import Bundle, BundleError
+
+from .config import Config, ConfigError, load_config
+from .enrolment import Enrolment, load_enrolment, save_enrolment
+from .fsutil import atomic_write, fsync_dir
+from .paths import StatePaths
+
+log = logging.getLogger("capture_station.provisioning")
+
+#: Where older Raspberry Pi OS releases mount the boot partition; tried after the config's
+#: ``[sync] provision_file`` when that is absent.
+LEGACY_PROVISION_FILE = Path("/boot") / fmt.FILE_NAME
+#: Keys a bundle's ``[settings]`` may not set: the bundle's own fields, and the state
+#: directory, which the systemd unit's sandbox fixes.
+RESERVED_SETTINGS = {("sync", "receiver_name"), ("sync", "receiver_pin"),
+                     ("station", "name"), ("station", "state_dir")}
+
+Locate = Callable[[Bundle, Config], list[tuple[str, int]]]
+Audit = Callable[[str, dict[str, Any]], None]
+
+
+class ProvisioningFailed(RuntimeError):
+    """Provisioning did not happen; the message says why and what to do. Nothing was kept."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    station_id: str
+    status: str  # approved, or pending until the practice admin approves
+    receiver_name: str
+    station_name: str
+    admin_name: str
+    config_path: Path
+
+
+# -- step 1: everything that can be checked here ------------------------------------------------
+
+def read_bundle_file(path: Path) -> Bundle:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProvisioningFailed(f"no provisioning file at {path}; make one on the practice "
+                                 "server with `capture-receiver token --out FILE`") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProvisioningFailed(f"cannot read {path}: {exc}") from None
+    try:
+        return fmt.parse_toml(text, source=str(path))
+    except BundleError as exc:
+        raise ProvisioningFailed(str(exc)) from None
+
+
+def _read_existing(config_path: Path) -> tuple[dict[str, Any], bytes | None]:
+    try:
+        raw = config_path.read_bytes()
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        raise ProvisioningFailed(f"cannot read the station config {config_path}: {exc}") \
+            from None
+    try:
+        return tomllib.loads(raw.decode("utf-8")), raw
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProvisioningFailed(f"the station config {config_path} is not valid TOML ({exc}); "
+                                 "fix or remove it, then provision again") from None
+
+
+def render_config(bundle: Bundle, existing: Mapping[str, Any]) -> str:
+    """The new ``station.toml``: the existing file, the bundle's settings, then its own keys."""
+    problems = [f"[settings.{section}] {key}: set by the bundle itself or fixed by the "
+                "installation; remove it from [settings]"
+                for section, values in bundle.settings.items() for key in values
+                if (section, key) in RESERVED_SETTINGS]
+    if problems:
+        raise ProvisioningFailed(str(BundleError(problems)))
+    merged: dict[str, dict[str, Any]] = {}
+    for source in (existing, bundle.settings):
+        for section, values in source.items():
+            if not isinstance(values, dict):
+                raise ProvisioningFailed(f"[{section}] must be a table in the station config")
+            merged.setdefault(section, {}).update(values)
+    if bundle.station_name:
+        merged.setdefault("station", {})["name"] = bundle.station_name
+    merged.setdefault("sync", {}).update(receiver_name=bundle.receiver_name,
+                                         receiver_pin=bundle.receiver_pin)
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    header = (f"# capture-station configuration, written by `capture-station provision` at "
+              f"{stamp}.\n# `capture-station config sample` prints every key with its help.\n")
+    return header + "\n".join(fmt.toml_tables(merged)) + "\n"
+
+
+def check_config(text: str) -> Config:
+    """Validate ``text`` exactly as the station will load it (schema and cross-checks)."""
+    with tempfile.TemporaryDirectory(prefix="capture-provision-") as scratch:
+        candidate = Path(scratch) / "station.toml"
+        candidate.write_text(text, encoding="utf-8")
+        try:
+            return load_config(candidate, environ={}, required=True)
+        except ConfigError as exc:
+            problems = "\n".join(f"  - {p}" for p in exc.problems)
+            raise ProvisioningFailed("the bundle's settings do not make a valid station config:"
+                                     f"\n{problems}") from None
+
+
+def _accounts_module() -> Any:
+    from .web import accounts
+
+    return accounts
+
+
+def _admin_kwargs(bundle: Bundle) -> dict[str, Any]:
+    admin = bundle.admin
+    if admin.password_hash:
+        return {"password_hash": admin.password_hash}
+    return {"password": admin.one_time_password, "one_time": True}
+
+
+def check_admin(bundle: Bundle, paths: StatePaths) -> None:
+    """Create the admin in a scratch account store, so every account rule is applied now."""
+    accounts = _accounts_module()
+    real = accounts.accounts_path(paths)
+    if real.exists() and accounts.Accounts(real).get(bundle.admin.name) is not None:
+        raise ProvisioningFailed(f"the station already has a user {bundle.admin.name!r}; "
+                                 "choose another admin name in the bundle")
+    paths.ensure()
+    with tempfile.TemporaryDirectory(prefix=".provision-", dir=paths.root) as scratch:
+        try:
+            accounts.Accounts(Path(scratch) / "accounts.db").add(
+                bundle.admin.name, "admin", **_admin_kwargs(bundle))
+        except accounts.AccountError as exc:
+            raise ProvisioningFailed(f"[admin] cannot be created: {exc}") from None
+
+
+# -- step 3: the receiver -------------------------------------------------------------------------
+
+def mdns_locate(wait: float) -> Locate:
+    """Browse mDNS for up to ``wait`` seconds for the bundle's receiver (name or pin)."""
+
+    def locate(bundle: Bundle, cfg: Config) -> list[tuple[str, int]]:
+        from sync.uploader import MdnsLocator
+
+        locator = MdnsLocator(bundle.receiver_name, bundle.receiver_pin,
+                              interfaces=cfg.sync.interfaces or None)
+        try:
+            locator.browser.wait_for(name=bundle.receiver_name, pin=bundle.receiver_pin,
+                                     timeout=wait)
+            return locator.addresses()
+        finally:
+            locator.close()
+
+    return locate
+
+
+def fixed_locate(addresses: list[tuple[str, int]]) -> Locate:
+    """Skip mDNS (a network that blocks multicast): try these addresses; the pin still holds."""
+    return lambda bundle, cfg: list(addresses)
+
+
+def _log_audit(event: str, details: dict[str, Any]) -> None:
+    log.warning("%s %s", event, {k: v for k, v in details.items() if not fmt.is_secret_key(k)})
+
+
+# -- the whole thing ------------------------------------------------------------------------------
+
+def apply_bundle(
+    bundle: Bundle,
+    config_path: Path,
+    *,
+    locate: Locate,
+    audit: Audit = _log_audit,
+    timeout: float = 30.0,
+) -> Outcome:
+    """Validate, enrol, write config, enrolment and admin; raise :class:`ProvisioningFailed`."""
+    from sync.enrol import EnrolError, Provisioning, enrol
+
+    from .vault.keys import load_or_create_identity
+
+    existing, old_config = _read_existing(config_path)
+    text = render_config(bundle, existing)
+    cfg = check_config(text)
+    paths = StatePaths(cfg.state_dir)
+    enrolled = load_enrolment(paths)
+    if enrolled is not None:
+        raise ProvisioningFailed(
+            f"this station is already enrolled (as {enrolled.station_id} with receiver "
+            f"{enrolled.receiver_name!r}); the bundle was not applied. To move it to another "
+            "practice, re-flash it (docs/deploy.md, 'Replace a station')")
+    check_admin(bundle, paths)
+    if not config_path.parent.is_dir():
+        raise ProvisioningFailed(f"the config directory {config_path.parent} does not exist "
+                                 "(the install script creates it)")
+
+    identity = load_or_create_identity(paths)
+    addresses = locate(bundle, cfg)
+    if not addresses:
+        raise ProvisioningFailed(
+            f"no receiver named {bundle.receiver_name!r} (or with the provisioned pin) was "
+            "found on the network; check that `capture-receiver serve` runs on the practice "
+            "server and that both are on the same LAN, then reboot the station")
+    provisioning = Provisioning(bundle.receiver_name, bundle.receiver_pin, bundle.token,
+                                bundle.station_name, bundle.expires_at)
+    try:
+        result = enrol(identity.private_key, provisioning, addresses,
+                       station_name=bundle.station_name or cfg.station.name, audit=audit,
+                       timeout=timeout)
+    except EnrolError as exc:
+        raise ProvisioningFailed(f"enrolment failed: {exc}") from None
+
+    try:
+        _commit(bundle, config_path, text, old_config, paths, Enrolment(
+            station_id=result.station_id,
+            receiver_name=result.receiver_name,
+            receiver_pin=result.receiver_pin,
+            practice_public_key=base64.b64encode(result.practice_public_key).decode(),
+            receipt_public_key=base64.b64encode(result.receipt_public_key).decode(),
+            enrolled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        ))
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        raise ProvisioningFailed(
+            f"the receiver registered this station as {result.station_id}, but saving the "
+            f"setup failed ({exc}); nothing was kept. Ask the practice admin to run "
+            f"`capture-receiver stations revoke {result.station_id}` and issue a new token"
+        ) from None
+    return Outcome(result.station_id, result.status, result.receiver_name,
+                   bundle.station_name or cfg.station.name, bundle.admin.name, config_path)
+
+
+def _commit(bundle: Bundle, config_path: Path, text: str, old_config: bytes | None,
+            paths: StatePaths, enrolment: Enrolment) -> None:
+    """Config, enrolment, admin -- in that order; undo the earlier ones if a later one fails.
+
+    The admin comes last because an account is the one write that cannot simply be put back
+    by rewriting a file; it was already created once in a scratch store, so it will not fail
+    for a reason of its own.
+    """
+    accounts = _accounts_module()
+    done: list[str] = []
+    try:
+        atomic_write(config_path, text.encode("utf-8"), mode=0o640)
+        done.append("config")
+        save_enrolment(paths, enrolment)
+        done.append("enrolment")
+        accounts.Accounts(accounts.accounts_path(paths)).add(
+            bundle.admin.name, "admin", **_admin_kwargs(bundle))
+    except (OSError, ValueError, sqlite3.Error):
+        if "enrolment" in done:
+            paths.enrolment.unlink(missing_ok=True)
+        if "config" in done:
+            if old_config is None:
+                config_path.unlink(missing_ok=True)
+            else:
+                atomic_write(config_path, old_config, mode=0o640)
+        raise
+
+
+def remove_bundle_file(path: Path) -> None:
+    """Delete the spent file durably: unlink, then fsync the directory (FAT or not)."""
+    path.unlink()
+    try:
+        fsync_dir(path.parent)
+    except OSError:  # some FAT drivers refuse fsync on a directory; the unlink stands
+        pass
+
+
+def provision_file(path: Path, config_path: Path, *, locate: Locate,
+                   audit: Audit = _log_audit, timeout: float = 30.0) -> Outcome:
+    """Apply the bundle in ``path`` and delete it. The file stays if anything failed."""
+    bundle = read_bundle_file(path)
+    outcome = apply_bundle(bundle, config_path, locate=locate, audit=audit, timeout=timeout)
+    try:
+        remove_bundle_file(path)
+    except OSError as exc:
+        raise ProvisioningFailed(
+            f"provisioned as {outcome.station_id}, but {path} could not be deleted ({exc}); "
+            "it holds the admin's password: delete it by hand") from None
+    return outcome
+
+
+def default_bundle_path(cfg: Config) -> Path:
+    """The config's ``[sync] provision_file``, or the legacy /boot location if only it exists."""
+    configured = Path(cfg.sync.provision_file)
+    if not configured.exists() and LEGACY_PROVISION_FILE.exists():
+        return LEGACY_PROVISION_FILE
+    return configured
+
+
+# -- the QR path ----------------------------------------------------------------------------------
+
+class QrDecoder:
+    """QR codes only, through the station's barcode backend (zxing-cpp)."""
+
+    def __init__(self) -> None:
+        from barcode.backends import ZxingBackend
+
+        self._backend = ZxingBackend(formats=("qrcode",))
+
+    def __call__(self, frame: Any) -> list[str]:
+        return [read.text for read in self._backend.decode(frame)]
+
+
+def bundle_in_texts(texts: list[str]) -> Bundle | None:
+    """The first provisioning bundle among decoded texts; other codes are ignored unlogged.
+
+    A code that claims to be a provisioning QR but does not validate is an error worth
+    showing (a damaged or foreign print-out); its problems never quote its secrets.
+    """
+    for text in texts:
+        if fmt.is_qr_payload(text):
+            try:
+                return fmt.parse_qr_payload(text)
+            except BundleError as exc:
+                raise ProvisioningFailed(str(exc)) from None
+    return None
+
+
+def scan_for_bundle(
+    camera: Any,
+    *,
+    timeout: float,
+    decoder: Callable[[Any], list[str]] | None = None,
+    still_every: int = 8,
+    interval: float = 0.1,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Bundle | None:
+    """Watch the camera for a provisioning QR code for up to ``timeout`` seconds.
+
+    Preview frames are small (640x480) and a dense QR code may be too fine for them, so every
+    ``still_every``-th attempt decodes a full-resolution still instead (in memory; nothing is
+    written). Returns None on timeout.
+    """
+    from PIL import Image
+
+    decode = decoder or QrDecoder()
+    camera.start()
+    deadline = clock() + timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        if still_every and attempt % still_every == 0:
+            with Image.open(io.BytesIO(camera.capture_jpeg())) as still:
+                frame: Any = still.convert("L")
+        else:
+            frame = camera.preview_luma()
+        found = bundle_in_texts(decode(frame))
+        if found is not None:
+            return found
+        if clock() >= deadline:
+            return None
+        sleep(interval)
+
+
+def provision_from_camera(camera: Any, config_path: Path, *, locate: Locate, timeout: float,
+                          audit: Audit = _log_audit, **scan: Any) -> Outcome | None:
+    """Wait for a provisioning QR code and apply it; None if none was shown in time."""
+    bundle = scan_for_bundle(camera, timeout=timeout, **scan)
+    if bundle is None:
+        return None
+    return apply_bundle(bundle, config_path, locate=locate, audit=audit)
+
+
+def config_path_for(explicit: str | os.PathLike[str] | None,
+                    environ: Mapping[str, str] | None = None) -> Path:
+    """Where provisioning writes the station config: ``--config``, $CAPTURE_STATION_CONFIG,
+    or the default path."""
+    from .config import DEFAULT_CONFIG_PATH
+
+    environ = os.environ if environ is None else environ
+    if explicit is not None:
+        return Path(explicit)
+    return Path(environ.get("CAPTURE_STATION_CONFIG", str(DEFAULT_CONFIG_PATH)))
