@@ -27,7 +27,6 @@ COMMAND_MODULES = (
     "appliance.commands.cards",
     "appliance.commands.enrol",
     "appliance.commands.provision",
-    "appliance.commands.provision",
     "appliance.commands.user",
     "appliance.commands.audit",
 )
