@@ -206,7 +206,8 @@ class Reader:
             if len(cmds) == 1:
                 commands.extend(cmds)
             else:
-                symbology = next(r.symbology for r in results if r.role == "command")
+                symbology = next(r.symbology for r in results
+                                 if r.command is not None and r.command.kind == kind)
                 invalid[("conflict", kind)] = InvalidRead(
                     f"several different {kind} cards in view", symbology)
         for r in results:
