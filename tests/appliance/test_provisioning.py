@@ -7,6 +7,7 @@ has no config written, no enrolment saved and no admin created.
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,16 @@ LOOPBACK = ["127.0.0.1"]
 OTP = "first-login-pass-42"
 
 
+def unique_name() -> str:
+    """A receiver name of its own: other test runs on this host may advertise on loopback."""
+    return f"practice-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture
 def receiver(tmp_path):
-    running = start_receiver(tmp_path / "receiver", name="practice")
-    with Advertiser("practice", running.port, running.pin, interfaces=LOOPBACK):
+    name = unique_name()
+    running = start_receiver(tmp_path / "receiver", name=name)
+    with Advertiser(name, running.port, running.pin, interfaces=LOOPBACK):
         yield running
     running.stop()
 
@@ -85,7 +92,7 @@ class Station:
 def make_bundle(receiver, *, token: str | None = None, ttl: float = 600, **changes) -> Bundle:
     if token is None:
         token, _ = receiver.store.create_token("exam-room-3", ttl, require_approval=False)
-    fields = dict(receiver_name="practice", receiver_pin=receiver.pin, token=token,
+    fields = dict(receiver_name=receiver.keys.name, receiver_pin=receiver.pin, token=token,
                   station_name="exam-room-3", admin=Admin("it-admin", one_time_password=OTP),
                   settings={"camera": {"jpeg_quality": 95}})
     fields.update(changes)
@@ -112,7 +119,7 @@ def test_valid_file_enrols_writes_config_creates_admin_and_is_deleted(tmp_path, 
     assert f"enrolled as {enrolment.station_id}" in out
 
     cfg = load_config(station.config, environ={})
-    assert cfg.sync.receiver_name == "practice"
+    assert cfg.sync.receiver_name == receiver.keys.name
     assert cfg.sync.receiver_pin == receiver.pin
     assert cfg.station.name == "exam-room-3"
     assert cfg.camera.jpeg_quality == 95  # the bundle's override
@@ -212,20 +219,20 @@ def test_admin_rules_are_checked_before_enrolling(tmp_path, receiver, capsys):
 
 
 def test_missing_receiver(tmp_path, capsys):
-    alone = start_receiver(tmp_path / "receiver", name="practice")  # running, not advertised
+    alone = start_receiver(tmp_path / "receiver", name=unique_name())  # not advertised
     try:
         station = Station(tmp_path / "station")
         kept = station.drop(make_bundle(alone))
         code, out = station.provision("--wait", "1", capsys=capsys)
         assert code == 1
-        assert "no receiver named 'practice'" in out
+        assert f"no receiver named {alone.keys.name!r}" in out
         station.assert_untouched(kept)
     finally:
         alone.stop()
 
 
 def test_address_option_skips_mdns_but_not_the_pin(tmp_path, capsys):
-    alone = start_receiver(tmp_path / "receiver", name="practice")
+    alone = start_receiver(tmp_path / "receiver", name=unique_name())
     try:
         station = Station(tmp_path / "station")
         station.drop(make_bundle(alone))
