@@ -60,10 +60,11 @@ FILE_NAME = "capture-station.toml"
 PIN_RE = re.compile(r"[0-9a-f]{64}")
 #: Enrolment tokens are opaque to the station; this keeps them printable and bounded.
 TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{16,256}")
-ADMIN_NAME_RE = re.compile(r"[a-z][a-z0-9._-]{0,31}")
-#: PHC string of an Argon2 hash, as argon2-cffi and libargon2 write it.
+#: Same rule as the station's web accounts.
+ADMIN_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
+#: PHC string of an Argon2id hash, as argon2-cffi and libargon2 write it.
 ARGON2_RE = re.compile(
-    r"\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
+    r"\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
 )
 MIN_ONE_TIME_PASSWORD = 12
 MAX_NAME = 64
@@ -173,14 +174,14 @@ def _check_admin(admin: Any) -> list[str]:
         return ["[admin] is required: the station has no default account"]
     problems = []
     if not (isinstance(admin.name, str) and ADMIN_NAME_RE.fullmatch(admin.name)):
-        problems.append("[admin] name must be 1-32 characters: a lowercase letter, then "
-                        "lowercase letters, digits, '.', '_' or '-'")
+        problems.append("[admin] name must be 1-32 characters: lowercase letters, digits, "
+                        "'.', '_' or '-', starting with a letter or digit")
     has_hash, has_otp = bool(admin.password_hash), bool(admin.one_time_password)
     if has_hash == has_otp:
         problems.append("[admin] needs exactly one of password_hash or one_time_password")
     elif has_hash and not (isinstance(admin.password_hash, str)
                            and ARGON2_RE.fullmatch(admin.password_hash)):
-        problems.append("[admin] password_hash is not an Argon2 PHC string "
+        problems.append("[admin] password_hash is not an Argon2id PHC string "
                         "($argon2id$v=19$m=...,t=...,p=...$salt$hash)")
     elif has_otp and not (isinstance(admin.one_time_password, str)
                           and len(admin.one_time_password) >= MIN_ONE_TIME_PASSWORD

@@ -120,6 +120,7 @@ def test_missing_tables_and_keys_are_listed_together() -> None:
     ("sync", "receiver_name", "", "[sync] receiver_name must be 1 to 64"),
     ("sync", "receiver_name", 7, "[sync] receiver_name must be a string"),
     ("admin", "name", "Root User", "[admin] name must be"),
+    ("admin", "name", "-x", "[admin] name must be"),
     ("admin", "one_time_password", "short", "[admin] one_time_password must be at least"),
     ("admin", "password_hash", "plain-text-password", "[admin] needs exactly one"),
 ])
@@ -130,11 +131,13 @@ def test_bad_values_named(table: str, key: str, value, fragment: str) -> None:
     assert any(p.startswith(fragment) for p in problems), problems
 
 
-def test_hash_must_be_argon2() -> None:
+@pytest.mark.parametrize("encoded", ["$2b$12$abcdefghijklmnopqrstuv", HASH.replace("argon2id",
+                                                                                  "argon2i")])
+def test_hash_must_be_argon2id(encoded: str) -> None:
     data = valid_data()
     del data["admin"]["one_time_password"]
-    data["admin"]["password_hash"] = "$2b$12$abcdefghijklmnopqrstuv"
-    assert any("not an Argon2 PHC string" in p for p in problems_of(render(data)))
+    data["admin"]["password_hash"] = encoded
+    assert any("not an Argon2id PHC string" in p for p in problems_of(render(data)))
 
 
 def test_settings_must_be_tables() -> None:
