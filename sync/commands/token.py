@@ -4,17 +4,23 @@ The file is what IT drops on a station's boot partition (or hands to ``capture-s
 enrol --provision``): the receiver's name and TLS pin, so the station can find and trust it,
 and the token, which enrols exactly one station once before it expires. Only a hash of the
 token is kept here, so the file itself is the secret: it is written mode 0600.
+
+The file is a provisioning bundle (:mod:`sync.provisioning`): it also names the station's
+first admin, with an Argon2id hash (``--admin-password-hash``) or a generated one-time
+password that must be changed at first login. ``--qr FILE`` writes the same bundle as a QR
+code (PNG) for a station to read with its camera.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
+import secrets
 import sys
 from pathlib import Path
 
+from .. import provisioning as bundle_format
 from ..receiver_cli import ReceiverCommandError
 from ..receiver_store import ReceiverStore
 from ._common import add_data_dir, load_keys
@@ -32,31 +38,46 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="how long the token stays valid (default 72)")
     parser.add_argument("--require-approval", action="store_true",
                         help="the station stays 'pending' until `stations approve`")
+    parser.add_argument("--admin", default="admin", metavar="NAME",
+                        help="the station's first web UI admin (default: admin)")
+    parser.add_argument("--admin-password-hash", default="", metavar="HASH",
+                        help="the admin's Argon2id hash (`capture-station user hash`); "
+                        "default: a one-time password, printed, changed at first login")
+    parser.add_argument("--qr", type=Path, metavar="FILE",
+                        help="also write the bundle as a QR code (PNG) to show the camera")
     parser.set_defaults(func=run)
 
 
-def _toml_string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+def one_time_password(admin: str) -> str:
+    """16 random URL-safe characters that do not contain the admin's name (an account rule)."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        if admin.lower() not in password.lower():
+            return password
 
 
-def provisioning_toml(*, receiver: str, pin: str, token: str, expires: float, room: str) -> str:
+def provisioning_bundle(*, receiver: str, pin: str, token: str, expires: float, room: str,
+                        admin: bundle_format.Admin) -> bundle_format.Bundle:
     expires_text = dt.datetime.fromtimestamp(expires, dt.UTC).isoformat(timespec="seconds")
-    lines = [
-        "# capture-station provisioning file: enrols ONE station once, then is useless.",
-        "# Keep it secret until used; the station deletes it after enrolling.",
-        "version = 1",
-        "",
-        "[sync]",
-        f"receiver_name = {_toml_string(receiver)}",
-        f"receiver_pin = {_toml_string(pin)}",
-        "",
-        "[enrolment]",
-        f"token = {_toml_string(token)}",
-        f"expires_at = {_toml_string(expires_text.replace('+00:00', 'Z'))}",
-    ]
-    if room:
-        lines.append(f"station_name = {_toml_string(room)}")
-    return "\n".join(lines) + "\n"
+    return bundle_format.Bundle(receiver_name=receiver, receiver_pin=pin, token=token,
+                                expires_at=expires_text.replace("+00:00", "Z"),
+                                station_name=room, admin=admin)
+
+
+def provisioning_toml(*, receiver: str, pin: str, token: str, expires: float, room: str,
+                      admin: bundle_format.Admin | None = None) -> str:
+    admin = admin or bundle_format.Admin("admin", one_time_password=one_time_password("admin"))
+    return bundle_format.to_toml(provisioning_bundle(
+        receiver=receiver, pin=pin, token=token, expires=expires, room=room, admin=admin))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise ReceiverCommandError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,21 +86,33 @@ def run(args: argparse.Namespace) -> int:
     if len(args.name) > 64 or any(not ch.isprintable() for ch in args.name):
         raise ReceiverCommandError("--name must be at most 64 printable characters")
     keys = load_keys(args.data_dir)
+    hashed = args.admin_password_hash
+    admin = bundle_format.Admin(args.admin, password_hash=hashed,
+                                one_time_password="" if hashed else one_time_password(args.admin))
+    try:  # check the bundle before a token exists for it
+        provisioning_bundle(receiver=keys.name, pin=keys.pin, token="0" * 32, expires=0,
+                            room=args.name, admin=admin)
+    except bundle_format.BundleError as exc:
+        raise ReceiverCommandError("; ".join(exc.problems)) from None
     store = ReceiverStore(args.data_dir)
     try:
         token, expires = store.create_token(args.name, args.hours * 3600, args.require_approval)
     finally:
         store.close()
-    text = provisioning_toml(receiver=keys.name, pin=keys.pin, token=token, expires=expires,
-                             room=args.name)
+    bundle = provisioning_bundle(receiver=keys.name, pin=keys.pin, token=token,
+                                 expires=expires, room=args.name, admin=admin)
+    text = bundle_format.to_toml(bundle)
+    if args.qr is not None:
+        _write_private(args.qr, bundle_format.qr_png(bundle))
+        print(f"wrote provisioning QR code {args.qr} (valid {args.hours:g} h)",
+              file=sys.stderr if args.out is None else sys.stdout)
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    try:
-        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise ReceiverCommandError(f"cannot write {args.out}: {exc.strerror}") from None
+    _write_private(args.out, text.encode("utf-8"))
     print(f"wrote provisioning file {args.out} (valid {args.hours:g} h)")
+    if not hashed:
+        print(f"first admin {args.admin!r}, one-time password: {admin.one_time_password} "
+              "(write it down: the station deletes the file, and asks for a new password "
+              "at first login)")
     return 0

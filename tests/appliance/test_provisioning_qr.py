@@ -115,3 +115,26 @@ def test_scan_command_without_a_code_times_out_clearly(tmp_path, capsys):
     assert code == 1
     assert "no provisioning QR code was seen" in err
     station.assert_untouched(None)
+
+
+def test_receiver_token_qr_to_station_camera_end_to_end(tmp_path, receiver, capsys):
+    """`capture-receiver token --qr` -> printed code -> station camera -> enrolled."""
+    import numpy as np
+    import zxingcpp
+    from PIL import Image
+
+    from sync.receiver_cli import main as receiver_main
+
+    png = tmp_path / "capture-station.png"
+    assert receiver_main(["token", "--data-dir", str(receiver.data_dir), "--name", "exam-9",
+                          "--admin", "it-admin", "--qr", str(png)]) == 0
+    capsys.readouterr()
+    (read,) = zxingcpp.read_barcodes(np.asarray(Image.open(png).convert("L")))
+    station = Station(tmp_path / "station")
+    camera = camera_showing(WRISTBAND, Symbol("qrcode", read.text, module_px=20))
+    outcome = prov.provision_from_camera(camera, station.config, locate=prov.mdns_locate(5),
+                                         timeout=5)
+    assert outcome.station_name == "exam-9"
+    assert registered(receiver) == [outcome.station_id]
+    otp = fmt.parse_qr_payload(read.text).admin.one_time_password
+    assert Accounts(accounts_path(station.paths)).verify("it-admin", otp) is not None

@@ -223,3 +223,69 @@ def test_enrol_command_reads_the_same_file() -> None:
     seen = parse_provisioning(prov.to_toml(original))
     assert (seen.receiver_name, seen.receiver_pin, seen.token, seen.station_name,
             seen.expires_at) == ("practice", PIN, TOKEN, "exam-room-3", "2030-01-02T03:04:05Z")
+
+
+# -- the receiver's writer: `capture-receiver token` ------------------------------------------
+
+@pytest.fixture
+def data_dir(tmp_path):
+    from sync.receiver_keys import ReceiverKeys
+
+    ReceiverKeys.create(tmp_path / "recv", "practice")
+    return tmp_path / "recv"
+
+
+def token_count(data_dir) -> int:
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "receiver.db") as db:
+        return db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0]
+
+
+def test_token_command_writes_bundle_qr_and_prints_the_one_time_password(data_dir, tmp_path,
+                                                                          capsys):
+    from sync.receiver_cli import main as receiver_main
+    from sync.receiver_keys import ReceiverKeys
+
+    out, qr = tmp_path / "capture-station.toml", tmp_path / "capture-station.png"
+    assert receiver_main(["token", "--data-dir", str(data_dir), "--name", "exam-room-3",
+                          "--admin", "it-admin", "--out", str(out), "--qr", str(qr)]) == 0
+    printed = capsys.readouterr().out
+    keys = ReceiverKeys.load(data_dir)
+    written = prov.parse_toml(out.read_text())
+    assert (written.receiver_name, written.receiver_pin, written.station_name,
+            written.admin.name) == (keys.name, keys.pin, "exam-room-3", "it-admin")
+    assert prov.EXPIRES_RE.fullmatch(written.expires_at)
+    assert f"one-time password: {written.admin.one_time_password} " in printed
+    assert written.token not in printed
+    for path in (out, qr):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    reads = zxingcpp.read_barcodes(np.asarray(Image.open(qr).convert("L")),
+                                   formats=zxingcpp.BarcodeFormat.QRCode)
+    assert [prov.parse_qr_payload(r.text) for r in reads] == [written]
+
+
+def test_token_command_with_a_password_hash(data_dir, capsys):
+    from sync.receiver_cli import main as receiver_main
+
+    assert receiver_main(["token", "--data-dir", str(data_dir),
+                          "--admin-password-hash", HASH]) == 0
+    written = prov.parse_toml(capsys.readouterr().out)
+    assert written.admin == Admin("admin", password_hash=HASH)
+    assert written.station_name == ""
+
+
+@pytest.mark.parametrize("option, value, fragment", [
+    ("--admin", "Root", "[admin] name must be"),
+    ("--admin-password-hash", "hunter2", "not an Argon2id PHC string"),
+    ("--name", " padded", "[enrolment] station_name must be printable"),
+])
+def test_token_command_refuses_a_bad_bundle_before_issuing_a_token(data_dir, capsys, option,
+                                                                   value, fragment):
+    from sync.receiver_cli import main as receiver_main
+
+    before = token_count(data_dir) if (data_dir / "receiver.db").exists() else 0
+    assert receiver_main(["token", "--data-dir", str(data_dir), option, value]) == 1
+    assert fragment in capsys.readouterr().err
+    after = token_count(data_dir) if (data_dir / "receiver.db").exists() else 0
+    assert after == before
