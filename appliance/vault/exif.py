@@ -28,6 +28,8 @@ _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 _SOS = 0xDA
 _KEEP_APP = {0xE2: (b"ICC_PROFILE\x00",), 0xEE: (b"Adobe",)}
 _ORIENTATION_TAG = 0x0112
+#: Pieces at least this long are handed out as views, not copied (see :func:`stripped_pieces`).
+_BIG = 64 * 1024
 #: A marker inside entropy-coded data: 0xFF followed by anything but stuffing (00), a restart
 #: marker (D0-D7) or another fill byte.
 _MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
@@ -77,6 +79,16 @@ def _jfif_without_thumbnail(payload: bytes) -> bytes | None:
 
 def strip_identifying_metadata(jpeg: bytes) -> bytes:
     """The same JPEG with only decoding-relevant segments (see module doc). Raises JpegError."""
+    return b"".join(stripped_pieces(jpeg))
+
+
+def stripped_pieces(jpeg: bytes) -> list[bytes | memoryview]:
+    """:func:`strip_identifying_metadata` as pieces to concatenate, without joining them.
+
+    The entropy-coded data (nearly all of a photo) comes back as a view into ``jpeg``, so a
+    caller that encrypts piece by piece never copies the image; runs of small segments are
+    joined into one piece. Raises JpegError.
+    """
     data = memoryview(jpeg)
     size = len(data)
     if size < 4 or bytes(data[:2]) != SOI:
@@ -132,4 +144,21 @@ def strip_identifying_metadata(jpeg: bytes) -> bytes:
         pos = end
     if orientation is not None and exif_at is not None:
         out.insert(exif_at, orientation_exif(orientation))
-    return b"".join(out)
+    return _coalesce(out)
+
+
+def _coalesce(pieces: list[bytes | memoryview]) -> list[bytes | memoryview]:
+    """Join runs of pieces smaller than :data:`_BIG` (headers, markers); keep big views."""
+    result: list[bytes | memoryview] = []
+    small: list[bytes | memoryview] = []
+    for piece in pieces:
+        if len(piece) >= _BIG:
+            if small:
+                result.append(b"".join(small))
+                small = []
+            result.append(piece)
+        else:
+            small.append(piece)
+    if small:
+        result.append(b"".join(small))
+    return result

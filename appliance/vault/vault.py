@@ -21,8 +21,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sync.envelope import (
     EnvelopeError,
     encode_metadata,
+    iter_sealed,
     load_public_key,
     open_envelope,
     seal_chunks,
@@ -45,7 +45,7 @@ from . import durable
 from .audit import AuditLog, iter_lines
 from .catalog import PENDING, Catalog, insert_item
 from .errors import DiskFullError, NotReviewableError, UnknownCaptureError, VaultError
-from .exif import strip_identifying_metadata
+from .exif import strip_identifying_metadata, stripped_pieces
 from .ids import uuid7
 from .keys import SessionKeys, StationIdentity, load_or_create_identity
 from .preview import make_preview
@@ -64,6 +64,8 @@ FROZEN_KEYS = frozenset({
 })
 DISCARD_REASONS = ("wrong_patient", "poor_quality", "duplicate", "consent_withdrawn", "other")
 AUDIT_BATCH_MAX_BYTES = 512 * 1024
+#: ``items.sha256`` of an item whose transfer digest is not computed yet (at first lease).
+UNHASHED = ""
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,6 @@ class CaptureRecord:
     created_at: float
     pseudonym: str | None
     size: int
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,6 @@ class Vault:
             raise
         self._amendments: dict[str, list[dict[str, Any]]] = {}
         self._mutex = threading.RLock()
-        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-hash")
         self.recovery: RecoveryReport = recover(
             self.catalog, paths.captures, self.station_id, self._audit, clock)
         self._audit("vault.started", station_id=self.station_id,
@@ -153,7 +153,6 @@ class Vault:
         return cls(StatePaths(cfg.state_dir), **options)
 
     def close(self) -> None:
-        self._hasher.shutdown(wait=True)
         self.catalog.close()
         self.audit.close()
         if self._lock_fd >= 0:
@@ -211,22 +210,22 @@ class Vault:
                 f"disk full: {free // MIB} MB free, {self.reserve_bytes // MIB} MB kept in "
                 "reserve; deliver or shred captures to make room")
 
-    def _write_sealed(self, item_id: str, chunks: list[bytes]) -> tuple[str, int, str]:
-        """Write durably; the SHA-256 for the outbox is computed on another core meanwhile
-        (hashlib and the write both release the GIL), so it costs no wall time."""
-        digest = hashlib.sha256()
+    def _write_sealed(self, item_id: str, chunks: Iterable[bytes]) -> tuple[str, int, str]:
+        """Write durably as the chunks come (``iter_sealed`` encrypts while the disk writes).
 
-        def hash_all() -> None:
-            for chunk in chunks:
-                digest.update(chunk)
+        Returns (file, size, sha256) with sha256 ``""``: the transfer digest is not needed to
+        make a capture safe, only to send it, so :meth:`lease_next` computes it on the
+        uploader's thread (see :data:`UNHASHED`) instead of making the operator wait for it.
+        """
+        size = 0
 
-        hashing = self._hasher.submit(hash_all)
+        def count(chunk: bytes | memoryview) -> None:
+            nonlocal size
+            size += len(chunk)
+
         file = f"{item_id}.sealed"
-        try:
-            durable.write_new(self._path(file), chunks)
-        finally:
-            hashing.result()
-        return file, sum(len(c) for c in chunks), digest.hexdigest()
+        durable.write_new(self._path(file), chunks, on_chunk=count)
+        return file, size, UNHASHED
 
     def _commit(self, file: str, rows: Callable[[Any], None]) -> None:
         """Run the inserts for a freshly written file; on failure the file goes again."""
@@ -270,9 +269,11 @@ class Vault:
         practice = self._practice_key()
         if not isinstance(jpeg, bytes | bytearray | memoryview):
             raise VaultError("a capture is JPEG bytes")
-        clean = strip_identifying_metadata(bytes(jpeg))
-        small = make_preview(clean) if preview is None else strip_identifying_metadata(preview)
-        self._check_reserve(len(clean) + len(small) + WRITE_MARGIN)
+        original = bytes(jpeg)
+        clean = stripped_pieces(original)  # views into ``original``: no copy of the image
+        small = make_preview(b"".join(clean)) if preview is None \
+            else strip_identifying_metadata(preview)
+        self._check_reserve(sum(len(p) for p in clean) + len(small) + WRITE_MARGIN)
         capture_id = uuid7()
         meta = dict(metadata)
         meta.setdefault("station_id", self.station_id)
@@ -284,11 +285,14 @@ class Vault:
             encoded = encode_metadata(meta)
         except EnvelopeError as exc:
             raise VaultError(f"capture metadata cannot be stored: {exc}") from None
-        chunks = seal_chunks(
+        chunks = iter_sealed(
             "capture", {"metadata": encoded, "image": clean, "preview": small},
             recipients=[("practice", practice), ("review", self.keys.review_public)],
             station_id=self.station_id, item_id=capture_id)
-        file, size, sha = self._write_sealed(capture_id, chunks)
+        try:
+            file, size, sha = self._write_sealed(capture_id, chunks)
+        except EnvelopeError as exc:
+            raise VaultError(f"capture cannot be sealed: {exc}") from None
         now = self.clock()
 
         def rows(db: Any) -> None:
@@ -300,7 +304,7 @@ class Vault:
         self._commit(file, rows)
         self._audit("capture.stored", capture_id=capture_id, pseudonym=pseudonym, size=size,
                     operator=meta.get("operator"))
-        return CaptureRecord(capture_id, now, pseudonym, size, sha)
+        return CaptureRecord(capture_id, now, pseudonym, size)
 
     # -- review -----------------------------------------------------------------------------
 
@@ -544,8 +548,29 @@ class Vault:
             row = rows[0]
             db.execute("UPDATE items SET state = 'sending', lease_until = ?, "
                        "attempts = attempts + 1 WHERE item_id = ?", (now + lease, row["item_id"]))
-        return OutboxItem(item_id=row["item_id"], kind=row["kind"], path=self._path(row["file"]),
-                          size=row["size"], sha256=row["sha256"], attempts=row["attempts"] + 1)
+        path = self._path(row["file"])
+        sha256 = row["sha256"]
+        if sha256 == UNHASHED:  # first lease: the digest the upload is signed with
+            sha256 = self._hash_file(row["item_id"], path)
+        return OutboxItem(item_id=row["item_id"], kind=row["kind"], path=path,
+                          size=row["size"], sha256=sha256, attempts=row["attempts"] + 1)
+
+    def _hash_file(self, item_id: str, path: Path) -> str:
+        """SHA-256 of a leased item's sealed file, kept in the catalog for later attempts.
+
+        Computed outside the catalog lock (the item is leased, so nothing else touches it).
+        The sealed file is authenticated end to end by its AEAD tags, so a digest taken now
+        proves to the receipt exactly what one taken while writing would have.
+        """
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        sha256 = digest.hexdigest()
+        with self.catalog.transaction() as db:
+            db.execute("UPDATE items SET sha256 = ? WHERE item_id = ? AND sha256 = ?",
+                       (sha256, item_id, UNHASHED))
+        return sha256
 
     def open_sealed(self, item: OutboxItem) -> BinaryIO:
         return open(item.path, "rb")

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from appliance.vault.exif import JpegError, orientation_exif, strip_identifying_metadata
+from appliance.vault.exif import (
+    JpegError,
+    orientation_exif,
+    strip_identifying_metadata,
+    stripped_pieces,
+)
 from appliance.vault.preview import make_preview
 
 from .conftest import SECRETS, app_segment, identifying_jpeg
@@ -101,6 +106,20 @@ def test_idempotent_and_camera_stills_survive(still):
     once = strip_identifying_metadata(still)
     assert strip_identifying_metadata(once) == once
     assert np.array_equal(_pixels(still), _pixels(once))
+
+
+def test_pieces_join_to_the_stripped_jpeg_and_view_the_image_data(still):
+    noise = np.random.default_rng(3).integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, "JPEG", quality=95, exif=Image.Exif())
+    large = buf.getvalue()  # scan data well over the 64 KiB kept as a view
+    for jpeg in (still, large):
+        pieces = stripped_pieces(jpeg)
+        assert b"".join(pieces) == strip_identifying_metadata(jpeg)
+        assert len(pieces) <= 3  # header segments merged; scan data; end of image
+    views = [p for p in stripped_pieces(large) if isinstance(p, memoryview)]
+    assert len(views) == 1 and views[0].obj is large  # the scan data is not copied
+    assert len(views[0]) > len(large) - 1000
 
 
 def test_restart_markers_and_fill_bytes_are_handled():
