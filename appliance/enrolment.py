@@ -7,8 +7,10 @@ receiver's pin and receipt-signing key), so it may sit on the SD card unencrypte
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .fsutil import atomic_write
 from .paths import StatePaths
@@ -33,6 +35,18 @@ class Enrolment:
     @property
     def practice_key_bytes(self) -> bytes:
         return base64.b64decode(self.practice_public_key)
+
+
+def enrolment_from_result(result: Any) -> Enrolment:
+    """The record to save from a successful :func:`sync.enrol.enrol` (an ``EnrolResult``)."""
+    return Enrolment(
+        station_id=result.station_id,
+        receiver_name=result.receiver_name,
+        receiver_pin=result.receiver_pin,
+        practice_public_key=base64.b64encode(result.practice_public_key).decode(),
+        receipt_public_key=base64.b64encode(result.receipt_public_key).decode(),
+        enrolled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
 
 
 def load_enrolment(paths: StatePaths) -> Enrolment | None:

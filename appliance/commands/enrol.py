@@ -10,13 +10,11 @@ it holds a secret that is worthless afterwards. A file named explicitly is left 
 from __future__ import annotations
 
 import argparse
-import base64
-import datetime as dt
 import logging
 from pathlib import Path
 
 from ..cli import CommandError, get_config, new_command
-from ..enrolment import Enrolment, save_enrolment
+from ..enrolment import enrolment_from_result, save_enrolment
 from ..paths import StatePaths
 
 log = logging.getLogger(__name__)
@@ -88,14 +86,7 @@ def run(args: argparse.Namespace) -> int:
                        station_name=provisioning.station_name or cfg.station.name, audit=audit)
     except EnrolError as exc:
         raise CommandError(str(exc)) from None
-    save_enrolment(paths, Enrolment(
-        station_id=result.station_id,
-        receiver_name=result.receiver_name,
-        receiver_pin=result.receiver_pin,
-        practice_public_key=base64.b64encode(result.practice_public_key).decode(),
-        receipt_public_key=base64.b64encode(result.receipt_public_key).decode(),
-        enrolled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    ))
+    save_enrolment(paths, enrolment_from_result(result))
     if not explicit:
         path.unlink(missing_ok=True)
     note = "" if result.status == "approved" else (
