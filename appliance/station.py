@@ -126,6 +126,7 @@ class Station:
         self._threads: list[threading.Thread] = []
         self._restore: threading.Timer | None = None
         self._camera_ok = True
+        self._scan_heartbeat = time.monotonic()
         self.last_capture_ms: float | None = None
         self.captured_ids: list[str] = []
 
@@ -212,6 +213,7 @@ class Station:
     def _scan_loop(self) -> None:
         next_at = time.monotonic()
         while not self._stop.is_set():
+            self._scan_heartbeat = time.monotonic()
             try:
                 luma = self.camera.preview_luma()
                 events = self.reader.feed(luma)
@@ -238,7 +240,16 @@ class Station:
         while not self._stop.wait(interval):
             self._check_health()
             self.dispatch(Tick())
-            self.notifier.watchdog()
+            if self.is_alive():
+                self.notifier.watchdog()
+            else:
+                log.error("scan loop stalled: withholding the watchdog so systemd restarts us")
+
+    def is_alive(self) -> bool:
+        """False when the scan loop has hung (e.g. a camera call that never returns): then the
+        watchdog is not fed and systemd restarts the station."""
+        stall = max(10.0, (self.notifier.watchdog_seconds or 0) / 2)
+        return time.monotonic() - self._scan_heartbeat < stall + self.scan_interval
 
     def _check_health(self) -> None:
         enrolled, disk_ok = self.health() if self.health else (True, True)

@@ -164,3 +164,16 @@ def test_stop_finishes_capture_in_flight(rig):
 ])
 def test_refusal_mapping(exc, refusal):
     assert refusal_for(exc) is refusal
+
+
+def test_hung_camera_withholds_the_watchdog(rig, monkeypatch):
+    station, _factory, _reader, _store, _audit = rig
+    release = threading.Event()
+    station.start()
+    assert station.is_alive()
+    monkeypatch.setattr(station.camera, "preview_luma", lambda: release.wait(30))
+    time.sleep(0.2)  # the scan loop is now stuck inside the camera
+    station._scan_heartbeat -= 60  # ...and has been for a minute
+    assert not station.is_alive()
+    release.set()
+    assert wait_for(station.is_alive)  # a recovered loop feeds the watchdog again
