@@ -49,6 +49,10 @@ log = logging.getLogger("capture_station.provisioning")
 #: Where older Raspberry Pi OS releases mount the boot partition; tried after the config's
 #: ``[sync] provision_file`` when that is absent.
 LEGACY_PROVISION_FILE = Path("/boot") / fmt.FILE_NAME
+#: Where the running station spools a bundle it read from a QR code; the systemd path unit
+#: ``capture-station-provision.path`` then starts the provisioning service, which has the
+#: write access (``/etc/capture-station``) that the sandboxed station deliberately lacks.
+QR_SPOOL = Path("/run/capture-station") / fmt.FILE_NAME
 #: Keys a bundle's ``[settings]`` may not set: the bundle's own fields, and the state
 #: directory, which the systemd unit's sandbox fixes.
 RESERVED_SETTINGS = {("sync", "receiver_name"), ("sync", "receiver_pin"),
@@ -314,11 +318,14 @@ def provision_file(path: Path, config_path: Path, *, locate: Locate,
     return outcome
 
 
-def default_bundle_path(cfg: Config) -> Path:
-    """The config's ``[sync] provision_file``, or the legacy /boot location if only it exists."""
+def default_bundle_path(cfg: Config, spool: Path | None = None) -> Path:
+    """The config's ``[sync] provision_file``; else the first that exists of the legacy /boot
+    location and the QR spool."""
     configured = Path(cfg.sync.provision_file)
-    if not configured.exists() and LEGACY_PROVISION_FILE.exists():
-        return LEGACY_PROVISION_FILE
+    if not configured.exists():
+        for other in (LEGACY_PROVISION_FILE, spool or QR_SPOOL):
+            if other.exists():
+                return other
     return configured
 
 
@@ -395,6 +402,44 @@ def provision_from_camera(camera: Any, config_path: Path, *, locate: Locate, tim
     if bundle is None:
         return None
     return apply_bundle(bundle, config_path, locate=locate, audit=audit)
+
+
+class QrSpooler:
+    """For the station's scan loop while it is not enrolled: watch frames for a provisioning
+    QR code and, once one validates, write it (0600) to ``spool`` for the provisioning service.
+
+    The station process cannot apply a bundle itself: its sandbox keeps /etc read-only, which
+    is the point. ``feed`` returns the bundle the first time one is spooled, else None; a
+    damaged provisioning code is logged once (its problems, never its secrets).
+    """
+
+    def __init__(self, spool: Path | None = None,
+                 decoder: Callable[[Any], list[str]] | None = None) -> None:
+        self.spool = spool or QR_SPOOL
+        self._decode = decoder or QrDecoder()
+        self._spooled: set[str] = set()  # QR payloads already handed over
+        self._reported: set[str] = set()
+
+    def feed(self, frame: Any) -> Bundle | None:
+        """Decode ``frame``; spool a bundle not spooled before (a failed one is not retried
+        while the same code stays in view: IT shows a new one)."""
+        try:
+            bundle = bundle_in_texts(self._decode(frame))
+        except ProvisioningFailed as exc:
+            if str(exc) not in self._reported:
+                self._reported.add(str(exc))
+                log.warning("provisioning QR code rejected: %s", exc)
+            return None
+        if bundle is None:
+            return None
+        payload = fmt.to_qr_payload(bundle)
+        if payload in self._spooled or self.spool.exists():
+            return None
+        self.spool.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fmt.write_toml(self.spool, bundle)
+        self._spooled.add(payload)
+        log.info("provisioning QR code read; handed to capture-station-provision")
+        return bundle
 
 
 def config_path_for(explicit: str | os.PathLike[str] | None,

@@ -10,7 +10,8 @@
 #   3. a venv in /opt/capture-station/venv created with --system-site-packages, so it sees
 #      apt's picamera2, and this checkout installed into it;
 #   4. /etc/capture-station/ (root:capture-station, 0750) with a minimal station.toml;
-#   5. the units capture-station.service and capture-station-provision.service, enabled.
+#   5. the units capture-station.service, capture-station-provision.service and
+#      capture-station-provision.path (provisioning by QR code), enabled.
 #
 # Then drop the provisioning file on the boot partition and reboot (docs/deploy.md).
 #
@@ -26,7 +27,7 @@ PREFIX=${PREFIX:-/opt/capture-station}
 USER_NAME=capture-station
 CONF_DIR=/etc/capture-station
 UNIT_DIR=/etc/systemd/system
-UNITS=(capture-station.service capture-station-provision.service)
+UNITS=(capture-station.service capture-station-provision.service capture-station-provision.path)
 START=1
 DRY_RUN=0
 
@@ -117,7 +118,7 @@ run systemctl enable "${UNITS[@]}"
 if [[ $START == 1 ]]; then
     # The provisioning unit runs only when the file is there; the station starts either way
     # and, until it is enrolled, watches the camera for a provisioning QR code.
-    run systemctl start "${UNITS[@]}"
+    run systemctl start capture-station-provision.path capture-station.service
 fi
 
 say "done. Next: copy capture-station.toml (from \`capture-receiver token\`) to the boot"

@@ -4,7 +4,9 @@ Run at first boot by ``capture-station-provision.service`` when the file is on t
 partition. It validates the bundle, writes the station config, enrols with the practice
 receiver, creates the first admin and deletes the file -- or, on any failure, keeps nothing
 but the file and says what to fix. ``--scan`` reads the same bundle from a QR code shown to
-the camera (``capture-receiver token --qr``).
+the camera (``capture-receiver token --qr``) when the station is not running; a running,
+unenrolled station spools the QR bundle it sees to /run/capture-station/, and
+``capture-station-provision.path`` starts this command for it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--file", type=Path, metavar="PATH",
                         help="the provisioning file (default: the config's [sync] "
-                        "provision_file, or /boot/capture-station.toml on older systems)")
+                        "provision_file; else /boot/capture-station.toml on older systems, or "
+                        "the bundle the running station read from a QR code, "
+                        "/run/capture-station/capture-station.toml)")
     source.add_argument("--scan", action="store_true",
                         help="read the bundle from a QR code shown to the camera")
     parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
@@ -68,7 +72,12 @@ def run(args: argparse.Namespace) -> int:
             source = "the QR code"
         else:
             path = args.file or prov.default_bundle_path(cfg)
-            outcome = prov.provision_file(path, config_path, locate=locate)
+            try:
+                outcome = prov.provision_file(path, config_path, locate=locate)
+            except prov.ProvisioningFailed:
+                if path == prov.QR_SPOOL:  # a copy of a QR code: show the code again instead
+                    path.unlink(missing_ok=True)
+                raise
             source = f"{path} (deleted)"
     except prov.ProvisioningFailed as exc:
         raise CommandError(f"provisioning failed: {exc}") from None

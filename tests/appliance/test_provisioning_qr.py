@@ -138,3 +138,46 @@ def test_receiver_token_qr_to_station_camera_end_to_end(tmp_path, receiver, caps
     assert registered(receiver) == [outcome.station_id]
     otp = fmt.parse_qr_payload(read.text).admin.one_time_password
     assert Accounts(accounts_path(station.paths)).verify("it-admin", otp) is not None
+
+
+def test_running_station_spools_a_qr_bundle_once(tmp_path, receiver):
+    spool = tmp_path / "run" / fmt.FILE_NAME
+    spooler = prov.QrSpooler(spool)
+    camera = camera_showing(WRISTBAND)
+    camera.start()
+    assert spooler.feed(camera.preview_luma()) is None and not spool.exists()
+
+    bundle = make_bundle(receiver)
+    camera.set_scene(Scene(symbols=(WRISTBAND, qr_of(bundle))))
+    assert spooler.feed(camera.preview_luma()) == bundle
+    assert spool.stat().st_mode & 0o777 == 0o600
+    assert fmt.parse_toml(spool.read_text()) == bundle
+    spool.unlink()  # the provisioning service took it (and failed, say)
+    assert spooler.feed(camera.preview_luma()) is None  # the same code is not retried
+    assert not spool.exists()
+    fresh = make_bundle(receiver)
+    camera.set_scene(Scene(symbols=(qr_of(fresh),)))
+    assert spooler.feed(camera.preview_luma()) == fresh
+
+
+def test_spooled_bundle_is_applied_by_the_command_and_removed(tmp_path, receiver, capsys,
+                                                              monkeypatch):
+    spool = tmp_path / "run" / fmt.FILE_NAME
+    monkeypatch.setattr(prov, "QR_SPOOL", spool)
+    station = Station(tmp_path / "station")  # no file on its boot partition
+    spooler = prov.QrSpooler(spool)
+    camera = camera_showing(qr_of(make_bundle(receiver, ttl=-1)))
+    camera.start()
+    assert spooler.feed(camera.preview_luma()) is not None
+    code, out = station.provision(capsys=capsys)
+    assert code == 1 and "expired" in out
+    assert not spool.exists()  # a failed QR copy is dropped: IT shows a new code
+    station.assert_untouched(None)
+
+    camera.set_scene(Scene(symbols=(qr_of(make_bundle(receiver)),)))
+    assert spooler.feed(camera.preview_luma()) is not None
+    code, out = station.provision(capsys=capsys)
+    assert code == 0, out
+    assert f"provisioned from {spool} (deleted)" in out
+    assert not spool.exists()
+    assert registered(receiver) == [load_enrolment(station.paths).station_id]
