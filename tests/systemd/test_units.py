@@ -183,3 +183,18 @@ def test_exposure_reflects_the_hardening(tmp_path: Path) -> None:
     weaker = re.sub(r"^(ProtectSystem|ProtectHome|NoNewPrivileges|CapabilityBoundingSet|"
                     r"SystemCallFilter|DevicePolicy|DeviceAllow)=.*$", "", text, flags=re.M)
     assert exposure(staged("capture-station.service", tmp_path, weaker)) > 5.0
+
+
+@pytest.mark.parametrize("name", [n for n in UNIT_NAMES if n.endswith(".service")])
+def test_exec_start_is_a_real_command_line(name: str) -> None:
+    """The unit runs a sub-command that exists, with options the program accepts."""
+    import shlex
+
+    from appliance.cli import build_parser as station_parser
+    from sync.receiver_cli import build_parser as receiver_parser
+
+    argv = shlex.split(directives(name)["Service.ExecStart"][-1])
+    program, args = Path(argv[0]).name, argv[1:]
+    parser = {"capture-station": station_parser, "capture-receiver": receiver_parser}[program]()
+    parsed = parser.parse_args(args)
+    assert callable(parsed.func)
