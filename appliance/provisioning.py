@@ -22,7 +22,6 @@ logged, since they may carry a patient identifier.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import io
 import logging
@@ -40,7 +39,7 @@ from sync import provisioning as fmt
 from sync.provisioning import Bundle, BundleError
 
 from .config import Config, ConfigError, load_config
-from .enrolment import Enrolment, load_enrolment, save_enrolment
+from .enrolment import Enrolment, enrolment_from_result, load_enrolment, save_enrolment
 from .fsutil import atomic_write, fsync_dir
 from .paths import StatePaths
 
@@ -249,14 +248,7 @@ def apply_bundle(
         raise ProvisioningFailed(f"enrolment failed: {exc}") from None
 
     try:
-        _commit(bundle, config_path, text, old_config, paths, Enrolment(
-            station_id=result.station_id,
-            receiver_name=result.receiver_name,
-            receiver_pin=result.receiver_pin,
-            practice_public_key=base64.b64encode(result.practice_public_key).decode(),
-            receipt_public_key=base64.b64encode(result.receipt_public_key).decode(),
-            enrolled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        ))
+        _commit(bundle, config_path, text, old_config, paths, enrolment_from_result(result))
     except (OSError, ValueError, sqlite3.Error) as exc:
         raise ProvisioningFailed(
             f"the receiver registered this station as {result.station_id}, but saving the "
