@@ -8,9 +8,11 @@ camera, gpiozero's MockFactory and loopback interfaces. Each part is built by it
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from barcode.reader import (
@@ -167,8 +169,14 @@ def assemble(
     demo_press: Callable[[], None] | None = None,
     notifier: Notifier | None = None,
     idle_poll_seconds: float = 5.0,
+    qr_spool: Path | None = None,
 ) -> Assembly:
-    """Build every part of a station from ``cfg``; call ``start()`` (or use ``with``)."""
+    """Build every part of a station from ``cfg``; call ``start()`` (or use ``with``).
+
+    ``qr_spool``: where a provisioning QR code read while not enrolled is handed to
+    ``capture-station-provision`` (default: ``$RUNTIME_DIRECTORY`` under systemd, where the
+    path unit watches; elsewhere off: use ``capture-station provision --scan``).
+    """
     from sync.uploader import DeliveryTarget, MdnsLocator, StaticLocator, SyncWorker
 
     from .vault import Vault
@@ -196,13 +204,24 @@ def assemble(
             return load_enrolment(paths) is not None, disk_health(paths.root,
                                                                   cfg.vault.reserve_mb)
 
+        enrolment = load_enrolment(paths)
+        spooler = None
+        if enrolment is None:
+            from sync.provisioning import FILE_NAME
+
+            from .provisioning import QrSpooler
+
+            runtime = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+            spool = qr_spool or (Path(runtime) / FILE_NAME if runtime else None)
+            if spool is not None:
+                spooler = QrSpooler(spool).feed
         station = Station(
             workflow=workflow, camera=camera, reader=reader, store=vault, audit=vault.audit,
             info=StationInfo(vault.station_id, cfg.station.name), button=button, light=light,
             scan_rate_hz=cfg.barcode.scan_rate_hz, health=health,
             notifier=notifier or Notifier(), on_captured=on_captured,
+            unenrolled_frames=spooler,
         )
-        enrolment = load_enrolment(paths)
         if enrolment is not None:
             import base64
 

@@ -106,6 +106,7 @@ class Station:
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_captured: Callable[[str], None] | None = None,
+        unenrolled_frames: Callable[[Any], Any] | None = None,
     ) -> None:
         self.workflow = workflow
         self.camera = camera
@@ -120,6 +121,9 @@ class Station:
         self.notifier = notifier or Notifier(environ={})
         self.clock = clock
         self.on_captured = on_captured
+        #: While the station is not enrolled, every preview frame also goes here (the
+        #: provisioning-QR spooler), so IT can enrol a station by showing it a code.
+        self.unenrolled_frames = unenrolled_frames
         self._lock = threading.RLock()
         self._captures: queue.Queue[TakeCapture | None] = queue.Queue()
         self._stop = threading.Event()
@@ -217,6 +221,8 @@ class Station:
             try:
                 luma = self.camera.preview_luma()
                 events = self.reader.feed(luma)
+                if self.unenrolled_frames is not None and not self.workflow.enrolled:
+                    self.unenrolled_frames(luma)
             except Exception as exc:  # noqa: BLE001 - the scan loop must never die
                 if self._camera_ok:
                     log.error("preview failed: %s: %s", type(exc).__name__, exc)

@@ -23,7 +23,9 @@ if is_raspberry_pi_os; then
     apt_packages+=(python3-picamera2 python3-lgpio)
 fi
 if [[ "$WANT_BROWSER" == 1 ]]; then
-    apt_packages+=(chromium)
+    # `make test`: the browser test drives Debian's Chromium; the unit tests run
+    # systemd-analyze (verify, security) on the shipped units.
+    apt_packages+=(chromium systemd)
 fi
 
 missing=()
