@@ -109,12 +109,17 @@ class Candidate:
     txt_pin: str
 
 
+#: How often a service whose details did not arrive is asked again (1, 2, 4, ... s apart).
+RESOLVE_RETRIES = 6
+
+
 class Browser:
     """Keeps a live view of advertised receivers until closed (one background thread)."""
 
     def __init__(self, interfaces: Sequence[str] | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
         self._on_change_cb = on_change
+        self._closed = False
         self._zc = _zeroconf(interfaces)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -128,8 +133,20 @@ class Browser:
                 self._found.pop(name, None)
                 self._changed.notify_all()
             return
+        self._resolve(zeroconf, service_type, name, 0)
+
+    def _resolve(self, zeroconf: Zeroconf, service_type: str, name: str, attempt: int) -> None:
+        if self._closed:
+            return
         info = zeroconf.get_service_info(service_type, name, timeout=3000)
         if info is None:
+            # A busy network (or host) can drop the answers; the browser will not announce
+            # the service again, so keep asking for a while rather than never seeing it.
+            if attempt < RESOLVE_RETRIES and not self._closed:
+                timer = threading.Timer(min(2.0 ** attempt, 10.0), self._resolve,
+                                        (zeroconf, service_type, name, attempt + 1))
+                timer.daemon = True
+                timer.start()
             return
         props = {
             (k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)):
@@ -183,6 +200,7 @@ class Browser:
                 self._changed.wait(remaining)
 
     def close(self) -> None:
+        self._closed = True
         self._browser.cancel()
         self._zc.close()
 

@@ -242,10 +242,13 @@ class SyncWorker:
             self._client = None
 
     def _receiver_failed(self, item: OutboxItem) -> None:
+        """The receiver (not this item) is the problem: pause the whole worker and hand the
+        item back due at once, so that a receiver announcing itself (``wake``) gets every
+        item straight away instead of after each item's own backoff."""
         delay = self.backoff.delay(self._failures)
         self._failures += 1
         self.paused_until = self._clock() + delay
-        self._release(item, self.paused_until)
+        self._release(item, self._clock())
 
     def _item_delay(self, item: OutboxItem) -> float:
         return self._clock() + self.backoff.delay(item.attempts)
