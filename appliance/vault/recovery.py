@@ -4,7 +4,8 @@ Writes happen in a fixed order (sealed file durable first, then the catalog row;
 file gone first, then the row), so every interruption leaves one of a few known leftovers:
 
 * temp files (``.<name>.<pid>.<rand>.tmp``): an unfinished write, deleted;
-* a complete sealed file without a row: the capture was sealed but the row never committed.
+* a complete sealed file without a row: the capture was sealed but the row never committed
+  (its ``capture.stored`` audit line, written alongside the commit, may already be there).
   It is *adopted* (queued for delivery, not reviewable) when its header is ours and its size is
   exact, because a clinic must lose no photo. An orphan audit batch is deleted instead: its
   lines are still in the log and will be exported again;

@@ -7,7 +7,9 @@ only), so the review UI can show this start's captures and nothing on disk opens
 restart. It implements :class:`sync.outbox.Outbox` for the uploader.
 
 Threads: the capture thread, the web UI and the uploader may all call in at once; the catalog
-serialises database work, sealing and file writes run outside its lock.
+serialises database work, sealing and file writes run outside its lock. A capture is sealed on
+the ``vault-seal`` worker while the calling thread checks its image data (:mod:`.sealing`);
+after the file is durable, its audit line is written there while the row commits.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +35,6 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sync.envelope import (
     EnvelopeError,
     encode_metadata,
-    iter_sealed,
     load_public_key,
     open_envelope,
     seal_chunks,
@@ -45,11 +47,12 @@ from . import durable
 from .audit import AuditLog, iter_lines
 from .catalog import PENDING, Catalog, insert_item
 from .errors import DiskFullError, NotReviewableError, UnknownCaptureError, VaultError
-from .exif import strip_identifying_metadata, stripped_pieces
+from .exif import strip_identifying_metadata, strip_plan
 from .ids import uuid7
 from .keys import SessionKeys, StationIdentity, load_or_create_identity
 from .preview import make_preview
 from .recovery import RecoveryReport, recover
+from .sealing import seal_capture
 
 log = logging.getLogger("capture_station.vault")
 
@@ -136,6 +139,8 @@ class Vault:
             raise
         self._amendments: dict[str, list[dict[str, Any]]] = {}
         self._mutex = threading.RLock()
+        #: Seals a capture while the capture thread checks its image data (see .sealing).
+        self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-seal")
         self.recovery: RecoveryReport = recover(
             self.catalog, paths.captures, self.station_id, self._audit, clock)
         self._audit("vault.started", station_id=self.station_id,
@@ -153,6 +158,7 @@ class Vault:
         return cls(StatePaths(cfg.state_dir), **options)
 
     def close(self) -> None:
+        self._sealer.shutdown(wait=True)
         self.catalog.close()
         self.audit.close()
         if self._lock_fd >= 0:
@@ -211,7 +217,7 @@ class Vault:
                 "reserve; deliver or shred captures to make room")
 
     def _write_sealed(self, item_id: str, chunks: Iterable[bytes]) -> tuple[str, int, str]:
-        """Write durably as the chunks come (``iter_sealed`` encrypts while the disk writes).
+        """Write the sealed chunks durably (see :func:`.durable.write_new`).
 
         Returns (file, size, sha256) with sha256 ``""``: the transfer digest is not needed to
         make a capture safe, only to send it, so :meth:`lease_next` computes it on the
@@ -270,10 +276,12 @@ class Vault:
         if not isinstance(jpeg, bytes | bytearray | memoryview):
             raise VaultError("a capture is JPEG bytes")
         original = bytes(jpeg)
-        clean = stripped_pieces(original)  # views into ``original``: no copy of the image
-        small = make_preview(b"".join(clean)) if preview is None \
+        head = strip_plan(original, head_only=True)  # the header only: microseconds
+        small = make_preview(strip_identifying_metadata(original)) if preview is None \
             else strip_identifying_metadata(preview)
-        self._check_reserve(sum(len(p) for p in clean) + len(small) + WRITE_MARGIN)
+        # At most this much: the rest of the image from the first scan on, plus the header.
+        self._check_reserve(len(head.head) + len(original) - head.scan_at + len(small)
+                            + WRITE_MARGIN)
         capture_id = uuid7()
         meta = dict(metadata)
         meta.setdefault("station_id", self.station_id)
@@ -285,14 +293,14 @@ class Vault:
             encoded = encode_metadata(meta)
         except EnvelopeError as exc:
             raise VaultError(f"capture metadata cannot be stored: {exc}") from None
-        chunks = iter_sealed(
-            "capture", {"metadata": encoded, "image": clean, "preview": small},
-            recipients=[("practice", practice), ("review", self.keys.review_public)],
-            station_id=self.station_id, item_id=capture_id)
         try:
-            file, size, sha = self._write_sealed(capture_id, chunks)
+            chunks = seal_capture(
+                original, metadata=encoded, preview=small,
+                recipients=[("practice", practice), ("review", self.keys.review_public)],
+                station_id=self.station_id, item_id=capture_id, worker=self._sealer)
         except EnvelopeError as exc:
             raise VaultError(f"capture cannot be sealed: {exc}") from None
+        file, size, sha = self._write_sealed(capture_id, chunks)
         now = self.clock()
 
         def rows(db: Any) -> None:
@@ -301,9 +309,20 @@ class Vault:
             db.execute("INSERT INTO captures (capture_id, created_at, pseudonym, review_kid) "
                        "VALUES (?, ?, ?, ?)", (capture_id, now, pseudonym, self.keys.review_kid))
 
-        self._commit(file, rows)
-        self._audit("capture.stored", capture_id=capture_id, pseudonym=pseudonym, size=size,
-                    operator=meta.get("operator"))
+        # The file is durable: its row and its audit line are independent fsyncs, so the audit
+        # line is written on the sealing thread while this one commits. Either may land first
+        # in a crash; a durable file whose row never committed is adopted at start-up
+        # (recovery.adopted), so a "stored" line never names a capture that is not kept.
+        stored = self._sealer.submit(
+            self._audit, "capture.stored", capture_id=capture_id, pseudonym=pseudonym,
+            size=size, operator=meta.get("operator"))
+        try:
+            self._commit(file, rows)
+        except BaseException:
+            stored.result()
+            self._audit("capture.withdrawn", capture_id=capture_id)  # the file is gone again
+            raise
+        stored.result()
         return CaptureRecord(capture_id, now, pseudonym, size)
 
     # -- review -----------------------------------------------------------------------------
