@@ -212,6 +212,15 @@ def run() -> list[Figure]:
 # -- the station process ------------------------------------------------------------------------
 
 
+def _peak_rss_kb() -> int:
+    """This process's own peak RSS (VmHWM). Not ``getrusage``'s ru_maxrss: Linux carries that
+    across fork and exec, so a drain started by a large parent would report the parent."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _drain_main(manifest_path: str) -> int:
     """Deliver every item in the manifest with the real sync worker; print timing and RSS."""
     from cryptography.hazmat.primitives import serialization
@@ -246,9 +255,8 @@ def _drain_main(manifest_path: str) -> int:
             worker.paused_until = 0
     seconds = time.perf_counter() - started
     worker.stop()
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"delivered": delivered, "seconds": seconds,
-                      "peak_rss_mb": peak_kb / 1024}))
+                      "peak_rss_mb": _peak_rss_kb() / 1024}))
     return 0
 
 
