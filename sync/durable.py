@@ -20,8 +20,14 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_durably(path: Path, data: bytes, mode: int = 0o640) -> None:
-    """temp file beside ``path`` -> write -> fsync -> rename -> fsync the directory."""
+def write_durably(path: Path, data: bytes, mode: int = 0o640, *,
+                  replace: bool = True, sync_dir: bool = True) -> None:
+    """temp file beside ``path`` -> write -> fsync -> rename -> fsync the directory.
+
+    ``replace=False`` never overwrites: the temp file is hard-linked into place, so an
+    existing ``path`` raises FileExistsError and is left alone. ``sync_dir=False`` leaves the
+    directory fsync to a caller that writes several files into one directory.
+    """
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
@@ -32,11 +38,18 @@ def write_durably(path: Path, data: bytes, mode: int = 0o640) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            finally:
+                tmp.unlink()
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if sync_dir:
+        fsync_dir(path.parent)
 
 
 def move_durably(src: Path, dst: Path) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 from pathlib import Path
 
+from ..durable import fsync_dir, write_durably
 from ..envelope import EnvelopeError, OpenedEnvelope, open_envelope
 from ..receiver_cli import ReceiverCommandError
 from ._common import add_data_dir, load_keys
@@ -60,20 +59,9 @@ def _write_all(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     try:
         for name, data in files.items():
             target = out_dir / name
-            tmp = out_dir / f".{name}.{secrets.token_hex(4)}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            try:
-                os.link(tmp, target)
-            finally:
-                tmp.unlink()
+            write_durably(target, data, 0o600, replace=False, sync_dir=False)
             written.append(target)
+        fsync_dir(out_dir)
     except OSError as exc:
         for path in written:
             path.unlink(missing_ok=True)
