@@ -373,8 +373,14 @@ class Vault:
         metadata = dict(opened.metadata)
         for changes in self._amendments.get(capture_id, []):
             metadata.update(changes)
-        self._audit("capture.viewed", capture_id=capture_id, operator=operator,
-                    part="preview" if preview_only else "image")
+        try:
+            # Fail closed: an image nobody could record as viewed is not shown.
+            self.audit.record("capture.viewed", capture_id=capture_id, operator=operator,
+                              part="preview" if preview_only else "image")
+        except OSError as exc:
+            log.error("capture view refused: audit log not writable (%s)", exc.strerror)
+            raise VaultError("the view could not be recorded in the audit log (disk full?); "
+                             "the image is not shown") from None
         return ReviewCapture(capture_id, row["state"], metadata, opened.image, opened.preview)
 
     # -- amendments and discards --------------------------------------------------------------

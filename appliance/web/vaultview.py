@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..vault.errors import NotReviewableError, UnknownCaptureError
+from ..vault.errors import NotReviewableError, UnknownCaptureError, VaultError
 
 #: Discard reasons the vault knows (anything else is recorded as ``other``); labels for people.
 DISCARD_REASONS = {
@@ -113,6 +113,8 @@ def open_capture(vault: Any, capture_id: str, operator: str | None, *,
     except UnknownCaptureError:
         raise UnknownCapture(capture_id) from None
     except NotReviewableError as exc:
+        raise NotReviewable(str(exc)) from None
+    except VaultError as exc:  # e.g. the view could not be audited: nothing is shown
         raise NotReviewable(str(exc)) from None
     return OpenedCapture(opened.capture_id, opened.state, dict(opened.metadata),
                          opened.image or b"", opened.preview or b"")

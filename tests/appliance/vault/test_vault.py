@@ -157,6 +157,19 @@ def test_review_lists_and_opens_this_starts_captures(vault, paths, clock):
         vault.open_for_review(str(uuid.uuid4()))
 
 
+def test_a_view_that_cannot_be_audited_is_not_shown(vault, paths, monkeypatch):
+    stored = vault.store_capture(identifying_jpeg(), metadata())
+
+    def full_disk(event, **fields):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(vault.audit, "record", full_disk)
+    with pytest.raises(VaultError, match="could not be recorded"):
+        vault.open_for_review(stored.capture_id, operator="rev1")
+    monkeypatch.undo()
+    assert vault.open_for_review(stored.capture_id, operator="rev1").image
+
+
 def test_after_restart_nothing_is_reviewable(vault, paths, practice):
     record = vault.store_capture(identifying_jpeg(), metadata())
     vault.close()

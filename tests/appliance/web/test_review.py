@@ -74,6 +74,22 @@ def test_every_image_view_is_an_audit_event_naming_the_user(rig):
     assert PATIENT.id not in log
 
 
+def test_an_image_view_that_cannot_be_audited_is_refused(rig, monkeypatch):
+    cid = rig.capture()
+    browser = rig.client()
+    browser.login("rita")
+
+    def full_disk(event, **fields):
+        if event == "capture.viewed":
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rig.vault.audit, "record", full_disk)
+    response = browser.get(f"/captures/{cid}/image")
+    assert response.status_code == 409
+    assert response.mimetype != "image/jpeg"
+    assert b"\xff\xd8" not in response.data
+
+
 def test_no_patient_id_in_any_url(rig):
     cid = rig.capture()
     browser = rig.client()
