@@ -38,7 +38,6 @@ from .workflow import (
     Event,
     InvalidSeen,
     PatientSeen,
-    Person,
     Rules,
     Workflow,
 )
@@ -52,12 +51,10 @@ CARD_KINDS = {"consent": "consent", "site": "body_site", "laterality": "laterali
 
 def to_workflow_event(event: Any) -> Event | None:
     """Translate a barcode reader event into the workflow's vocabulary."""
-    if isinstance(event, PatientIdentified | CaregiverIdentified):
-        identity = event.identity
-        person = Person(identity.id, identity.issuer, identity.encounter, identity.provenance)
-        if isinstance(event, PatientIdentified):
-            return PatientSeen(person)
-        return CaregiverSeen(person)
+    if isinstance(event, PatientIdentified):
+        return PatientSeen(event.identity)
+    if isinstance(event, CaregiverIdentified):
+        return CaregiverSeen(event.identity)
     if isinstance(event, CommandRead):
         kind = CARD_KINDS.get(event.command.kind)
         if kind is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import queue
 import shutil
 import threading
@@ -131,7 +130,6 @@ class Station:
         self._restore: threading.Timer | None = None
         self._camera_ok = True
         self._scan_heartbeat = time.monotonic()
-        self.last_capture_ms: float | None = None
         self.captured_ids: list[str] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -271,7 +269,6 @@ class Station:
             self._capture(request)
 
     def _capture(self, request: TakeCapture) -> None:
-        started = time.perf_counter()
         metadata = dict(request.metadata)
         metadata.update(
             station_id=self.info.station_id,
@@ -290,7 +287,6 @@ class Station:
             self.dispatch(CaptureFinished(request.request_id, error=refusal))
             return
         capture_id = str(getattr(result, "capture_id", result))
-        self.last_capture_ms = (time.perf_counter() - started) * 1000
         self.captured_ids.append(capture_id)
         self.dispatch(CaptureFinished(request.request_id, capture_id=capture_id))
         if self.on_captured is not None:
@@ -303,6 +299,3 @@ def disk_health(state_dir: Path, reserve_mb: int) -> bool:
     except OSError:
         return False
 
-
-def enrolled_health(enrolment_path: Path) -> bool:
-    return os.path.exists(enrolment_path)

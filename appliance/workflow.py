@@ -13,9 +13,11 @@ press, the end-session card, or a different wristband (which starts the next ses
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from barcode.identity import Identity
 
 CONSENT_LEVELS = ("record-only", "teaching", "publication")
 EMERGENCY_OVERRIDE = "emergency-override"
@@ -44,28 +46,15 @@ class Refusal(StrEnum):
     BUSY = "busy"
 
 
-@dataclass(frozen=True)
-class Person:
-    """A scanned identity. ``repr`` never shows the identifier (it may reach a log)."""
-
-    id: str = field(repr=False)
-    issuer: str
-    encounter: str | None = field(default=None, repr=False)
-    provenance: str = "scanned"
-
-    def same_as(self, other: Person | None) -> bool:
-        return other is not None and (self.issuer, self.id) == (other.issuer, other.id)
-
-
 # ---- events -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PatientSeen:
-    patient: Person
+    patient: Identity
 
 
 @dataclass(frozen=True)
 class CaregiverSeen:
-    caregiver: Person
+    caregiver: Identity
 
 
 @dataclass(frozen=True)
@@ -178,7 +167,7 @@ class Rules:
 @dataclass
 class Session:
     session_id: str
-    patient: Person
+    patient: Identity
     started_at: float
     consent: str | None = None
     body_site: str | None = None
@@ -252,7 +241,7 @@ class Workflow:
     def _on_PatientSeen(self, event: PatientSeen, now: float) -> list[Effect]:
         self.last_activity = now
         patient = event.patient
-        if self.session is not None and patient.same_as(self.session.patient):
+        if self.session is not None and patient.key == self.session.patient.key:
             return []
         effects: list[Effect] = []
         if self.state is State.CAPTURING:

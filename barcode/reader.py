@@ -20,9 +20,8 @@ thread-safe: one scanning loop owns it.
 
 from __future__ import annotations
 
-import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,26 +243,3 @@ def build_reader(
         backend = make_backend(names, formats)
     return Reader(settings, backend)
 
-
-def scan_loop(
-    reader: Reader,
-    next_frame: Callable[[], Any],
-    on_event: Callable[[Event], None],
-    should_stop: Callable[[], bool],
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> None:
-    """Feed ``next_frame()`` to ``reader`` at ``scan_rate_hz`` until ``should_stop()``.
-
-    A convenience for the workflow's scanning thread; exceptions from the camera propagate
-    (the caller shows the camera-fault signal).
-    """
-    interval = reader.settings.interval
-    while not should_stop():
-        started = clock()
-        for event in reader.feed(next_frame()):
-            on_event(event)
-        remaining = interval - (clock() - started)
-        if remaining > 0:
-            sleep(remaining)

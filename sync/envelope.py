@@ -33,7 +33,7 @@ import os
 import re
 import struct
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -41,10 +41,8 @@ from typing import Any, BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
-from cryptography.hazmat.primitives.poly1305 import Poly1305
 
 MAGIC = b"CAPSEAL"
 VERSION = 1
@@ -240,8 +238,6 @@ def encode_metadata(metadata: Mapping[str, Any]) -> bytes:
 
 #: A part's plaintext: one buffer, or pieces to be concatenated (never joined by the sealer).
 PartData = bytes | bytearray | memoryview | Sequence[bytes | bytearray | memoryview]
-#: Size of the ciphertext pieces :func:`iter_sealed` yields for large parts.
-SEGMENT = 1 << 20
 
 
 def _pieces(data: PartData) -> list[memoryview]:
@@ -344,82 +340,6 @@ def seal_chunks(
         plain = views[0] if len(views) == 1 else b"".join(views)
         chunks.append(aead.encrypt(part_nonce(index), plain, aad))
     return chunks
-
-
-def _pad16(length: int) -> bytes:
-    return bytes(-length % 16)
-
-
-def _stream_part(data_key: bytes, index: int, views: list[memoryview], aad: bytes,
-                 segment: int) -> Iterator[bytes]:
-    """ChaCha20-Poly1305 (RFC 8439 section 2.8) of one part, ``segment`` bytes at a time.
-
-    The output is byte for byte what ``ChaCha20Poly1305(data_key).encrypt`` gives (the tests
-    check it): the Poly1305 key is the first half of keystream block 0, the plaintext is
-    encrypted from block 1 on, and the tag covers AAD, padding, ciphertext, padding and both
-    lengths. Only the AEAD is taken apart; the primitives are ``cryptography``'s.
-    """
-    # cryptography's ChaCha20 nonce is the 32-bit little-endian block counter + the IETF nonce.
-    cipher = Cipher(algorithms.ChaCha20(data_key, bytes(4) + part_nonce(index)), None)
-    stream = cipher.encryptor()
-    mac = Poly1305(stream.update(bytes(64))[:32])
-    mac.update(aad + _pad16(len(aad)))
-    total = 0
-    for view in views:
-        for start in range(0, len(view), segment):
-            ciphertext = stream.update(view[start: start + segment])
-            mac.update(ciphertext)
-            total += len(ciphertext)
-            yield ciphertext
-    mac.update(_pad16(total) + struct.pack("<QQ", len(aad), total))
-    yield mac.finalize()
-
-
-def iter_sealed(
-    kind: str,
-    parts: Mapping[str, PartData],
-    *,
-    recipients: Sequence[tuple[str, X25519PublicKey]],
-    station_id: str,
-    item_id: str,
-    subject: str | None = None,
-    segment: int = SEGMENT,
-    _data_key: bytes | None = None,
-    _wrap: KeyWrapper | None = None,
-) -> Iterator[bytes]:
-    """The sealed file as a stream of pieces, encrypted only as they are asked for.
-
-    Same bytes as :func:`seal`, but a writer can put one piece on disk (and let the disk start
-    on it) while the next is being encrypted, instead of waiting for the whole payload. A
-    part may be given as a list of pieces (e.g. the JPEG's header segments and a view of its
-    image data), so nothing is joined. Validation, the data key and the key wraps happen on
-    the first ``next()``. Pieces under ``segment`` bytes are merged, so a consumer sees few,
-    large writes.
-    """
-    aad, data_key, pieces = _begin(kind, parts, recipients, station_id, item_id, subject,
-                                   _data_key, _wrap)
-    aead = ChaCha20Poly1305(data_key)
-    pending: list[bytes] = [aad]
-    pending_len = len(aad)
-    for index, views in enumerate(pieces):
-        size = sum(len(v) for v in views)
-        if size < segment:  # small part: the one-shot AEAD, no streaming needed
-            chunks: Iterable[bytes] = [aead.encrypt(
-                part_nonce(index), views[0] if len(views) == 1 else b"".join(views), aad)]
-        else:
-            chunks = _stream_part(data_key, index, views, aad, segment)
-        for chunk in chunks:
-            if pending_len + len(chunk) < segment:
-                pending.append(chunk)
-                pending_len += len(chunk)
-                continue
-            if pending:
-                pending.append(chunk)
-                chunk = b"".join(pending)
-                pending, pending_len = [], 0
-            yield chunk
-    if pending:
-        yield b"".join(pending)
 
 
 def seal(

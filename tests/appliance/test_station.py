@@ -13,12 +13,13 @@ from gpiozero.pins.mock import MockFactory
 
 from appliance.enrolment import NotEnrolledError
 from appliance.station import Station, StationInfo, refusal_for
-from appliance.workflow import CardSeen, PatientSeen, Person, Refusal, Rules, Workflow
+from appliance.workflow import CardSeen, PatientSeen, Refusal, Rules, Workflow
+from barcode.identity import Identity
 from capture.camera import CameraError
 from capture.controls import CaptureButton, StatusLight
 from capture.fake import FakeCamera
 
-PATIENT = Person("795123450000000013", "GS1", provenance="scanned-gs1")
+PATIENT = Identity("patient", "795123450000000013", "GS1", provenance="scanned-gs1")
 
 
 class ScriptedReader:

@@ -15,7 +15,6 @@ from appliance.workflow import (
     InvalidSeen,
     OperatorLogin,
     PatientSeen,
-    Person,
     Refusal,
     Rules,
     SetTags,
@@ -25,10 +24,11 @@ from appliance.workflow import (
     Tick,
     Workflow,
 )
+from barcode.identity import Identity
 
-ALICE = Person("795123450000000013", "GS1", encounter="ENC1", provenance="scanned-gs1")
-BOB = Person("795123450000000020", "GS1", provenance="scanned-gs1")
-NURSE = Person("795123450000009999", "GS1", provenance="scanned-gs1")
+ALICE = Identity("patient", "795123450000000013", "GS1", "ENC1", "scanned-gs1")
+BOB = Identity("patient", "795123450000000020", "GS1", provenance="scanned-gs1")
+NURSE = Identity("caregiver", "795123450000009999", "GS1", provenance="scanned-gs1")
 
 
 def signals(effects):
@@ -137,7 +137,7 @@ def test_different_wristband_ends_session_visibly_and_starts_new():
     effects = wf.handle(PatientSeen(BOB), 10)
     assert audits(effects) == ["session_ended", "session_started"]
     assert signals(effects) == ["session_switched"]
-    assert wf.session.patient.same_as(BOB)
+    assert wf.session.patient.key == BOB.key
     assert wf.session.session_id != old
     # consent does not carry over to the new patient
     assert signals(wf.handle(Click(), 11)) == ["no_consent"]
@@ -153,7 +153,7 @@ def test_wristband_during_capture_does_not_switch():
     (take,) = captures(wf.handle(Click(), 2))
     assert signals(wf.handle(PatientSeen(BOB), 2.1)) == ["busy"]
     wf.handle(CaptureFinished(take.request_id, "c"), 2.2)
-    assert wf.session.patient.same_as(ALICE)
+    assert wf.session.patient.key == ALICE.key
 
 
 def test_double_press_takes_one_photo():
@@ -256,7 +256,7 @@ def test_conflict_is_refused_and_keeps_session():
     wf = ready_workflow()
     effects = wf.handle(ConflictSeen(), 2)
     assert signals(effects) == ["conflict"]
-    assert wf.session.patient.same_as(ALICE)
+    assert wf.session.patient.key == ALICE.key
 
 
 def test_conflict_while_idle_identifies_nobody():

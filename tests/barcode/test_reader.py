@@ -16,7 +16,6 @@ from barcode.reader import (
     PatientIdentified,
     ReaderSettings,
     build_reader,
-    scan_loop,
 )
 from capture.fake import Scene, Symbol
 
@@ -227,23 +226,3 @@ def test_backend_preference_and_unavailability():
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="consecutive_reads"):
         ReaderSettings(consecutive_reads=0)
-
-
-def test_scan_loop_feeds_frames_at_the_configured_rate():
-    r = reader(2, scan_rate_hz=4.0)
-    frames = iter([BAND_A, BAND_A, EMPTY, TEACHING, TEACHING])
-    now = [0.0]
-    sleeps, events = [], []
-
-    def next_frame():
-        now[0] += 0.05  # decoding takes 50 ms of the fake clock
-        return next(frames)
-
-    def sleep(seconds):
-        sleeps.append(round(seconds, 6))
-        now[0] += seconds
-
-    scan_loop(r, next_frame, events.append, lambda: len(sleeps) >= 5,
-              sleep=sleep, clock=lambda: now[0])
-    assert events == [PatientIdentified(A), CommandRead(Command("consent", "teaching"))]
-    assert sleeps == [0.2] * 5

@@ -225,50 +225,6 @@ def test_seal_chunks_concatenate_to_seal(keys):
     assert b"".join(chunks) == env.seal("capture", parts, **args)
 
 
-@pytest.mark.parametrize("image_size", [0, 1, 63, 64, 65, 1000, 4096 + 17])
-@pytest.mark.parametrize("segment", [64, 1000])
-def test_iter_sealed_streams_the_same_bytes_as_seal(keys, image_size, segment):
-    """The streamed AEAD (ChaCha20 + Poly1305 put together per RFC 8439) gives exactly the
-    one-shot ChaCha20-Poly1305 bytes, for any split of the parts into pieces and segments."""
-    cid = str(uuid.uuid4())
-    eph = {_raw(k.public_key()): X25519PrivateKey.generate() for k in keys.values()}
-    image = bytes((i * 7 + 3) % 256 for i in range(image_size))
-    cut = image_size // 3
-    args = dict(recipients=_recipients(keys), station_id="s", item_id=cid,
-                _data_key=b"\x05" * 32, _wrap=deterministic_wrap(eph))
-    whole = env.seal("capture", {"metadata": b"{}", "image": image, "preview": b"pre" * 40},
-                     **args)
-    pieces = [image[:cut], memoryview(image)[cut:], b""]
-    chunks = list(env.iter_sealed(
-        "capture", {"metadata": b"{}", "image": pieces, "preview": [b"pre" * 40]},
-        segment=segment, **args))
-    assert b"".join(chunks) == whole
-    assert all(len(c) >= segment for c in chunks[:-1])  # small pieces are merged
-    assert env.open_envelope(whole, keys["review"]).image == image
-
-
-def test_iter_sealed_large_part_opens_and_refuses_damage(keys):
-    image = bytes(range(256)) * 9000  # about 2.3 MB: several 1 MiB segments
-    cid = str(uuid.uuid4())
-    sealed = bytearray(b"".join(env.iter_sealed(
-        "capture", {"metadata": b"{}", "image": [image[:10], image[10:]], "preview": b""},
-        recipients=_recipients(keys), station_id="s", item_id=cid)))
-    assert env.open_envelope(bytes(sealed), keys["practice"]).image == image
-    sealed[len(sealed) // 2] ^= 1
-    with pytest.raises(EnvelopeError, match="does not authenticate"):
-        env.open_envelope(bytes(sealed), keys["practice"])
-
-
-def test_iter_sealed_checks_input_before_yielding(keys):
-    with pytest.raises(EnvelopeError, match="exactly the parts"):
-        next(env.iter_sealed("capture", {"metadata": b"{}"}, recipients=_recipients(keys),
-                             station_id="s", item_id=str(uuid.uuid4())))
-    with pytest.raises(EnvelopeError, match="must be bytes"):
-        next(env.iter_sealed("capture", {"metadata": b"{}", "image": [1, 2], "preview": b""},
-                             recipients=_recipients(keys), station_id="s",
-                             item_id=str(uuid.uuid4())))
-
-
 def test_each_seal_uses_a_fresh_data_key_and_ephemeral(keys):
     cid = str(uuid.uuid4())
     a, _, _ = _capture(keys, capture_id=cid)

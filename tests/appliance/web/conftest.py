@@ -22,13 +22,14 @@ from appliance.enrolment import Enrolment, save_enrolment
 from appliance.paths import StatePaths
 from appliance.vault import Vault
 from appliance.web import Accounts, create_app
-from appliance.workflow import Person, Rules, Workflow
+from appliance.workflow import Rules, Workflow
+from barcode.identity import Identity
 from capture.fake import FakeCamera
 
 PASSWORDS = {"nina": "nurse-password-1", "rita": "reviewer-password-2",
              "adam": "admin-password-3"}
 ROLE_OF = {"nina": "nurse", "rita": "reviewer", "adam": "admin"}
-PATIENT = Person("795123450000000013", "GS1", provenance="scanned-gs1")
+PATIENT = Identity("patient", "795123450000000013", "GS1", provenance="scanned-gs1")
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 BASE = "https://station.test"
 RECEIVER_PIN = hashlib.sha256(b"the practice receiver's TLS public key").hexdigest()

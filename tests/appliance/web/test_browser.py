@@ -38,30 +38,11 @@ NURSE, NURSE_PW = "nina", "nurse-password-1"
 ADMIN, ADMIN_PW = "adam", "admin-password-3"
 
 
-class WristbandReader:
-    """The real barcode reader; a patient it identifies becomes the workflow's PatientSeen."""
-
-    def __init__(self, cfg) -> None:
-        from barcode.reader import build_reader
-
-        self.reader = build_reader(cfg.barcode, cfg.workflow.body_sites)
-
-    def feed(self, luma):
-        from appliance.workflow import PatientSeen, Person
-        from barcode.reader import PatientIdentified
-
-        events = []
-        for event in self.reader.feed(luma):
-            if isinstance(event, PatientIdentified):
-                i = event.identity
-                events.append(PatientSeen(Person(i.id, i.issuer, i.encounter, i.provenance)))
-        return events
-
-
 @pytest.fixture
 def station(tmp_path):
     from gpiozero.pins.mock import MockFactory
 
+    from appliance.compose import WorkflowReader
     from appliance.paths import StatePaths
     from appliance.station import Station, StationInfo
     from appliance.vault import Vault
@@ -70,6 +51,7 @@ def station(tmp_path):
     from appliance.web.status import station_status
     from appliance.workflow import Rules, Workflow
     from barcode.gs1 import with_check_digit
+    from barcode.reader import build_reader
     from capture.controls import CaptureButton, StatusLight
     from capture.fake import FakeCamera, Scene, Symbol
 
@@ -92,8 +74,9 @@ def station(tmp_path):
     light = StatusLight(pin=27, pin_factory=factory)
     vault = Vault(paths, reserve_bytes=16 * 1024 * 1024, audit_fsync=False)
     workflow = Workflow(Rules(body_sites=tuple(cfg.workflow.body_sites)), now=time.monotonic())
-    runtime = Station(workflow=workflow, camera=camera, reader=WristbandReader(cfg),
-                      store=vault, audit=vault.audit,
+    reader = WorkflowReader(build_reader(cfg.barcode, cfg.workflow.body_sites))
+    runtime = Station(workflow=workflow, camera=camera, reader=reader, store=vault,
+                      audit=vault.audit,
                       info=StationInfo(vault.station_id, cfg.station.name), button=button,
                       light=light, scan_rate_hz=10)
 
