@@ -27,6 +27,7 @@ contains key material or payload bytes.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
@@ -43,6 +44,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+
+from .chacha_stream import PartAuthenticator, PartEncryptor
 
 MAGIC = b"CAPSEAL"
 VERSION = 1
@@ -246,6 +249,114 @@ def _pieces(data: PartData) -> list[memoryview]:
     return [memoryview(piece).cast("B") for piece in data]
 
 
+@dataclass(frozen=True)
+class EnvelopePlan:
+    """Everything about an envelope that is fixed before any byte is encrypted.
+
+    The header's length is known here already (a key wrap always has the same size), so a
+    sealer can place the ciphertext of each part in the file before the HPKE wraps exist:
+    see :func:`seal_into`. :meth:`associated_data` computes the wraps (the slow part).
+    """
+
+    kind: str
+    station_id: str
+    item_id: str
+    subject: str | None
+    recipients: tuple[tuple[str, X25519PublicKey], ...]
+    part_lengths: tuple[tuple[str, int], ...]
+    data_key: bytes
+    wrap: KeyWrapper
+    aad_length: int
+
+    @property
+    def offsets(self) -> list[int]:
+        """Where each part's ciphertext starts in the sealed file."""
+        out, at = [], self.aad_length
+        for _name, length in self.part_lengths:
+            out.append(at)
+            at += length + TAG_LEN
+        return out
+
+    @property
+    def total_size(self) -> int:
+        return self.aad_length + sum(n + TAG_LEN for _name, n in self.part_lengths)
+
+    def _header(self, wraps: Sequence[bytes]) -> bytes:
+        entries = [{"rid": rid, "kid": key_id(key), "enc": base64.b64encode(enc).decode()}
+                   for (rid, key), enc in zip(self.recipients, wraps, strict=True)]
+        header = {
+            "v": VERSION,
+            "suite": SUITE_IDS,
+            "kind": self.kind,
+            "station": self.station_id,
+            "id": self.item_id,
+            "subject": self.subject,
+            "recipients": entries,
+            "parts": [{"name": name, "len": n} for name, n in self.part_lengths],
+        }
+        header_json = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        if len(header_json) > MAX_HEADER:
+            raise EnvelopeError("header too large")
+        return PREFIX + struct.pack(">I", len(header_json)) + header_json
+
+    def associated_data(self) -> bytes:
+        """Wrap the data key to every recipient; return the file's start up to the payload."""
+        info = hpke_info(self.kind, self.station_id, self.item_id)
+        wraps = []
+        for _rid, public_key in self.recipients:
+            enc = self.wrap(self.data_key, public_key, info)
+            if len(enc) != WRAP_LEN:
+                raise EnvelopeError("key wrap has the wrong length")
+            wraps.append(enc)
+        aad = self._header(wraps)
+        if len(aad) != self.aad_length:  # a wrap's size is fixed, so this cannot move
+            raise EnvelopeError("header length changed while sealing")
+        return aad
+
+
+def plan_envelope(
+    kind: str,
+    part_lengths: Mapping[str, int],
+    *,
+    recipients: Sequence[tuple[str, X25519PublicKey]],
+    station_id: str,
+    item_id: str,
+    subject: str | None = None,
+    _data_key: bytes | None = None,
+    _wrap: KeyWrapper | None = None,
+) -> EnvelopePlan:
+    """Validate an item and draw its fresh data key (see :class:`EnvelopePlan`)."""
+    _check_item(kind, item_id, subject)
+    _check_station(station_id)
+    wanted = KIND_PARTS[kind]
+    if set(part_lengths) != set(wanted):
+        raise EnvelopeError(f"a {kind} envelope carries exactly the parts {', '.join(wanted)}")
+    for name in wanted:
+        if part_lengths[name] > MAX_PART:
+            raise EnvelopeError(f"part {name!r} is larger than {MAX_PART} bytes")
+    if not recipients:
+        raise EnvelopeError("an envelope needs at least one recipient")
+    if len(recipients) > MAX_RECIPIENTS:
+        raise EnvelopeError(f"at most {MAX_RECIPIENTS} recipients")
+    seen: set[str] = set()
+    for rid, public_key in recipients:
+        if not isinstance(rid, str) or not _RID_RE.fullmatch(rid):
+            raise EnvelopeError("recipient ids are 1-64 of a-z 0-9 . _ : -")
+        if rid in seen:
+            raise EnvelopeError(f"recipient id {rid!r} given twice")
+        seen.add(rid)
+        if not isinstance(public_key, X25519PublicKey):
+            raise EnvelopeError(f"recipient {rid!r} needs an X25519 public key")
+    data_key = os.urandom(DATA_KEY_LEN) if _data_key is None else bytes(_data_key)
+    if len(data_key) != DATA_KEY_LEN:
+        raise EnvelopeError("the data key is 32 bytes")
+    plan = EnvelopePlan(kind, station_id, item_id, subject, tuple(recipients),
+                        tuple((name, int(part_lengths[name])) for name in wanted), data_key,
+                        _wrap or _hpke_wrap, 0)
+    aad_length = len(plan._header([bytes(WRAP_LEN)] * len(recipients)))
+    return dataclasses.replace(plan, aad_length=aad_length)
+
+
 def _begin(
     kind: str,
     parts: Mapping[str, PartData],
@@ -257,62 +368,94 @@ def _begin(
     wrap: KeyWrapper | None,
 ) -> tuple[bytes, bytes, list[list[memoryview]]]:
     """Validate, draw the data key, wrap it; return (AAD, data key, plaintext pieces per part)."""
-    _check_item(kind, item_id, subject)
-    _check_station(station_id)
+    pieces = _part_pieces(kind, parts)
+    plan = plan_envelope(kind, {name: sum(len(v) for v in views)
+                                for name, views in zip(KIND_PARTS[kind], pieces, strict=True)},
+                         recipients=recipients, station_id=station_id, item_id=item_id,
+                         subject=subject, _data_key=data_key, _wrap=wrap)
+    return plan.associated_data(), plan.data_key, pieces
+
+
+def _part_pieces(kind: str, parts: Mapping[str, PartData]) -> list[list[memoryview]]:
+    """Each part of ``kind`` in order, as byte views (a part may be given in pieces)."""
     wanted = KIND_PARTS[kind]
     if set(parts) != set(wanted):
         raise EnvelopeError(f"a {kind} envelope carries exactly the parts {', '.join(wanted)}")
-    if not recipients:
-        raise EnvelopeError("an envelope needs at least one recipient")
-    if len(recipients) > MAX_RECIPIENTS:
-        raise EnvelopeError(f"at most {MAX_RECIPIENTS} recipients")
-    data_key = os.urandom(DATA_KEY_LEN) if data_key is None else bytes(data_key)
-    if len(data_key) != DATA_KEY_LEN:
-        raise EnvelopeError("the data key is 32 bytes")
-    wrap = wrap or _hpke_wrap
-    info = hpke_info(kind, station_id, item_id)
-    entries = []
-    seen: set[str] = set()
-    for rid, public_key in recipients:
-        if not isinstance(rid, str) or not _RID_RE.fullmatch(rid):
-            raise EnvelopeError("recipient ids are 1-64 of a-z 0-9 . _ : -")
-        if rid in seen:
-            raise EnvelopeError(f"recipient id {rid!r} given twice")
-        seen.add(rid)
-        if not isinstance(public_key, X25519PublicKey):
-            raise EnvelopeError(f"recipient {rid!r} needs an X25519 public key")
-        enc = wrap(data_key, public_key, info)
-        if len(enc) != WRAP_LEN:
-            raise EnvelopeError("key wrap has the wrong length")
-        entries.append({"rid": rid, "kid": key_id(public_key),
-                        "enc": base64.b64encode(enc).decode()})
     pieces = []
-    lengths = []
     for name in wanted:
         try:
-            views = _pieces(parts[name])
+            pieces.append(_pieces(parts[name]))
         except TypeError:
             raise EnvelopeError(f"part {name!r} must be bytes") from None
-        size = sum(len(v) for v in views)
-        if size > MAX_PART:
-            raise EnvelopeError(f"part {name!r} is larger than {MAX_PART} bytes")
-        pieces.append(views)
-        lengths.append({"name": name, "len": size})
-    header = {
-        "v": VERSION,
-        "suite": SUITE_IDS,
-        "kind": kind,
-        "station": station_id,
-        "id": item_id,
-        "subject": subject,
-        "recipients": entries,
-        "parts": lengths,
-    }
-    header_json = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-    if len(header_json) > MAX_HEADER:
-        raise EnvelopeError("header too large")
-    aad = PREFIX + struct.pack(">I", len(header_json)) + header_json
-    return aad, data_key, pieces
+    return pieces
+
+
+#: The largest part, if at least this large, is sealed in stretches by seal_into.
+STREAM_MIN = 256 * 1024
+#: One stretch: small enough that a writer gets the first one early, large enough that the
+#: per-call overhead does not show.
+STREAM_CHUNK = 512 * 1024
+
+
+def seal_into(
+    plan: EnvelopePlan,
+    parts: Mapping[str, PartData],
+    out: memoryview,
+    *,
+    on_ready: Callable[[int, int], None] | None = None,
+) -> None:
+    """Seal ``parts`` as planned into ``out`` (at least ``plan.total_size`` bytes).
+
+    The result is the file :func:`seal_chunks` writes with the plan's data key, built so a
+    writer can put it on disk while it is being sealed. The largest part (the photo) is
+    encrypted a stretch at a time (:mod:`sync.chacha_stream`); each stretch is final as soon
+    as ChaCha20 has run over it, so ``on_ready(start, end)`` reports it at once, and only then
+    are the key wraps made (the header is the associated data, needed for the
+    authentication, not for the encryption) and the stretch authenticated. When everything
+    is done, ``on_ready(0, plan.total_size)``. Raises EnvelopeError if the parts do not match
+    the plan.
+    """
+    pieces = _part_pieces(plan.kind, parts)
+    for views, (name, length) in zip(pieces, plan.part_lengths, strict=True):
+        if sum(len(v) for v in views) != length:
+            raise EnvelopeError(f"part {name!r} is not the planned length")
+    if len(out) < plan.total_size:
+        raise EnvelopeError("the output buffer is smaller than the envelope")
+    offsets = plan.offsets
+    largest = max(range(len(pieces)), key=lambda i: plan.part_lengths[i][1])
+    streamed = largest if plan.part_lengths[largest][1] >= STREAM_MIN else None
+    aad = b""
+    if streamed is not None:
+        encryptor = PartEncryptor(plan.data_key, part_nonce(streamed))
+        authenticator: PartAuthenticator | None = None
+        begin = at = offsets[streamed]
+        for view in pieces[streamed]:
+            for start in range(0, len(view), STREAM_CHUNK):
+                piece = view[start: start + STREAM_CHUNK]
+                sealed = out[at: at + len(piece)]
+                encryptor.encrypt_into(piece, sealed)
+                if on_ready is not None:
+                    on_ready(begin, at + len(piece))
+                if authenticator is None:  # the writer has its first stretch: now the wraps
+                    aad = plan.associated_data()
+                    authenticator = PartAuthenticator(plan.data_key, part_nonce(streamed), aad)
+                authenticator.update(sealed)
+                at += len(piece)
+        if authenticator is None:  # pragma: no cover - the part is at least STREAM_MIN long
+            raise EnvelopeError("nothing to seal")
+        out[at: at + TAG_LEN] = authenticator.tag()
+    else:
+        aad = plan.associated_data()
+    out[: len(aad)] = aad
+    aead = ChaCha20Poly1305(plan.data_key)
+    for index, (views, (_name, length)) in enumerate(zip(pieces, plan.part_lengths,
+                                                          strict=True)):
+        if index != streamed:
+            plain = views[0] if len(views) == 1 else b"".join(views)
+            aead.encrypt_into(part_nonce(index), plain, aad,
+                              out[offsets[index]: offsets[index] + length + TAG_LEN])
+    if on_ready is not None:
+        on_ready(0, plan.total_size)
 
 
 def seal_chunks(

@@ -1,94 +1,108 @@
-"""Seal a capture while its image data is still being checked: two cores, one result.
+"""Seal a capture straight to disk while its image data is still being checked.
 
-Stripping a JPEG (:mod:`.exif`) has a cheap part and a costly one. Walking the header segments
-up to the first scan takes microseconds; finding where the entropy-coded data ends (to drop
-anything trailing the image, such as MPF secondary images or an appended motion-photo video)
-means looking at every byte of it. Sealing means ChaCha20-Poly1305 over those same bytes.
+Storing a capture is three long jobs over the same five megabytes: finding where the
+JPEG's entropy-coded data ends (:mod:`.exif`: to drop anything trailing the image, such as MPF
+secondary images or an appended motion-photo video, every byte has to be looked at), sealing
+it (:func:`sync.envelope.seal_into`: ChaCha20 on one core, the key wraps and Poly1305 on the
+other) and writing it (:class:`.durable.WriteBehindFile`: each sealed stretch goes to the disk
+while the next is encrypted). They run at once:
 
-Both costly loops release the interpreter lock (numpy's comparisons in
-:func:`.exif.find_markers`; the one-shot AEAD in ``cryptography``), so they run at once:
-
-1. the header is cleaned (head-only :func:`.exif.strip_plan`);
-2. a worker thread seals the *speculative* image -- the cleaned header followed by the
-   original from the first scan to the very end -- with :func:`sync.envelope.seal_chunks`
-   (fresh data key, key wraps, one-shot AEAD: exactly envelope v1);
-3. meanwhile this thread walks the whole image (:func:`.exif.strip_plan` with its marker scan);
+1. the header segments are cleaned (head-only :func:`.exif.strip_plan`, microseconds);
+2. a worker walks the whole image (:func:`.exif.strip_plan` with its numpy marker scan);
+3. meanwhile the *speculative* image -- the cleaned header followed by the original from the
+   first scan to the very end, as two views, never copied -- is sealed into the reused
+   buffer under a fresh data key and written behind to a temp file;
 4. in the common case (nothing dropped after the first scan, nothing after the end-of-image
-   marker) the two agree and the speculative envelope is the envelope. Otherwise it is thrown
-   away unwritten, and the image as actually stripped is sealed again with a *new* data key,
-   so no key and nonce ever encrypt two different plaintexts.
+   marker) the check agrees and the temp file is committed (fsync, link, directory fsync).
+   Otherwise the temp file is removed uncommitted and the image as actually stripped is
+   sealed again under a *new* data key, so no key and nonce ever encrypt two plaintexts.
 
-Nothing speculative reaches the disk: the caller gets the chunks only after the check.
+A wrong guess can put ciphertext of the trailing data into a temp file that is deleted again:
+never plaintext, and only under a key that exists nowhere but in that file's key wraps.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future
+from pathlib import Path
 
-import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from sync.envelope import seal_chunks
+from sync.envelope import PartData, plan_envelope, seal_into
 
+from .durable import AlignedBuffer, WriteBehindFile
 from .exif import StripPlan, strip_plan
 
-
-def _speculative_image(jpeg: bytes, head: StripPlan) -> memoryview:
-    """The cleaned header + the original from the first scan on, as one buffer.
-
-    No copy when the header needed no cleaning; otherwise numpy copies (without the lock).
-    """
-    if jpeg[: head.scan_at] == head.head:
-        return memoryview(jpeg)
-    buf = np.empty(len(head.head) + len(jpeg) - head.scan_at, np.uint8)
-    buf[: len(head.head)] = np.frombuffer(head.head, np.uint8)
-    buf[len(head.head):] = np.frombuffer(jpeg, np.uint8)[head.scan_at:]
-    return memoryview(buf)
+#: Threads seal_capture_file needs on its ``worker``: the image check (the calling thread
+#: seals and writes).
+WORKER_THREADS = 1
 
 
-def seal_capture(
+def seal_capture_file(
     jpeg: bytes,
     *,
+    path: Path,
     metadata: bytes,
     preview: bytes,
     recipients: Sequence[tuple[str, X25519PublicKey]],
     station_id: str,
     item_id: str,
     worker: Executor,
-) -> list[bytes]:
-    """The chunks of the sealed capture envelope of ``jpeg`` with identifying metadata removed
-    (see module doc). ``metadata`` is the encoded metadata part. Raises JpegError for an
-    image that is not a complete JPEG, EnvelopeError if the envelope cannot be built."""
+    buffer: AlignedBuffer,
+) -> int:
+    """Durably create ``path``: the sealed capture of ``jpeg`` with identifying metadata
+    removed (see module doc); returns its size. ``metadata`` is the encoded metadata part;
+    ``worker`` needs :data:`WORKER_THREADS` free threads. Raises JpegError for an image that
+    is not a complete JPEG, EnvelopeError if the envelope cannot be built, DiskFullError;
+    nothing is left on disk after an error."""
     head = strip_plan(jpeg, head_only=True)
-    common = dict(recipients=recipients, station_id=station_id, item_id=item_id)
-
-    def seal_speculatively() -> list[bytes]:
-        image = _speculative_image(jpeg, head)
-        return seal_chunks("capture", {"metadata": metadata, "image": image,
-                                       "preview": preview}, **common)
-
-    speculative: Future[list[bytes]] = worker.submit(seal_speculatively)
+    checking: Future[StripPlan] = worker.submit(strip_plan, jpeg)
+    speculative = [head.head, memoryview(jpeg)[head.scan_at:]]
+    common = dict(path=path, metadata=metadata, preview=preview, recipients=recipients,
+                  station_id=station_id, item_id=item_id, worker=worker, buffer=buffer)
     try:
-        plan = strip_plan(jpeg)
+        with _sealed_file(speculative, **common) as out:
+            plan = checking.result()
+            if plan.head == head.head and plan.tail_is_rest_of(len(jpeg)):
+                return out.commit()
     except BaseException:
-        speculative.cancel()
-        if not speculative.cancelled():
-            _wait_quietly(speculative)
+        if not checking.cancel():
+            with contextlib.suppress(Exception):
+                checking.result()  # the worker must be done with the image before we return
         raise
-    chunks = speculative.result()
-    if plan.head == head.head and plan.tail_is_rest_of(len(jpeg)):
-        return chunks
-    # Something after the first scan was dropped or trailed the image: never use the
-    # speculative ciphertext; seal the stripped image under a fresh data key.
-    del chunks
-    image = b"".join(plan.pieces(jpeg))
-    return seal_chunks("capture", {"metadata": metadata, "image": image, "preview": preview},
-                       **common)
+    # Something after the first scan was dropped or trailed the image: the speculative file
+    # is gone; seal the stripped image under a fresh data key.
+    with _sealed_file(plan.pieces(jpeg), **common) as out:
+        return out.commit()
 
 
-def _wait_quietly(future: Future[list[bytes]]) -> None:
-    """Let the worker finish (the strip error is the one to report, not a sealing one)."""
-    with contextlib.suppress(Exception):
-        future.result()
+@contextlib.contextmanager
+def _sealed_file(
+    image: PartData,
+    *,
+    path: Path,
+    metadata: bytes,
+    preview: bytes,
+    recipients: Sequence[tuple[str, X25519PublicKey]],
+    station_id: str,
+    item_id: str,
+    worker: Executor,
+    buffer: AlignedBuffer,
+) -> Iterator[WriteBehindFile]:
+    """Seal into ``buffer`` and write behind into a temp file for ``path``; yields the
+    :class:`WriteBehindFile` complete and ready to commit (removed if it is not)."""
+    parts = {"metadata": metadata, "image": image, "preview": preview}
+    plan = plan_envelope(
+        "capture", {name: _length(data) for name, data in parts.items()},
+        recipients=recipients, station_id=station_id, item_id=item_id)
+    with WriteBehindFile(path, plan.total_size, buffer) as out:
+        seal_into(plan, parts, out.buffer, on_ready=out.ready)
+        yield out
+
+
+def _length(data: PartData) -> int:
+    if isinstance(data, bytes | bytearray | memoryview):
+        return len(data)
+    return sum(len(piece) for piece in data)

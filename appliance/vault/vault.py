@@ -7,9 +7,10 @@ only), so the review UI can show this start's captures and nothing on disk opens
 restart. It implements :class:`sync.outbox.Outbox` for the uploader.
 
 Threads: the capture thread, the web UI and the uploader may all call in at once; the catalog
-serialises database work, sealing and file writes run outside its lock. A capture is sealed on
-the ``vault-seal`` worker while the calling thread checks its image data (:mod:`.sealing`);
-after the file is durable, its audit line is written there while the row commits.
+serialises database work, sealing and file writes run outside its lock. A capture is sealed and
+written by the calling thread while a ``vault-seal`` worker checks its image data
+(:mod:`.sealing`); after the file is durable, its audit line is written there while the row
+commits.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from .ids import uuid7
 from .keys import SessionKeys, StationIdentity, load_or_create_identity
 from .preview import make_preview
 from .recovery import RecoveryReport, recover
-from .sealing import seal_capture
+from .sealing import WORKER_THREADS, seal_capture_file
 
 log = logging.getLogger("capture_station.vault")
 
@@ -139,8 +140,12 @@ class Vault:
             raise
         self._amendments: dict[str, list[dict[str, Any]]] = {}
         self._mutex = threading.RLock()
-        #: Seals a capture while the capture thread checks its image data (see .sealing).
-        self._sealer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vault-seal")
+        #: Checks, encrypts and writes a capture alongside the capture thread (see .sealing).
+        self._sealer = ThreadPoolExecutor(max_workers=WORKER_THREADS,
+                                          thread_name_prefix="vault-seal")
+        #: Sealed captures are built here; one at a time (the lock), faulted in once.
+        self._seal_buffer = durable.AlignedBuffer()
+        self._seal_lock = threading.Lock()
         self.recovery: RecoveryReport = recover(
             self.catalog, paths.captures, self.station_id, self._audit, clock)
         self._audit("vault.started", station_id=self.station_id,
@@ -159,6 +164,8 @@ class Vault:
 
     def close(self) -> None:
         self._sealer.shutdown(wait=True)
+        with self._seal_lock:
+            self._seal_buffer.close()
         self.catalog.close()
         self.audit.close()
         if self._lock_fd >= 0:
@@ -293,14 +300,16 @@ class Vault:
             encoded = encode_metadata(meta)
         except EnvelopeError as exc:
             raise VaultError(f"capture metadata cannot be stored: {exc}") from None
+        file, sha = f"{capture_id}.sealed", UNHASHED  # the digest: see _write_sealed
         try:
-            chunks = seal_capture(
-                original, metadata=encoded, preview=small,
-                recipients=[("practice", practice), ("review", self.keys.review_public)],
-                station_id=self.station_id, item_id=capture_id, worker=self._sealer)
+            with self._seal_lock:
+                size = seal_capture_file(
+                    original, path=self._path(file), metadata=encoded, preview=small,
+                    recipients=[("practice", practice), ("review", self.keys.review_public)],
+                    station_id=self.station_id, item_id=capture_id, worker=self._sealer,
+                    buffer=self._seal_buffer)
         except EnvelopeError as exc:
             raise VaultError(f"capture cannot be sealed: {exc}") from None
-        file, size, sha = self._write_sealed(capture_id, chunks)
         now = self.clock()
 
         def rows(db: Any) -> None:

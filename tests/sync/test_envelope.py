@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -232,6 +233,95 @@ def test_each_seal_uses_a_fresh_data_key_and_ephemeral(keys):
     ha, hb = env.read_header(a), env.read_header(b)
     assert {r.enc for r in ha.recipients}.isdisjoint({r.enc for r in hb.recipients})
     assert a[ha.payload_offset:] != b[hb.payload_offset:]
+
+
+def _seal_into(kind, parts, *, reports=None, **args) -> bytes:
+    plan = env.plan_envelope(kind, {name: sum(map(len, data)) if isinstance(data, list)
+                                    else len(data) for name, data in parts.items()}, **args)
+    out = bytearray(plan.total_size + 100)
+    env.seal_into(plan, parts, memoryview(out),
+                  on_ready=None if reports is None else
+                  lambda start, end: reports.append((start, end, bytes(out[start:end]))))
+    assert out[plan.total_size:] == bytes(100)  # nothing written past the envelope
+    return bytes(out[: plan.total_size])
+
+
+@pytest.mark.parametrize("image_size", [0, 1000, env.STREAM_MIN, 3 * env.STREAM_CHUNK + 5])
+def test_seal_into_writes_exactly_what_seal_writes(keys, image_size):
+    """The streamed sealer (two passes, wraps after the first stretch) changes no byte."""
+    data_key = b"\x07" * 32
+    eph = {_raw(k.public_key()): X25519PrivateKey.generate() for k in keys.values()}
+    image = bytes(range(256)) * (image_size // 256) + b"\xff" * (image_size % 256)
+    args = dict(recipients=_recipients(keys), station_id="s", item_id=str(uuid.uuid4()),
+                _data_key=data_key, _wrap=deterministic_wrap(eph))
+    pieces = [image[:10], memoryview(image)[10:]]  # a part may come in pieces (no copy)
+    expected = env.seal("capture", {"metadata": b"{}", "image": image, "preview": b"pre"},
+                        **args)
+    reports: list[tuple[int, int, bytes]] = []
+    sealed = _seal_into("capture", {"metadata": b"{}", "image": pieces, "preview": b"pre"},
+                        reports=reports, **args)
+    assert sealed == expected
+    assert reports[-1][:2] == (0, len(sealed))
+    stretches = reports[:-1]
+    if image_size < env.STREAM_MIN:
+        assert stretches == []
+        return
+    # The photo's stretch is reported as it grows, from the first half-megabyte on, and every
+    # byte reported is already final (a writer may put it on disk at once).
+    start = env.read_header(sealed).payload_offset + len(b"{}") + env.TAG_LEN
+    assert {s for s, _e, _b in stretches} == {start}
+    ends = [e for _s, e, _b in stretches]
+    assert ends == sorted(ends) and ends[-1] == start + image_size
+    assert ends[0] - start <= env.STREAM_CHUNK
+    for s, e, seen in stretches:
+        assert seen == sealed[s:e]
+
+
+def test_seal_into_vectors_reseal_byte_for_byte():
+    for vector in _load_vectors()["vectors"]:
+        recipients, ephemerals = [], {}
+        for recipient in vector["recipients"]:
+            private = X25519PrivateKey.from_private_bytes(
+                bytes.fromhex(recipient["private_key_hex"]))
+            recipients.append((recipient["rid"], private.public_key()))
+            ephemerals[_raw(private.public_key())] = X25519PrivateKey.from_private_bytes(
+                bytes.fromhex(recipient["ephemeral_private_key_hex"]))
+        resealed = _seal_into(
+            vector["kind"], _vector_parts(vector), recipients=recipients,
+            station_id=vector["station_id"], item_id=vector["item_id"],
+            subject=vector["subject"], _data_key=bytes.fromhex(vector["data_key_hex"]),
+            _wrap=deterministic_wrap(ephemerals))
+        assert resealed.hex() == vector["sealed_hex"], vector["name"]
+
+
+def test_seal_into_opens_with_a_fresh_key_per_plan(keys):
+    image = os.urandom(env.STREAM_MIN + 1)
+    parts = {"metadata": b'{"a":1}', "image": image, "preview": b"p"}
+    args = dict(recipients=_recipients(keys), station_id="s", item_id=str(uuid.uuid4()))
+    one, two = _seal_into("capture", parts, **args), _seal_into("capture", parts, **args)
+    for sealed in (one, two):
+        for key in keys.values():
+            opened = env.open_envelope(sealed, key)
+            assert opened.image == image and opened.metadata == {"a": 1}
+    assert one[env.read_header(one).payload_offset:] != two[env.read_header(two).payload_offset:]
+
+
+def test_seal_into_refuses_parts_that_do_not_match_the_plan(keys):
+    args = dict(recipients=_recipients(keys), station_id="s", item_id=str(uuid.uuid4()))
+    plan = env.plan_envelope("capture", {"metadata": 2, "image": 5, "preview": 0}, **args)
+    out = memoryview(bytearray(plan.total_size))
+    with pytest.raises(EnvelopeError, match="'image' is not the planned length"):
+        env.seal_into(plan, {"metadata": b"{}", "image": b"1234", "preview": b""}, out)
+    with pytest.raises(EnvelopeError, match="exactly the parts"):
+        env.seal_into(plan, {"metadata": b"{}", "image": b"12345"}, out)
+    with pytest.raises(EnvelopeError, match="smaller than the envelope"):
+        env.seal_into(plan, {"metadata": b"{}", "image": b"12345", "preview": b""}, out[:-1])
+    with pytest.raises(EnvelopeError, match="larger than"):
+        env.plan_envelope("capture", {"metadata": 2, "image": env.MAX_PART + 1, "preview": 0},
+                          **args)
+    assert plan.total_size == plan.aad_length + 2 + 5 + 3 * env.TAG_LEN
+    assert plan.offsets == [plan.aad_length, plan.aad_length + 2 + env.TAG_LEN,
+                            plan.aad_length + 2 + 5 + 2 * env.TAG_LEN]
 
 
 # -- refusals ----------------------------------------------------------------------------------
