@@ -31,12 +31,22 @@ def _counter_nonce(counter: int, nonce: bytes) -> bytes:
     return counter.to_bytes(4, "little") + nonce
 
 
-class PartEncryptor:
-    """The ChaCha20 pass: feed plaintext in order, get ciphertext into caller-owned memory."""
+BLOCK_LEN = 64
 
-    def __init__(self, key: bytes, nonce: bytes) -> None:
+
+class PartEncryptor:
+    """The ChaCha20 pass: feed plaintext in order, get ciphertext into caller-owned memory.
+
+    ``offset`` (a multiple of 64, ChaCha20's block) starts the pass further into the message:
+    the keystream is seekable, so two threads can encrypt two halves at once.
+    """
+
+    def __init__(self, key: bytes, nonce: bytes, offset: int = 0) -> None:
         _check(key, nonce)
-        cipher = Cipher(algorithms.ChaCha20(key, _counter_nonce(1, nonce)), mode=None)
+        if offset % BLOCK_LEN or offset < 0:
+            raise ValueError("a ChaCha20 pass starts at a multiple of 64 bytes")
+        counter = 1 + offset // BLOCK_LEN
+        cipher = Cipher(algorithms.ChaCha20(key, _counter_nonce(counter, nonce)), mode=None)
         self._context: CipherContext = cipher.encryptor()
 
     def encrypt_into(self, plain: bytes | memoryview, out: memoryview) -> None:

@@ -27,6 +27,7 @@ contains key material or payload bytes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -35,6 +36,7 @@ import re
 import struct
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -395,6 +397,8 @@ STREAM_MIN = 256 * 1024
 #: One stretch: small enough that a writer gets the first one early, large enough that the
 #: per-call overhead does not show.
 STREAM_CHUNK = 512 * 1024
+#: With a worker, a part at least this large is encrypted in two halves at once.
+SPLIT_MIN = 1 << 20
 
 
 def seal_into(
@@ -403,17 +407,18 @@ def seal_into(
     out: memoryview,
     *,
     on_ready: Callable[[int, int], None] | None = None,
+    worker: Executor | None = None,
 ) -> None:
     """Seal ``parts`` as planned into ``out`` (at least ``plan.total_size`` bytes).
 
     The result is the file :func:`seal_chunks` writes with the plan's data key, built so a
     writer can put it on disk while it is being sealed. The largest part (the photo) is
-    encrypted a stretch at a time (:mod:`sync.chacha_stream`); each stretch is final as soon
-    as ChaCha20 has run over it, so ``on_ready(start, end)`` reports it at once, and only then
-    are the key wraps made (the header is the associated data, needed for the
-    authentication, not for the encryption) and the stretch authenticated. When everything
-    is done, ``on_ready(0, plan.total_size)``. Raises EnvelopeError if the parts do not match
-    the plan.
+    encrypted a stretch at a time (:mod:`sync.chacha_stream`); a stretch is final as soon as
+    ChaCha20 has run over it, so ``on_ready(start, end)`` reports the part's growing stretch
+    at once, before the key wraps exist (the header is the associated data: needed to
+    authenticate, not to encrypt). When everything is done, ``on_ready(0, plan.total_size)``.
+    With a ``worker`` (one free thread), half of a large photo is encrypted there meanwhile
+    (see :func:`_seal_streamed`). Raises EnvelopeError if the parts do not match the plan.
     """
     pieces = _part_pieces(plan.kind, parts)
     for views, (name, length) in zip(pieces, plan.part_lengths, strict=True):
@@ -424,26 +429,8 @@ def seal_into(
     offsets = plan.offsets
     largest = max(range(len(pieces)), key=lambda i: plan.part_lengths[i][1])
     streamed = largest if plan.part_lengths[largest][1] >= STREAM_MIN else None
-    aad = b""
     if streamed is not None:
-        encryptor = PartEncryptor(plan.data_key, part_nonce(streamed))
-        authenticator: PartAuthenticator | None = None
-        begin = at = offsets[streamed]
-        for view in pieces[streamed]:
-            for start in range(0, len(view), STREAM_CHUNK):
-                piece = view[start: start + STREAM_CHUNK]
-                sealed = out[at: at + len(piece)]
-                encryptor.encrypt_into(piece, sealed)
-                if on_ready is not None:
-                    on_ready(begin, at + len(piece))
-                if authenticator is None:  # the writer has its first stretch: now the wraps
-                    aad = plan.associated_data()
-                    authenticator = PartAuthenticator(plan.data_key, part_nonce(streamed), aad)
-                authenticator.update(sealed)
-                at += len(piece)
-        if authenticator is None:  # pragma: no cover - the part is at least STREAM_MIN long
-            raise EnvelopeError("nothing to seal")
-        out[at: at + TAG_LEN] = authenticator.tag()
+        aad = _seal_streamed(plan, streamed, pieces[streamed], out, on_ready, worker)
     else:
         aad = plan.associated_data()
     out[: len(aad)] = aad
@@ -456,6 +443,92 @@ def seal_into(
                               out[offsets[index]: offsets[index] + length + TAG_LEN])
     if on_ready is not None:
         on_ready(0, plan.total_size)
+
+
+def _seal_streamed(plan: EnvelopePlan, index: int, views: list[memoryview], out: memoryview,
+                   on_ready: Callable[[int, int], None] | None,
+                   worker: Executor | None) -> bytes:
+    """Encrypt and authenticate the streamed part into ``out``; returns the associated data.
+
+    Order matters more than anything here. ChaCha20 runs without the interpreter lock and can
+    start on any 64-byte block, so with a ``worker`` the far half is encrypted there while
+    this thread does the near half. With a writer (``on_ready``), each stretch goes to it the
+    moment it is encrypted, and the wraps and Poly1305 (which hold the lock) come after: the
+    disk is the slowest part and should never wait for them. Without a writer, each stretch
+    is authenticated right after it is encrypted, while it is still in the cache.
+    """
+    nonce, begin = part_nonce(index), plan.offsets[index]
+    length = plan.part_lengths[index][1]
+    split = length if worker is None or length < SPLIT_MIN else length // 2 // 64 * 64
+    far = None
+    if worker is not None and split < length:
+        far = worker.submit(_encrypt_range, plan.data_key, nonce, views, split, length,
+                            out[begin + split: begin + length])
+
+    def report(end: int) -> None:
+        if on_ready is not None:
+            on_ready(begin, begin + end)
+
+    try:
+        authenticator: PartAuthenticator | None = None
+        aad, authenticated, reported = b"", 0, 0
+        encryptor = PartEncryptor(plan.data_key, nonce)
+        for start in range(0, split, STREAM_CHUNK):
+            end = min(start + STREAM_CHUNK, split)
+            _encrypt_views(encryptor, _slice(views, start, end), out[begin + start: begin + end])
+            report(end)
+            reported = end
+            if on_ready is None:
+                if authenticator is None:
+                    aad = plan.associated_data()
+                    authenticator = PartAuthenticator(plan.data_key, nonce, aad)
+                authenticator.update(out[begin + start: begin + end])
+                authenticated = end
+        if far is not None and far.done():  # hand the far half over before the wraps
+            far.result()
+            far, reported = None, length
+            report(length)
+        if authenticator is None:
+            aad = plan.associated_data()
+            authenticator = PartAuthenticator(plan.data_key, nonce, aad)
+        for start in range(authenticated, length, STREAM_CHUNK):
+            end = min(start + STREAM_CHUNK, length)
+            if end > reported:
+                if far is not None:
+                    far.result()
+                    far = None
+                reported = length
+                report(length)
+            authenticator.update(out[begin + start: begin + end])
+    finally:
+        if far is not None:  # never return while the worker still writes into ``out``
+            with contextlib.suppress(Exception):
+                far.result()
+    out[begin + length: begin + length + TAG_LEN] = authenticator.tag()
+    return aad
+
+
+def _slice(views: list[memoryview], start: int, end: int) -> list[memoryview]:
+    """Bytes ``start:end`` of the concatenation of ``views``, as views."""
+    out, at = [], 0
+    for view in views:
+        lo, hi = max(start - at, 0), min(end - at, len(view))
+        if lo < hi:
+            out.append(view[lo:hi])
+        at += len(view)
+    return out
+
+
+def _encrypt_views(encryptor: PartEncryptor, views: list[memoryview], out: memoryview) -> None:
+    at = 0
+    for view in views:
+        encryptor.encrypt_into(view, out[at: at + len(view)])
+        at += len(view)
+
+
+def _encrypt_range(key: bytes, nonce: bytes, views: list[memoryview], start: int, end: int,
+                   out: memoryview) -> None:
+    _encrypt_views(PartEncryptor(key, nonce, start), _slice(views, start, end), out)
 
 
 def seal_chunks(

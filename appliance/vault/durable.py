@@ -199,7 +199,7 @@ class WriteBehindFile:
             elif start != self._stretch_start:
                 raise ValueError("WriteBehindFile takes one growing stretch")
             end = _align_down(end)
-            if end - self._done >= WRITEBACK_BYTES:
+            if end > self._done:
                 self._write(self._done, end)
                 _start_writeback(self._fd, self._done, end - self._done)
                 self._done = end

@@ -24,7 +24,7 @@ never plaintext, and only under a key that exists nowhere but in that file's key
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from pathlib import Path
 
@@ -35,8 +35,8 @@ from sync.envelope import PartData, plan_envelope, seal_into
 from .durable import AlignedBuffer, WriteBehindFile
 from .exif import StripPlan, strip_plan
 
-#: Threads seal_capture_file needs on its ``worker``: the image check (the calling thread
-#: seals and writes).
+#: Threads seal_capture_file needs on its ``worker``: one, which encrypts the far half of the
+#: photo and then checks the image (the calling thread seals the rest and writes).
 WORKER_THREADS = 1
 
 
@@ -58,19 +58,26 @@ def seal_capture_file(
     is not a complete JPEG, EnvelopeError if the envelope cannot be built, DiskFullError;
     nothing is left on disk after an error."""
     head = strip_plan(jpeg, head_only=True)
-    checking: Future[StripPlan] = worker.submit(strip_plan, jpeg)
     speculative = [head.head, memoryview(jpeg)[head.scan_at:]]
     common = dict(path=path, metadata=metadata, preview=preview, recipients=recipients,
                   station_id=station_id, item_id=item_id, worker=worker, buffer=buffer)
+    checking: list[Future[StripPlan]] = []
+
+    def start_check() -> None:
+        # Queued behind the half of the photo the sealer hands the worker first.
+        if not checking:
+            checking.append(worker.submit(strip_plan, jpeg))
+
     try:
-        with _sealed_file(speculative, **common) as out:
-            plan = checking.result()
+        with _sealed_file(speculative, on_first_stretch=start_check, **common) as out:
+            start_check()
+            plan = checking[0].result()
             if plan.head == head.head and plan.tail_is_rest_of(len(jpeg)):
                 return out.commit()
     except BaseException:
-        if not checking.cancel():
+        if checking and not checking[0].cancel():
             with contextlib.suppress(Exception):
-                checking.result()  # the worker must be done with the image before we return
+                checking[0].result()  # the worker must be done with the image before we return
         raise
     # Something after the first scan was dropped or trailed the image: the speculative file
     # is gone; seal the stripped image under a fresh data key.
@@ -90,15 +97,25 @@ def _sealed_file(
     item_id: str,
     worker: Executor,
     buffer: AlignedBuffer,
+    on_first_stretch: Callable[[], None] | None = None,
 ) -> Iterator[WriteBehindFile]:
     """Seal into ``buffer`` and write behind into a temp file for ``path``; yields the
-    :class:`WriteBehindFile` complete and ready to commit (removed if it is not)."""
+    :class:`WriteBehindFile` complete and ready to commit (removed if it is not).
+    ``on_first_stretch`` runs once the first sealed stretch is ready."""
     parts = {"metadata": metadata, "image": image, "preview": preview}
     plan = plan_envelope(
         "capture", {name: _length(data) for name, data in parts.items()},
         recipients=recipients, station_id=station_id, item_id=item_id)
+
+    def ready(start: int, end: int) -> None:
+        nonlocal on_first_stretch
+        if on_first_stretch is not None:
+            on_first_stretch()
+            on_first_stretch = None
+        out.ready(start, end)
+
     with WriteBehindFile(path, plan.total_size, buffer) as out:
-        seal_into(plan, parts, out.buffer, on_ready=out.ready)
+        seal_into(plan, parts, out.buffer, on_ready=ready, worker=worker)
         yield out
 
 

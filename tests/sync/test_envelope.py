@@ -24,7 +24,9 @@ import io
 import json
 import os
 import sys
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -235,20 +237,29 @@ def test_each_seal_uses_a_fresh_data_key_and_ephemeral(keys):
     assert a[ha.payload_offset:] != b[hb.payload_offset:]
 
 
-def _seal_into(kind, parts, *, reports=None, **args) -> bytes:
+def _seal_into(kind, parts, *, reports=None, worker=None, **args) -> bytes:
     plan = env.plan_envelope(kind, {name: sum(map(len, data)) if isinstance(data, list)
                                     else len(data) for name, data in parts.items()}, **args)
     out = bytearray(plan.total_size + 100)
-    env.seal_into(plan, parts, memoryview(out),
+    env.seal_into(plan, parts, memoryview(out), worker=worker,
                   on_ready=None if reports is None else
                   lambda start, end: reports.append((start, end, bytes(out[start:end]))))
     assert out[plan.total_size:] == bytes(100)  # nothing written past the envelope
     return bytes(out[: plan.total_size])
 
 
-@pytest.mark.parametrize("image_size", [0, 1000, env.STREAM_MIN, 3 * env.STREAM_CHUNK + 5])
-def test_seal_into_writes_exactly_what_seal_writes(keys, image_size):
-    """The streamed sealer (two passes, wraps after the first stretch) changes no byte."""
+@pytest.fixture
+def worker():
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool
+
+
+@pytest.mark.parametrize("with_worker", [False, True])
+@pytest.mark.parametrize("image_size", [0, 1000, env.STREAM_MIN, 3 * env.STREAM_CHUNK + 5,
+                                        env.SPLIT_MIN + 64 * 3 + 1])
+def test_seal_into_writes_exactly_what_seal_writes(keys, image_size, with_worker, worker):
+    """The streamed sealer (two passes, wraps after the stretches are out, half of a large
+    part encrypted on a worker) changes no byte."""
     data_key = b"\x07" * 32
     eph = {_raw(k.public_key()): X25519PrivateKey.generate() for k in keys.values()}
     image = bytes(range(256)) * (image_size // 256) + b"\xff" * (image_size % 256)
@@ -259,8 +270,10 @@ def test_seal_into_writes_exactly_what_seal_writes(keys, image_size):
                         **args)
     reports: list[tuple[int, int, bytes]] = []
     sealed = _seal_into("capture", {"metadata": b"{}", "image": pieces, "preview": b"pre"},
-                        reports=reports, **args)
+                        reports=reports, worker=worker if with_worker else None, **args)
     assert sealed == expected
+    assert _seal_into("capture", {"metadata": b"{}", "image": pieces, "preview": b"pre"},
+                      worker=worker if with_worker else None, **args) == expected
     assert reports[-1][:2] == (0, len(sealed))
     stretches = reports[:-1]
     if image_size < env.STREAM_MIN:
@@ -304,6 +317,39 @@ def test_seal_into_opens_with_a_fresh_key_per_plan(keys):
             opened = env.open_envelope(sealed, key)
             assert opened.image == image and opened.metadata == {"a": 1}
     assert one[env.read_header(one).payload_offset:] != two[env.read_header(two).payload_offset:]
+
+
+def test_seal_into_waits_for_its_worker_before_failing(keys, worker, monkeypatch):
+    """A failure on either thread is raised, and only once the worker has stopped writing
+    into the buffer (the next capture reuses it)."""
+    image = os.urandom(env.SPLIT_MIN * 2)
+    parts = {"metadata": b"{}", "image": image, "preview": b""}
+    args = dict(recipients=_recipients(keys), station_id="s", item_id=str(uuid.uuid4()))
+    plan = env.plan_envelope("capture", {k: len(v) for k, v in parts.items()}, **args)
+    out = memoryview(bytearray(plan.total_size))
+    finished = []
+    real = env._encrypt_range
+
+    def slow_far_half(*a):
+        time.sleep(0.2)
+        real(*a)
+        finished.append(True)
+
+    def broken_writer(start, end):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(env, "_encrypt_range", slow_far_half)
+    with pytest.raises(OSError, match="No space"):
+        env.seal_into(plan, parts, out, worker=worker, on_ready=broken_writer)
+    assert finished == [True]
+
+    def broken_far_half(*a):
+        raise RuntimeError("far half failed")
+
+    monkeypatch.setattr(env, "_encrypt_range", broken_far_half)
+    with pytest.raises(RuntimeError, match="far half failed"):
+        env.seal_into(plan, parts, out, worker=worker)
+    assert worker.submit(lambda: "free").result() == "free"
 
 
 def test_seal_into_refuses_parts_that_do_not_match_the_plan(keys):
