@@ -1,18 +1,19 @@
 """Seal a capture straight to disk while its image data is still being checked.
 
-Storing a capture is three long jobs over the same five megabytes: finding where the
-JPEG's entropy-coded data ends (:mod:`.exif`: to drop anything trailing the image, such as MPF
+Storing a capture is three long jobs over the same five megabytes: finding where the JPEG's
+entropy-coded data ends (:mod:`.exif`: to drop anything trailing the image, such as MPF
 secondary images or an appended motion-photo video, every byte has to be looked at), sealing
-it (:func:`sync.envelope.seal_into`: ChaCha20 on one core, the key wraps and Poly1305 on the
-other) and writing it (:class:`.durable.WriteBehindFile`: each sealed stretch goes to the disk
-while the next is encrypted). They run at once:
+it (:func:`sync.envelope.seal_into`) and writing it (:class:`.durable.WriteBehindFile`). On
+the station's two cores they overlap:
 
 1. the header segments are cleaned (head-only :func:`.exif.strip_plan`, microseconds);
-2. a worker walks the whole image (:func:`.exif.strip_plan` with its numpy marker scan);
-3. meanwhile the *speculative* image -- the cleaned header followed by the original from the
-   first scan to the very end, as two views, never copied -- is sealed into the reused
-   buffer under a fresh data key and written behind to a temp file;
-4. in the common case (nothing dropped after the first scan, nothing after the end-of-image
+2. the *speculative* image -- the cleaned header followed by the original from the first scan
+   to the very end, as two views, never copied -- is sealed into the reused buffer under a
+   fresh data key. The calling thread encrypts the near half and writes every sealed stretch
+   at once (the disk is the slowest part, so it starts first); the worker encrypts the far
+   half, then walks the whole image (:func:`.exif.strip_plan` with its numpy marker scan).
+   The key wraps and Poly1305 come last on the calling thread, while the disk catches up;
+3. in the common case (nothing dropped after the first scan, nothing after the end-of-image
    marker) the check agrees and the temp file is committed (fsync, link, directory fsync).
    Otherwise the temp file is removed uncommitted and the image as actually stripped is
    sealed again under a *new* data key, so no key and nonce ever encrypt two plaintexts.

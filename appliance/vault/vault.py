@@ -139,6 +139,7 @@ class Vault:
             os.close(self._lock_fd)
             raise
         self._amendments: dict[str, list[dict[str, Any]]] = {}
+        self._practice_cache: tuple[bytes, X25519PublicKey] | None = None
         self._mutex = threading.RLock()
         #: Checks, encrypts and writes a capture alongside the capture thread (see .sealing).
         self._sealer = ThreadPoolExecutor(max_workers=WORKER_THREADS,
@@ -205,13 +206,24 @@ class Vault:
         return self.paths.captures / file
 
     def _practice_key(self) -> X25519PublicKey:
+        """The practice key from the enrolment; parsed again only when the file changed
+        (a capture should not pay for JSON and key parsing every time)."""
+        try:
+            identity = self.paths.enrolment.read_bytes()
+        except OSError:
+            raise NotEnrolledError() from None
+        cached = self._practice_cache
+        if cached is not None and cached[0] == identity:
+            return cached[1]
         enrolment = load_enrolment(self.paths)
         if enrolment is None:
             raise NotEnrolledError()
         try:
-            return load_public_key(enrolment.practice_key_bytes)
+            key = load_public_key(enrolment.practice_key_bytes)
         except (EnvelopeError, ValueError):
             raise NotEnrolledError() from None
+        self._practice_cache = (identity, key)
+        return key
 
     def _check_reserve(self, needed: int) -> None:
         try:

@@ -11,6 +11,7 @@ import stat
 import uuid
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from PIL import Image
 
 from appliance.paths import StatePaths
@@ -23,7 +24,7 @@ from appliance.vault import (
     VaultError,
     verify_audit_log,
 )
-from sync.envelope import open_envelope, read_header
+from sync.envelope import EnvelopeError, open_envelope, read_header
 from sync.outbox import Outbox
 
 from .conftest import ISSUER, PATIENT, SECRETS, enrol, identifying_jpeg, metadata
@@ -45,6 +46,21 @@ def test_capture_refused_before_enrolment(paths):
         assert vault.list_captures() == []
     failed = [e for e in _audit_events(paths) if e["event"] == "error.capture_failed"]
     assert [e["fields"] for e in failed] == [{"error": "NotEnrolledError"}]
+
+
+def test_a_new_enrolment_takes_effect_at_the_next_capture(vault, paths, practice):
+    """The practice key is cached, but never past a replaced or removed enrolment file."""
+    first = vault.store_capture(identifying_jpeg(), metadata()).capture_id
+    assert open_envelope(paths.captures / f"{first}.sealed", practice)
+    new_practice = X25519PrivateKey.generate()
+    enrol(paths, new_practice)  # provisioning replaces the file
+    second = vault.store_capture(identifying_jpeg(), metadata()).capture_id
+    assert open_envelope(paths.captures / f"{second}.sealed", new_practice)
+    with pytest.raises(EnvelopeError):
+        open_envelope(paths.captures / f"{second}.sealed", practice)
+    paths.enrolment.unlink()
+    with pytest.raises(NotEnrolledError, match="station not enrolled"):
+        vault.store_capture(identifying_jpeg(), metadata())
 
 
 def test_store_seals_to_practice_and_review(vault, paths, practice):
