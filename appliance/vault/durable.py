@@ -156,9 +156,9 @@ class WriteBehindFile:
     (``0, size``: the header and the rest). Each megabyte of the stretch is written as soon
     as it is final and handed to the kernel for write-back at once (see :func:`write_new`),
     so the disk works while the next megabyte is sealed; the pages before the stretch (the
-    header) and after it are written last. :meth:`commit` fsyncs and links the file into
-    place; leaving the ``with`` block without a commit removes everything. A power cut leaves
-    no file or the whole one.
+    header) and after it are written last. :meth:`commit` fsyncs (unless :meth:`sync` did)
+    and links the file into place; leaving the ``with`` block without a commit removes
+    everything. A power cut leaves no file or the whole one.
     """
 
     def __init__(self, path: Path, size: int, buffer: AlignedBuffer) -> None:
@@ -171,6 +171,7 @@ class WriteBehindFile:
         self._done = 0   # the stretch's pages from _front up to here are written
         self._complete = False
         self._published = False
+        self._synced = False
         try:
             self._fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
                                0o600)
@@ -213,13 +214,28 @@ class WriteBehindFile:
             n = os.pwrite(self._fd, view, offset)
             view, offset = view[n:], offset + n
 
+    def sync(self) -> None:
+        """Make the complete contents durable (still under the temp name): a caller that has
+        one more check to wait for can let the disk finish meanwhile. Raises DiskFullError."""
+        if not self._complete:
+            raise RuntimeError("the file was synced before it was complete")
+        if self._synced:
+            return
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise _disk_error(exc) from None
+        self._synced = True
+
     def commit(self) -> int:
         """Make the file durable under its name once everything was :meth:`ready`; returns
         its size. Raises DiskFullError on a full disk."""
         if not self._complete:
             raise RuntimeError("the file was committed before it was complete")
         try:
-            os.fsync(self._fd)
+            if not self._synced:
+                os.fsync(self._fd)
+                self._synced = True
             os.close(self._fd)
             self._fd = -1
             _publish(self._tmp, self.path)

@@ -72,6 +72,8 @@ def seal_capture_file(
     try:
         with _sealed_file(speculative, on_first_stretch=start_check, **common) as out:
             start_check()
+            if not checking[0].done():
+                out.sync()  # let the disk finish while the check does
             plan = checking[0].result()
             if plan.head == head.head and plan.tail_is_rest_of(len(jpeg)):
                 return out.commit()

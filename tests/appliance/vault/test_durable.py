@@ -68,6 +68,26 @@ def test_commit_before_complete_is_refused(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_sync_first_then_commit_or_abort(tmp_path):
+    data = os.urandom(PAGE * 3 + 5)
+    for keep in (True, False):
+        path = tmp_path / f"f{keep}"
+        with WriteBehindFile(path, len(data), AlignedBuffer()) as out:
+            out.buffer[: len(data)] = data
+            with pytest.raises(RuntimeError, match="before it was complete"):
+                out.sync()
+            out.ready(0, len(data))
+            out.sync()
+            out.sync()  # once is enough; twice is harmless
+            assert not path.exists()  # durable contents, but no name yet
+            if keep:
+                out.commit()
+        assert path.exists() == keep
+        if keep:
+            assert path.read_bytes() == data
+    assert _temps(tmp_path) == []
+
+
 def test_never_replaces_an_existing_file(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"kept")
