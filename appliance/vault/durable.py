@@ -13,7 +13,7 @@ megabyte is copied in, and the closing fsync finds less left to do. That is a he
 durability still comes from the fsync.
 
 A sealed capture is written by :class:`WriteBehindFile`: the sealer fills a reused buffer and
-each sealed megabyte is written (and its write-back started) while the next one is being
+each sealed stretch is written (and its write-back started) while the next one is being
 encrypted; the temp -> fsync -> link -> directory fsync steps are the same. Amendments and
 audit batches (small) go through :func:`write_new`.
 """
@@ -153,9 +153,9 @@ class WriteBehindFile:
 
     The producer fills :attr:`buffer` and reports what is final with :meth:`ready`: one
     stretch that grows (the photo's ciphertext, as it is encrypted), then the whole file
-    (``0, size``: the header and the rest). Each megabyte of the stretch is written as soon
-    as it is final and handed to the kernel for write-back at once (see :func:`write_new`),
-    so the disk works while the next megabyte is sealed; the pages before the stretch (the
+    (``0, size``: the header and the rest). The stretch's whole pages are written as soon as
+    they are final and handed to the kernel for write-back at once (see :func:`write_new`),
+    so the disk works while the next stretch is sealed; the pages before the stretch (the
     header) and after it are written last. :meth:`commit` fsyncs (unless :meth:`sync` did)
     and links the file into place; leaving the ``with`` block without a commit removes
     everything. A power cut leaves no file or the whole one.

@@ -1,15 +1,16 @@
 """Vault benchmarks: what sealing and a durable commit cost over the bare minimum.
 
-* ``seal_commit_ratio``: ``Vault.store_capture`` of a 5 MB JPEG (EXIF strip with its scan of
-  the image data overlapped with sealing to two recipients on a second core, temp file +
-  fsync + link + directory fsync, SQLite commit in WAL with ``synchronous=FULL`` and the audit
-  line in parallel) over a plain durable write of the same bytes
+* ``seal_commit_ratio``: ``Vault.store_capture`` of a 5 MB JPEG (sealed to two recipients in
+  stretches that are written while the next is encrypted, half of the encryption and then
+  the EXIF/trailer scan of the image data on a second core, temp file + fsync + link +
+  directory fsync, SQLite commit in WAL with ``synchronous=FULL`` and the audit line in
+  parallel; see ``appliance/vault/sealing.py``) over a plain durable write of the same bytes
   (``fsutil.atomic_write``: temp file, fsync, rename, directory fsync), same directory, same
   run. The preview is handed in, as the camera's preview stream would; preview generation is
   reported separately (``preview_ms``). Goal <= 1.5. The bench JPEG has no EXIF; the table
-  also shows a camera-like one (EXIF with GPS etc.: the cleaned header makes sealing copy the
-  image once) and one with a trailing secondary image (the speculative seal is thrown away
-  and the image sealed again).
+  also shows a camera-like one (EXIF with GPS etc.: only the cleaned header differs) and one
+  with a trailing secondary image (the speculative seal is thrown away and the image sealed
+  again).
 * ``seal_throughput_ratio``: sealing throughput (``plan_envelope`` + ``seal_into`` of the same
   5 MB buffer, two HPKE recipients: what the vault runs) over bare ChaCha20-Poly1305
   encryption of that buffer (``encrypt_into``), both into the same reused memory. Goal >= 0.8.
