@@ -4,10 +4,11 @@
 The construction is two independent loops, though: ChaCha20 from block counter 1 turns the
 plaintext into ciphertext, and Poly1305 (keyed by block 0) authenticates the associated data
 and then the *ciphertext*. Encryption never needs the associated data, so a sealer can start
-encrypting a photo while the envelope header (which holds the HPKE key wraps and is the
-associated data) is still being built, and authenticate each megabyte as soon as it has been
-encrypted. The output is byte for byte what ``ChaCha20Poly1305.encrypt`` produces (the tests
-compare them), so nothing about the envelope format changes.
+encrypting (and writing) a photo before the envelope header, which holds the HPKE key wraps
+and is the associated data, exists, and authenticate the ciphertext afterwards; and since
+the keystream is seekable, two threads can encrypt two halves. The output is byte for byte
+what ``ChaCha20Poly1305.encrypt`` produces (the tests compare them), so nothing about the
+envelope format changes.
 
 ``cryptography`` releases the interpreter lock while ChaCha20 runs but not while Poly1305
 does; that is why the caller, not this module, decides what runs where.

@@ -85,7 +85,7 @@ def find_markers(jpeg: bytes | memoryview, start: int = 0) -> np.ndarray:
     followed by a stuffing ``00``, a restart marker (D0-D7) or another fill ``FF``. The offsets
     are what the regular expression ``FF [01-CF D8-FE]`` would find, but computed with numpy,
     whose loops over the megabytes of a photo run without the interpreter lock, so another
-    thread can encrypt at the same time (see :mod:`.vault`). Only about one byte in 256 of
+    thread can encrypt at the same time (see :mod:`.sealing`). Only about one byte in 256 of
     compressed data is ``0xFF``; the comparison is done on all bytes, the rest on those few.
     """
     data = np.frombuffer(jpeg, np.uint8)[start:]
