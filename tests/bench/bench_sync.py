@@ -3,8 +3,9 @@
 ``upload_ratio``: one ``capture-receiver serve`` process; the station's sync worker (its own
 process) delivers N sealed 4 MB captures, and curl (one process, one kept-alive pinned TLS
 connection, the same signature headers computed for it) PUTs N other captures of the same
-size to the same receiver. Runs alternate and the best of each is kept, so both see the
-same warm disk (and go first in turn). ratio = station MB/s / curl MB/s; goal >= 0.8.
+size to the same receiver. Each round runs both back to back (who goes first alternates, so
+neither always gets a warm disk); ratio = the median over rounds of station MB/s / curl MB/s
+in that round; goal >= 0.8.
 
 ``backlog_rss_mb``: peak RSS of the station's worker process while draining 500 queued 4 MB
 captures, with the same figure for 50 as the baseline; goal <= 150 MB and not above the
@@ -22,6 +23,7 @@ import os
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CAPTURE_BYTES = 4 * 1024 * 1024
 RATIO_ITEMS = 16
-ROUNDS = 5
+ROUNDS = 7
 LAST_TABLE = ""
 
 
@@ -161,11 +163,15 @@ def _upload_ratio(root: Path) -> tuple[Figure, str]:
     finally:
         _stop(proc)
     total_mb = RATIO_ITEMS * CAPTURE_BYTES / 1e6
-    station_rate = total_mb / min(station_times)
-    curl_rate = total_mb / min(curl_times)
-    fig = Figure("upload_ratio", station_rate / curl_rate, "", ">= 0.8",
-                 f"curl {curl_rate:.1f} MB/s vs station {station_rate:.1f} MB/s",
-                 f"{RATIO_ITEMS} x 4 MB, best of {ROUNDS}")
+    # Each round pairs the two back to back; the median of the per-round ratios is kept. (The
+    # best time of each side was used before, but one lucky round on this shared machine
+    # (0.55 s against a usual 0.95 s) then decided the figure on its own.)
+    ratio = statistics.median(c / s for s, c in zip(station_times, curl_times, strict=True))
+    station_rate = total_mb / statistics.median(station_times)
+    curl_rate = total_mb / statistics.median(curl_times)
+    fig = Figure("upload_ratio", ratio, "", ">= 0.8",
+                 f"curl {curl_rate:.1f} MB/s vs station {station_rate:.1f} MB/s (medians)",
+                 f"{RATIO_ITEMS} x 4 MB, median of {ROUNDS} paired rounds")
     detail = (f"upload: station {[round(t, 2) for t in station_times]} s, "
               f"curl {[round(t, 2) for t in curl_times]} s for {total_mb:.0f} MB each")
     return fig, detail
