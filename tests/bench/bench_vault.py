@@ -47,7 +47,7 @@ from appliance.vault.sealing import seal_capture_file
 from sync.envelope import encode_metadata, plan_envelope, seal_into
 from tests.bench import Figure
 
-REPEATS = 15
+REPEATS = 25
 LAST_TABLE = ""
 
 
