@@ -245,6 +245,11 @@ def encode_metadata(metadata: Mapping[str, Any]) -> bytes:
 PartData = bytes | bytearray | memoryview | Sequence[bytes | bytearray | memoryview]
 
 
+def part_lengths(parts: Mapping[str, PartData]) -> dict[str, int]:
+    """The plaintext length of each part (a part may be given in pieces), for plan_envelope."""
+    return {name: sum(len(v) for v in _pieces(data)) for name, data in parts.items()}
+
+
 def _pieces(data: PartData) -> list[memoryview]:
     if isinstance(data, bytes | bytearray | memoryview):
         return [memoryview(data).cast("B")]
@@ -371,10 +376,9 @@ def _begin(
 ) -> tuple[bytes, bytes, list[list[memoryview]]]:
     """Validate, draw the data key, wrap it; return (AAD, data key, plaintext pieces per part)."""
     pieces = _part_pieces(kind, parts)
-    plan = plan_envelope(kind, {name: sum(len(v) for v in views)
-                                for name, views in zip(KIND_PARTS[kind], pieces, strict=True)},
-                         recipients=recipients, station_id=station_id, item_id=item_id,
-                         subject=subject, _data_key=data_key, _wrap=wrap)
+    plan = plan_envelope(kind, part_lengths(parts), recipients=recipients,
+                         station_id=station_id, item_id=item_id, subject=subject,
+                         _data_key=data_key, _wrap=wrap)
     return plan.associated_data(), plan.data_key, pieces
 
 

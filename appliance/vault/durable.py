@@ -95,7 +95,7 @@ def write_new(path: Path, chunks: Iterable[bytes | memoryview],
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno in _FULL:
-            raise DiskFullError("disk full while writing a sealed file") from None
+            raise _disk_error(exc) from None
         raise
     except BaseException:
         tmp.unlink(missing_ok=True)

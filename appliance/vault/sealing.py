@@ -27,11 +27,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from sync.envelope import PartData, plan_envelope, seal_into
+from sync.envelope import PartData, part_lengths, plan_envelope, seal_into
 
 from .durable import AlignedBuffer, WriteBehindFile
 from .exif import StripPlan, strip_plan
@@ -60,8 +61,8 @@ def seal_capture_file(
     nothing is left on disk after an error."""
     head = strip_plan(jpeg, head_only=True)
     speculative = [head.head, memoryview(jpeg)[head.scan_at:]]
-    common = dict(path=path, metadata=metadata, preview=preview, recipients=recipients,
-                  station_id=station_id, item_id=item_id, worker=worker, buffer=buffer)
+    target = _CaptureFile(path, metadata, preview, tuple(recipients), station_id, item_id,
+                          worker, buffer)
     checking: list[Future[StripPlan]] = []
 
     def start_check() -> None:
@@ -70,7 +71,7 @@ def seal_capture_file(
             checking.append(worker.submit(strip_plan, jpeg))
 
     try:
-        with _sealed_file(speculative, on_first_stretch=start_check, **common) as out:
+        with target.sealed(speculative, on_first_stretch=start_check) as out:
             start_check()
             if not checking[0].done():
                 out.sync()  # let the disk finish while the check does
@@ -84,45 +85,40 @@ def seal_capture_file(
         raise
     # Something after the first scan was dropped or trailed the image: the speculative file
     # is gone; seal the stripped image under a fresh data key.
-    with _sealed_file(plan.pieces(jpeg), **common) as out:
+    with target.sealed(plan.pieces(jpeg)) as out:
         return out.commit()
 
 
-@contextlib.contextmanager
-def _sealed_file(
-    image: PartData,
-    *,
-    path: Path,
-    metadata: bytes,
-    preview: bytes,
-    recipients: Sequence[tuple[str, X25519PublicKey]],
-    station_id: str,
-    item_id: str,
-    worker: Executor,
-    buffer: AlignedBuffer,
-    on_first_stretch: Callable[[], None] | None = None,
-) -> Iterator[WriteBehindFile]:
-    """Seal into ``buffer`` and write behind into a temp file for ``path``; yields the
-    :class:`WriteBehindFile` complete and ready to commit (removed if it is not).
-    ``on_first_stretch`` runs once the first sealed stretch is ready."""
-    parts = {"metadata": metadata, "image": image, "preview": preview}
-    plan = plan_envelope(
-        "capture", {name: _length(data) for name, data in parts.items()},
-        recipients=recipients, station_id=station_id, item_id=item_id)
+@dataclass(frozen=True)
+class _CaptureFile:
+    """Where and how one capture is sealed; :meth:`sealed` may run twice (see module doc)."""
 
-    def ready(start: int, end: int) -> None:
-        nonlocal on_first_stretch
-        if on_first_stretch is not None:
-            on_first_stretch()
-            on_first_stretch = None
-        out.ready(start, end)
+    path: Path
+    metadata: bytes
+    preview: bytes
+    recipients: tuple[tuple[str, X25519PublicKey], ...]
+    station_id: str
+    item_id: str
+    worker: Executor
+    buffer: AlignedBuffer
 
-    with WriteBehindFile(path, plan.total_size, buffer) as out:
-        seal_into(plan, parts, out.buffer, on_ready=ready, worker=worker)
-        yield out
+    @contextlib.contextmanager
+    def sealed(self, image: PartData,
+               on_first_stretch: Callable[[], None] | None = None) -> Iterator[WriteBehindFile]:
+        """Seal ``image`` into the buffer and write behind into a temp file for ``path``;
+        yields the :class:`WriteBehindFile` complete and ready to commit (removed if it is
+        not). ``on_first_stretch`` runs once the first sealed stretch is ready."""
+        parts = {"metadata": self.metadata, "image": image, "preview": self.preview}
+        plan = plan_envelope("capture", part_lengths(parts), recipients=self.recipients,
+                             station_id=self.station_id, item_id=self.item_id)
 
+        def ready(start: int, end: int) -> None:
+            nonlocal on_first_stretch
+            if on_first_stretch is not None:
+                on_first_stretch()
+                on_first_stretch = None
+            out.ready(start, end)
 
-def _length(data: PartData) -> int:
-    if isinstance(data, bytes | bytearray | memoryview):
-        return len(data)
-    return sum(len(piece) for piece in data)
+        with WriteBehindFile(self.path, plan.total_size, self.buffer) as out:
+            seal_into(plan, parts, out.buffer, on_ready=ready, worker=self.worker)
+            yield out

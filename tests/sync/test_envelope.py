@@ -238,8 +238,7 @@ def test_each_seal_uses_a_fresh_data_key_and_ephemeral(keys):
 
 
 def _seal_into(kind, parts, *, reports=None, worker=None, **args) -> bytes:
-    plan = env.plan_envelope(kind, {name: sum(map(len, data)) if isinstance(data, list)
-                                    else len(data) for name, data in parts.items()}, **args)
+    plan = env.plan_envelope(kind, env.part_lengths(parts), **args)
     out = bytearray(plan.total_size + 100)
     env.seal_into(plan, parts, memoryview(out), worker=worker,
                   on_ready=None if reports is None else
