@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _cli(*args: str, module: str = "sync.receiver_cli",
+def _cli(*args: str, module: str = "practice.cli",
          **kwargs: Any) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
                             text=True, check=False, timeout=120, **kwargs)
@@ -80,7 +80,7 @@ class DemoReceiver:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sync.receiver_cli", "serve", "--data-dir", str(self.data_dir),
+            [sys.executable, "-m", "practice.cli", "serve", "--data-dir", str(self.data_dir),
              "--host", "127.0.0.1", "--port", "0", "--mdns-interface", "127.0.0.1"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.process.stdout is not None

@@ -123,7 +123,7 @@ def test_receiver_token_qr_to_station_camera_end_to_end(tmp_path, receiver, caps
     import zxingcpp
     from PIL import Image
 
-    from sync.receiver_cli import main as receiver_main
+    from practice.cli import main as receiver_main
 
     png = tmp_path / "capture-station.png"
     assert receiver_main(["token", "--data-dir", str(receiver.data_dir), "--name", "exam-9",

@@ -114,8 +114,8 @@ def _curl_upload(items: list[dict], port: int, pin: str, station) -> float:
 
 
 def _setup(root: Path):
-    from sync.receiver_keys import ReceiverKeys
-    from sync.receiver_store import ReceiverStore
+    from practice.keys import ReceiverKeys
+    from practice.store import ReceiverStore
     from tests.sync.helpers import new_station
 
     data_dir = root / "receiver"

@@ -23,9 +23,9 @@ from sync import envelope
 from sync.https_server import HttpsServer
 from sync.outbox import OutboxItem
 from sync.protocol import station_id_for
-from sync.receiver_app import ReceiverApp
-from sync.receiver_keys import ReceiverKeys
-from sync.receiver_store import ReceiverStore
+from practice.receiver_api import ReceiverApp
+from practice.keys import ReceiverKeys
+from practice.store import ReceiverStore
 from sync.uploader import DeliveryTarget
 
 

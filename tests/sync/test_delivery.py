@@ -166,7 +166,7 @@ def test_receipt_signed_by_another_key_does_not_mark_delivered(tmp_path, receive
 
 
 def test_pin_mismatch_sends_nothing_and_is_audited(tmp_path, receiver):
-    from sync.receiver_keys import ReceiverKeys
+    from practice.keys import ReceiverKeys
     from tests.sync.helpers import RogueTlsServer
 
     rogue = RogueTlsServer(ReceiverKeys.create(tmp_path / "rogue", receiver.keys.name))

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from sync.discovery import Advertiser, Browser
-from sync.receiver_keys import ReceiverKeys
+from practice.keys import ReceiverKeys
 from sync.uploader import MdnsLocator, SyncWorker
 from tests.sync.helpers import FileOutbox, RogueTlsServer, new_station, seal_capture
 

@@ -8,7 +8,7 @@ import pytest
 
 from sync.https_server import HttpsServer
 from sync.pinning import PinMismatch, PinnedHTTPSConnection
-from sync.receiver_keys import ReceiverKeys
+from practice.keys import ReceiverKeys
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

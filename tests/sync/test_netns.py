@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.receiver_keys import ReceiverKeys
+from practice.keys import ReceiverKeys
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -229,7 +229,7 @@ def test_enrol_command_reads_the_same_file() -> None:
 
 @pytest.fixture
 def data_dir(tmp_path):
-    from sync.receiver_keys import ReceiverKeys
+    from practice.keys import ReceiverKeys
 
     ReceiverKeys.create(tmp_path / "recv", "practice")
     return tmp_path / "recv"
@@ -244,8 +244,8 @@ def token_count(data_dir) -> int:
 
 def test_token_command_writes_bundle_qr_and_prints_the_one_time_password(data_dir, tmp_path,
                                                                           capsys):
-    from sync.receiver_cli import main as receiver_main
-    from sync.receiver_keys import ReceiverKeys
+    from practice.cli import main as receiver_main
+    from practice.keys import ReceiverKeys
 
     out, qr = tmp_path / "capture-station.toml", tmp_path / "capture-station.png"
     assert receiver_main(["token", "--data-dir", str(data_dir), "--name", "exam-room-3",
@@ -266,7 +266,7 @@ def test_token_command_writes_bundle_qr_and_prints_the_one_time_password(data_di
 
 
 def test_token_command_with_a_password_hash(data_dir, capsys):
-    from sync.receiver_cli import main as receiver_main
+    from practice.cli import main as receiver_main
 
     assert receiver_main(["token", "--data-dir", str(data_dir),
                           "--admin-password-hash", HASH]) == 0
@@ -282,7 +282,7 @@ def test_token_command_with_a_password_hash(data_dir, capsys):
 ])
 def test_token_command_refuses_a_bad_bundle_before_issuing_a_token(data_dir, capsys, option,
                                                                    value, fragment):
-    from sync.receiver_cli import main as receiver_main
+    from practice.cli import main as receiver_main
 
     before = token_count(data_dir) if (data_dir / "receiver.db").exists() else 0
     assert receiver_main(["token", "--data-dir", str(data_dir), option, value]) == 1

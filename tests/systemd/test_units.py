@@ -191,7 +191,7 @@ def test_exec_start_is_a_real_command_line(name: str) -> None:
     import shlex
 
     from appliance.cli import build_parser as station_parser
-    from sync.receiver_cli import build_parser as receiver_parser
+    from practice.cli import build_parser as receiver_parser
 
     argv = shlex.split(directives(name)["Service.ExecStart"][-1])
     program, args = Path(argv[0]).name, argv[1:]

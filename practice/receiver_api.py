@@ -34,10 +34,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from . import envelope
-from .durable import move_durably, write_durably
+from sync import envelope
+from sync.durable import move_durably, write_durably
 from .filing import file_capture
-from .protocol import (
+from sync.protocol import (
     MAX_ITEM_BYTES,
     MAX_JSON_BYTES,
     PATH_KINDS,
@@ -49,9 +49,9 @@ from .protocol import (
     sign_receipt,
     station_id_for,
 )
-from .receiver_keys import ReceiverKeys
-from .receiver_store import Item, ReceiverStore, TokenError, utc_now
-from .signing import RequestVerifier, SignatureRejected, VerifiedRequest
+from .keys import ReceiverKeys
+from .store import Item, ReceiverStore, TokenError, utc_now
+from sync.signing import RequestVerifier, SignatureRejected, VerifiedRequest
 
 log = logging.getLogger(__name__)
 
@@ -336,12 +336,12 @@ class ReceiverApp:
             note = target.with_name(f"{target.name}.amend-{item_id}.json")
             write_durably(note, json.dumps({"amendment_id": item_id, "received_at": received_at,
                                             **opened.metadata}, indent=2,
-                                           sort_keys=True).encode())
+                                           sort_keys=True).encode(), 0o640)
             return str(note.relative_to(self.data_dir))
         station_dir = self.audit_dir / opened.station_id
         station_dir.mkdir(mode=0o750, exist_ok=True)
         records = station_dir / f"{item_id}.jsonl"
-        write_durably(records, opened.records)
+        write_durably(records, opened.records, 0o640)
         return str(records.relative_to(self.data_dir))
 
 

@@ -1,4 +1,4 @@
-"""``capture-receiver``: the practice side. Sub-commands live in :mod:`sync.commands`."""
+"""``capture-receiver``: the practice side. Sub-commands live in :mod:`practice.commands`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 #: Sub-command modules, each with ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
-    "sync.commands.init",
-    "sync.commands.open",
-    "sync.commands.serve",
-    "sync.commands.token",
-    "sync.commands.stations",
+    "practice.commands.init",
+    "practice.commands.open",
+    "practice.commands.serve",
+    "practice.commands.token",
+    "practice.commands.stations",
 )
 
 

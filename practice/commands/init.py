@@ -12,8 +12,8 @@ import base64
 import re
 import socket
 
-from ..receiver_cli import ReceiverCommandError
-from ..receiver_keys import ReceiverKeys, ReceiverKeysError
+from ..cli import ReceiverCommandError
+from ..keys import ReceiverKeys, ReceiverKeysError
 from ._common import add_data_dir
 
 

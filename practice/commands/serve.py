@@ -13,12 +13,12 @@ import signal
 import sys
 import threading
 
-from ..discovery import Advertiser
-from ..https_server import HttpsServer
-from ..protocol import MAX_ITEM_BYTES
-from ..receiver_app import ReceiverApp
-from ..receiver_cli import ReceiverCommandError
-from ..receiver_store import ReceiverStore
+from sync.discovery import Advertiser
+from sync.https_server import HttpsServer
+from sync.protocol import MAX_ITEM_BYTES
+from ..receiver_api import ReceiverApp
+from ..cli import ReceiverCommandError
+from ..store import ReceiverStore
 from ._common import add_data_dir, load_keys
 
 DEFAULT_PORT = 8444

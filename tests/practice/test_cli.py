@@ -14,9 +14,9 @@ import pytest
 from appliance.enrolment import load_enrolment
 from appliance.paths import StatePaths
 from sync.enrol import parse_provisioning
-from sync.receiver_cli import main as receiver_main
-from sync.receiver_keys import ReceiverKeys
-from sync.receiver_store import ReceiverStore
+from practice.cli import main as receiver_main
+from practice.keys import ReceiverKeys
+from practice.store import ReceiverStore
 from tests.sync.helpers import new_station, unique_name
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")

@@ -14,9 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
-from ..durable import fsync_dir, write_durably
-from ..envelope import EnvelopeError, OpenedEnvelope, open_envelope
-from ..receiver_cli import ReceiverCommandError
+from sync.durable import fsync_dir, write_durably
+from sync.envelope import EnvelopeError, OpenedEnvelope, open_envelope
+from ..cli import ReceiverCommandError
 from ._common import add_data_dir, load_keys
 
 

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .durable import write_durably
+from sync.durable import write_durably
 
 _SAFE = re.compile(r"[A-Za-z0-9_-]")
 MAX_COMPONENT = 64
@@ -86,7 +86,7 @@ def file_capture(
         "sealed_file": sealed_path,
         "sealed_sha256": sealed_sha256,
     })
-    write_durably(jpg, image)
+    write_durably(jpg, image, 0o640)
     write_durably(folder / f"{stem}.json",
-                  json.dumps(sidecar, indent=2, sort_keys=True, ensure_ascii=False).encode())
+                  json.dumps(sidecar, indent=2, sort_keys=True, ensure_ascii=False).encode(), 0o640)
     return jpg

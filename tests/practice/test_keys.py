@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
-from sync.receiver_keys import (
+from practice.keys import (
     KEY_FILES,
     ReceiverKeys,
     ReceiverKeysError,

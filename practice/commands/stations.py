@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..receiver_cli import ReceiverCommandError
-from ..receiver_store import ReceiverStore, StationNotFound
+from ..cli import ReceiverCommandError
+from ..store import ReceiverStore, StationNotFound
 from ._common import add_data_dir
 
 

@@ -9,7 +9,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync.filing import capture_date, file_capture, safe_component
+from practice.filing import capture_date, file_capture, safe_component
 
 SAFE = set(string.ascii_letters + string.digits + "_-~")
 

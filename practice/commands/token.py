@@ -20,9 +20,9 @@ import secrets
 import sys
 from pathlib import Path
 
-from .. import provisioning as bundle_format
-from ..receiver_cli import ReceiverCommandError
-from ..receiver_store import ReceiverStore
+from sync import provisioning as bundle_format
+from ..cli import ReceiverCommandError
+from ..store import ReceiverStore
 from ._common import add_data_dir, load_keys
 
 

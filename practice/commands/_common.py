@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..receiver_cli import ReceiverCommandError
-from ..receiver_keys import ReceiverKeys, ReceiverKeysError
+from ..cli import ReceiverCommandError
+from ..keys import ReceiverKeys, ReceiverKeysError
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:

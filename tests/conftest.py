@@ -1,4 +1,4 @@
-"""Fixtures for the delivery tests: running receivers, and a thread-leak check.
+"""Fixtures shared by the station, sync and practice tests: running receivers, a thread-leak check.
 
 The leak check follows python-zeroconf's own test suite: every thread a test starts
 (HTTPS workers, zeroconf engines, the sync worker) must be gone when it ends, or a

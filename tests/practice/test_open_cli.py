@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from PIL import Image
 
 from sync import envelope as env
-from sync.receiver_keys import ReceiverKeys
+from practice.keys import ReceiverKeys
 
 PATIENT = "0000000000004711234"
 
