@@ -36,7 +36,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sync import envelope
 from sync.durable import move_durably, write_durably
-from .filing import file_capture
 from sync.protocol import (
     MAX_ITEM_BYTES,
     MAX_JSON_BYTES,
@@ -49,9 +48,11 @@ from sync.protocol import (
     sign_receipt,
     station_id_for,
 )
+from sync.signing import RequestVerifier, SignatureRejected, VerifiedRequest
+
+from .filing import file_capture
 from .keys import ReceiverKeys
 from .store import Item, ReceiverStore, TokenError, utc_now
-from sync.signing import RequestVerifier, SignatureRejected, VerifiedRequest
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sync.durable import fsync_dir, write_durably
 from sync.envelope import EnvelopeError, OpenedEnvelope, open_envelope
+
 from ..cli import ReceiverCommandError
 from ._common import add_data_dir, load_keys
 

@@ -16,8 +16,9 @@ import threading
 from sync.discovery import Advertiser
 from sync.https_server import HttpsServer
 from sync.protocol import MAX_ITEM_BYTES
-from ..receiver_api import ReceiverApp
+
 from ..cli import ReceiverCommandError
+from ..receiver_api import ReceiverApp
 from ..store import ReceiverStore
 from ._common import add_data_dir, load_keys
 

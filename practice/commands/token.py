@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from sync import provisioning as bundle_format
+
 from ..cli import ReceiverCommandError
 from ..store import ReceiverStore
 from ._common import add_data_dir, load_keys

@@ -13,10 +13,10 @@ import pytest
 
 from appliance.enrolment import load_enrolment
 from appliance.paths import StatePaths
-from sync.enrol import parse_provisioning
 from practice.cli import main as receiver_main
 from practice.keys import ReceiverKeys
 from practice.store import ReceiverStore
+from sync.enrol import parse_provisioning
 from tests.sync.helpers import new_station, unique_name
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")

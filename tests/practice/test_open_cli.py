@@ -16,8 +16,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from PIL import Image
 
-from sync import envelope as env
 from practice.keys import ReceiverKeys
+from sync import envelope as env
 
 PATIENT = "0000000000004711234"
 

@@ -19,13 +19,13 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from practice.keys import ReceiverKeys
+from practice.receiver_api import ReceiverApp
+from practice.store import ReceiverStore
 from sync import envelope
 from sync.https_server import HttpsServer
 from sync.outbox import OutboxItem
 from sync.protocol import station_id_for
-from practice.receiver_api import ReceiverApp
-from practice.keys import ReceiverKeys
-from practice.store import ReceiverStore
 from sync.uploader import DeliveryTarget
 
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from sync.discovery import Advertiser, Browser
 from practice.keys import ReceiverKeys
+from sync.discovery import Advertiser, Browser
 from sync.uploader import MdnsLocator, SyncWorker
 from tests.sync.helpers import FileOutbox, RogueTlsServer, new_station, seal_capture
 

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
+from practice.keys import ReceiverKeys
 from sync.https_server import HttpsServer
 from sync.pinning import PinMismatch, PinnedHTTPSConnection
-from practice.keys import ReceiverKeys
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 
