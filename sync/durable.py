@@ -79,6 +79,7 @@ class DurableFile:
         self._fd: int | None = os.open(
             self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         self.size = 0
+        self._synced_size = -1
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Write all of ``data`` (short writes are retried)."""
@@ -89,13 +90,26 @@ class DurableFile:
         while view:
             view = view[os.write(self._fd, view):]
 
+    def fileno(self) -> int:
+        """The temp file's descriptor, for a writer that places bytes itself (``os.pwrite``)."""
+        if self._fd is None:
+            raise ValueError(f"{self.path.name}: already committed or aborted")
+        return self._fd
+
+    def sync(self) -> None:
+        """fsync now (a caller may overlap this with other work); :meth:`commit` then only
+        fsyncs again if more was written since."""
+        os.fsync(self.fileno())
+        self._synced_size = self.size
+
     def commit(self) -> None:
         """fsync, give the file its name, fsync the directory."""
         if self._fd is None:
             raise ValueError(f"{self.path.name}: already committed or aborted")
         fd, self._fd = self._fd, None
         try:
-            os.fsync(fd)
+            if self._synced_size != self.size:
+                os.fsync(fd)
         finally:
             os.close(fd)
         try:
