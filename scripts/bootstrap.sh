@@ -24,8 +24,9 @@ if is_raspberry_pi_os; then
 fi
 if [[ "$WANT_BROWSER" == 1 ]]; then
     # `make test`: the browser test drives Debian's Chromium; the unit tests run
-    # systemd-analyze (verify, security) on the shipped units.
-    apt_packages+=(chromium systemd)
+    # systemd-analyze (verify, security) on the shipped units; Playwright's bundled node
+    # needs libatomic1, which a minimal Debian 12 lacks.
+    apt_packages+=(chromium systemd libatomic1)
 fi
 
 missing=()
