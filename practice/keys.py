@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import NameOID
 
+from sync.durable import fsync_dir, write_durably
+
 KEYS_DIRNAME = "keys"
 PRACTICE_KEY = "practice.key"
 RECEIPT_KEY = "receipt.key"
@@ -150,20 +152,22 @@ class ReceiverKeys:
         staging.mkdir(mode=0o700)
         try:
             for filename, key in pkcs8.items():
-                _write_private(staging / filename, _pem_private(key))
-            _write_private(staging / TLS_CERT, cert.public_bytes(serialization.Encoding.PEM))
-            _fsync_path(staging)
+                write_durably(staging / filename, _pem_private(key), replace=False,
+                              sync_dir=False)
+            write_durably(staging / TLS_CERT, cert.public_bytes(serialization.Encoding.PEM),
+                          replace=False, sync_dir=False)
+            fsync_dir(staging)
             if keys_dir.exists():
                 # An empty (or unrelated-files-only) keys dir: move our files in one by one.
                 # ``existing`` above proved none of ours is there.
                 keys_dir.chmod(0o700)
                 for filename in KEY_FILES:
                     os.link(staging / filename, keys_dir / filename)
-                _fsync_path(keys_dir)
+                fsync_dir(keys_dir)
                 shutil.rmtree(staging)
             else:
                 os.rename(staging, keys_dir)
-            _fsync_path(data_dir)
+            fsync_dir(data_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -261,20 +265,3 @@ def _load_private(path: Path, kind: type) -> object:
     if not isinstance(key, kind):
         raise ReceiverKeysError(f"{path} holds the wrong kind of key (want {kind.__name__})")
     return key
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_path(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -25,7 +25,6 @@ import email.utils
 import hashlib
 import json
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable
@@ -35,7 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sync import envelope
-from sync.durable import move_durably, write_durably
+from sync.durable import DurableFile, move_durably, write_durably
 from sync.protocol import (
     MAX_ITEM_BYTES,
     MAX_JSON_BYTES,
@@ -262,31 +261,21 @@ class ReceiverApp:
     def _receive(self, environ: dict[str, Any], item_id: str, length: int,
                  sha256_hex: str) -> Path:
         """Stream exactly ``length`` body bytes to a temp file, hashing; fsync; check digest."""
-        tmp = self.incoming / f"{item_id}.{secrets.token_hex(6)}.part"
+        part = self.incoming / f"{item_id}.{secrets.token_hex(6)}.part"
         stream = environ["wsgi.input"]
         digest = hashlib.sha256()
         remaining = length
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        try:
-            try:
-                while remaining:
-                    chunk = stream.read(min(READ_CHUNK, remaining))
-                    if not chunk:
-                        raise HttpError(400, "truncated_body", drain=False)
-                    digest.update(chunk)
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view):]
-                    remaining -= len(chunk)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        with DurableFile(part, 0o640, replace=False) as out:
+            while remaining:
+                chunk = stream.read(min(READ_CHUNK, remaining))
+                if not chunk:
+                    raise HttpError(400, "truncated_body", drain=False)
+                digest.update(chunk)
+                out.write(chunk)
+                remaining -= len(chunk)
             if digest.hexdigest() != sha256_hex:
                 raise HttpError(400, "digest_mismatch")
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return tmp
+        return part
 
     def _accept(self, kind: str, item_id: str, tmp: Path, size: int,
                 verified: VerifiedRequest) -> tuple[int, bytes]:
