@@ -12,16 +12,18 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from barcode.interpret import LocalFormat
+from barcode.symbols import SYMBOLOGIES
 
 DEFAULT_CONFIG_PATH = Path("/etc/capture-station/station.toml")
 ENV_PREFIX = "CAPTURE_STATION_"
 #: Environment variables with the prefix that are not settings.
 ENV_RESERVED = {"CAPTURE_STATION_CONFIG", "CAPTURE_STATION_SKIP_APT"}
 
-SYMBOLOGIES = ("code128", "qrcode", "datamatrix", "pdf417")
 DEFAULT_BODY_SITES = (
     "head", "face", "neck", "chest", "abdomen", "back", "sacrum", "arm", "hand",
     "leg", "knee", "foot", "heel", "perineum",
@@ -81,31 +83,29 @@ def _hex_pin_check(value: str) -> str | None:
     return "empty (not yet provisioned) or 64 lowercase hex digits (SHA-256 of the SPKI)"
 
 
+#: The keys of one ``[[barcode.local_formats]]`` table: the fields of barcode's LocalFormat.
+_LOCAL_FORMAT_KEYS = frozenset(f.name for f in fields(LocalFormat))
+
+
 def _local_formats_check(value: list[Any]) -> str | None:
-    allowed = {"symbology", "pattern", "role", "issuer"}
+    """The TOML shape (tables of known keys, strings where strings belong) is checked here;
+    whether a format is usable is barcode's own rule (:meth:`LocalFormat.from_mapping`), so
+    the config cannot accept a format the reader refuses, or the other way round."""
+    allowed = sorted(_LOCAL_FORMAT_KEYS)
     for i, item in enumerate(value):
         if not isinstance(item, dict):
-            return f"entry {i} must be a table with keys {sorted(allowed)}"
-        unknown = set(item) - allowed
+            return f"entry {i} must be a table with keys {allowed}"
+        unknown = set(item) - _LOCAL_FORMAT_KEYS
         if unknown:
-            return f"entry {i} has unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}"
-        if item.get("symbology") not in SYMBOLOGIES:
-            return f"entry {i}: symbology must be one of {list(SYMBOLOGIES)}"
-        if item.get("role", "patient") not in ("patient", "caregiver"):
-            return f"entry {i}: role must be 'patient' or 'caregiver'"
-        pattern = item.get("pattern")
-        if not isinstance(pattern, str):
+            return f"entry {i} has unknown key(s) {sorted(unknown)}; allowed: {allowed}"
+        if not isinstance(item.get("pattern"), str):
             return f"entry {i}: pattern must be a string (a regular expression)"
-        try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            return f"entry {i}: pattern is not a valid regular expression ({exc})"
-        if "id" not in compiled.groupindex:
-            return f"entry {i}: pattern must have a named group (?P<id>...)"
-        if "issuer" not in item and "issuer" not in compiled.groupindex:
-            return f"entry {i}: needs an issuer key or a (?P<issuer>...) group"
         if "issuer" in item and not isinstance(item["issuer"], str):
             return f"entry {i}: issuer must be a string"
+        try:
+            LocalFormat.from_mapping(item)
+        except ValueError as exc:
+            return f"entry {i}: {exc}"
     return None
 
 

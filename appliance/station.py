@@ -28,6 +28,7 @@ from capture.controls import CaptureButton, StatusLight
 from . import signals as signal_table
 from .enrolment import NotEnrolledError
 from .sdnotify import Notifier
+from .vault.errors import DiskFullError
 from .workflow import (
     Audit,
     CaptureFinished,
@@ -75,7 +76,7 @@ def refusal_for(exc: BaseException) -> Refusal:
         return Refusal.CAMERA_FAULT
     if isinstance(exc, NotEnrolledError):
         return Refusal.NOT_ENROLLED
-    if type(exc).__name__ == "DiskFullError" or (
+    if isinstance(exc, DiskFullError) or (
         isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
     ):
         return Refusal.DISK_FULL

@@ -225,10 +225,36 @@ class Workflow:
 
     # -- transitions ----------------------------------------------------------------------------
     def handle(self, event: Event, now: float) -> list[Effect]:
-        handler = getattr(self, f"_on_{type(event).__name__}")
-        return handler(event, now)
+        """Apply one event; dispatch is by event class, so a new event needs a case here
+        (anything else is a programming error: :class:`TypeError`)."""
+        match event:
+            case Tick():
+                return self._on_tick(now)
+            case PatientSeen():
+                return self._on_patient(event, now)
+            case CaregiverSeen():
+                return self._on_caregiver(event, now)
+            case OperatorLogin():
+                return self._on_operator_login(event, now)
+            case CardSeen():
+                return self._on_card(event, now)
+            case SetTags():
+                return self._on_set_tags(event, now)
+            case ConflictSeen():
+                return self._on_conflict(now)
+            case InvalidSeen():
+                return self._on_invalid(event)
+            case HealthChanged():
+                return self._on_health(event)
+            case Hold():
+                return self._on_hold(now)
+            case Click():
+                return self._on_click(now)
+            case CaptureFinished():
+                return self._on_capture_finished(event, now)
+        raise TypeError(f"not a workflow event: {type(event).__name__}")
 
-    def _on_Tick(self, event: Tick, now: float) -> list[Effect]:
+    def _on_tick(self, now: float) -> list[Effect]:
         idle = now - self.last_activity >= self.rules.idle_timeout_seconds
         if idle and self.session is not None and self.state is State.SESSION:
             effects = self._end_session("timeout", now)
@@ -238,7 +264,7 @@ class Workflow:
             self.operator = None
         return []
 
-    def _on_PatientSeen(self, event: PatientSeen, now: float) -> list[Effect]:
+    def _on_patient(self, event: PatientSeen, now: float) -> list[Effect]:
         self.last_activity = now
         patient = event.patient
         if self.session is not None and patient.key == self.session.patient.key:
@@ -258,7 +284,7 @@ class Workflow:
         effects.append(Signal("session_switched" if switched else "patient_identified"))
         return effects
 
-    def _on_CaregiverSeen(self, event: CaregiverSeen, now: float) -> list[Effect]:
+    def _on_caregiver(self, event: CaregiverSeen, now: float) -> list[Effect]:
         self.last_activity = now
         operator = f"{event.caregiver.issuer}:{event.caregiver.id}"
         if operator == self.operator:
@@ -267,12 +293,12 @@ class Workflow:
         return [Audit("operator_badge", {"issuer": event.caregiver.issuer}),
                 Signal("operator_identified")]
 
-    def _on_OperatorLogin(self, event: OperatorLogin, now: float) -> list[Effect]:
+    def _on_operator_login(self, event: OperatorLogin, now: float) -> list[Effect]:
         self.last_activity = now
         self.operator = event.operator
         return []
 
-    def _on_CardSeen(self, event: CardSeen, now: float) -> list[Effect]:
+    def _on_card(self, event: CardSeen, now: float) -> list[Effect]:
         self.last_activity = now
         if event.kind == "end_session":
             if self.session is None or self.state is State.CAPTURING:
@@ -282,13 +308,13 @@ class Workflow:
             return self._refuse(Refusal.NO_PATIENT, f"{event.kind}_card")
         return self._apply_tag(event.kind, event.value, source="card")
 
-    def _on_SetTags(self, event: SetTags, now: float) -> list[Effect]:
+    def _on_set_tags(self, event: SetTags, now: float) -> list[Effect]:
         self.last_activity = now
         if self.session is None:
             return self._refuse(Refusal.NO_PATIENT, "web_tags")
         effects: list[Effect] = []
-        for kind in ("consent", "body_site", "laterality"):
-            value = getattr(event, kind)
+        for kind, value in (("consent", event.consent), ("body_site", event.body_site),
+                            ("laterality", event.laterality)):
             if value is not None:
                 effects += self._apply_tag(kind, value, source="web")
         return effects
@@ -318,15 +344,15 @@ class Workflow:
         return [Audit("tag_set", {"session": session.session_id, kind: value, "source": source}),
                 Signal("tag_set")]
 
-    def _on_ConflictSeen(self, event: ConflictSeen, now: float) -> list[Effect]:
+    def _on_conflict(self, now: float) -> list[Effect]:
         self.last_activity = now
         return self._refuse(Refusal.CONFLICT, "scan")
 
-    def _on_InvalidSeen(self, event: InvalidSeen, now: float) -> list[Effect]:
+    def _on_invalid(self, event: InvalidSeen) -> list[Effect]:
         return [Audit("invalid_read", {"reason": event.reason}),
                 Signal(Refusal.INVALID_READ.value)]
 
-    def _on_HealthChanged(self, event: HealthChanged, now: float) -> list[Effect]:
+    def _on_health(self, event: HealthChanged) -> list[Effect]:
         before = (self.enrolled, self.disk_ok, self.camera_ok)
         self.enrolled, self.disk_ok, self.camera_ok = event.enrolled, event.disk_ok, \
             event.camera_ok
@@ -335,13 +361,13 @@ class Workflow:
         return [Audit("health", {"enrolled": event.enrolled, "disk_ok": event.disk_ok,
                                  "camera_ok": event.camera_ok}), self.steady_signal()]
 
-    def _on_Hold(self, event: Hold, now: float) -> list[Effect]:
+    def _on_hold(self, now: float) -> list[Effect]:
         self.last_activity = now
         if self.session is None or self.state is State.CAPTURING:
             return []
         return self._end_session("long_press", now)
 
-    def _on_Click(self, event: Click, now: float) -> list[Effect]:
+    def _on_click(self, now: float) -> list[Effect]:
         self.last_activity = now
         if self.state is State.CAPTURING:
             # One capture at a time: a double press is not queued into a second photo.
@@ -373,7 +399,7 @@ class Workflow:
         }
         return [Signal("capturing"), TakeCapture(self._pending, metadata)]
 
-    def _on_CaptureFinished(self, event: CaptureFinished, now: float) -> list[Effect]:
+    def _on_capture_finished(self, event: CaptureFinished, now: float) -> list[Effect]:
         if self.state is not State.CAPTURING or event.request_id != self._pending:
             return []
         self.last_activity = now

@@ -58,7 +58,8 @@ class LocalFormat:
         try:
             pattern = re.compile(item["pattern"])
         except (KeyError, TypeError, re.error) as exc:
-            raise ValueError(f"local format pattern is not a regular expression ({exc})") from None
+            raise ValueError(
+                f"local format pattern is not a valid regular expression ({exc})") from None
         if "id" not in pattern.groupindex:
             raise ValueError("local format pattern needs a named group (?P<id>...)")
         issuer = item.get("issuer")

@@ -3,41 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-#: Sub-command modules, each with ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "practice.commands.init",
-    "practice.commands.open",
-    "practice.commands.serve",
-    "practice.commands.token",
-    "practice.commands.stations",
-)
+from .commands import init, serve, stations, token
+from .commands import open as open_command
+from .commands._common import ReceiverCommandError
 
-
-class ReceiverCommandError(RuntimeError):
-    """A command failed in a way the user can fix; printed without a traceback."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+#: Sub-command modules, each with ``register(subparsers)``, in the order ``--help`` lists them.
+COMMANDS: tuple[ModuleType, ...] = (init, open_command, serve, token, stations)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (the systemd tests parse the unit's ``ExecStart`` with it)."""
     parser = argparse.ArgumentParser(
         prog="capture-receiver",
         description="Practice-side receiver: enrols stations, accepts sealed captures, files "
         "them per patient.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one sub-command; without one, print the help and exit 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

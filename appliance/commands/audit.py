@@ -10,9 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-from ..cli import CommandError, add_config_argument, get_config, new_command
 from ..paths import StatePaths
 from ..vault.audit import tail, verify
+from ._common import CommandError, add_config_argument, get_config, new_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:

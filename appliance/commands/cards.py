@@ -14,7 +14,7 @@ from pathlib import Path
 from barcode.commands import all_commands
 from barcode.sheet import CARD_SYMBOLOGIES, PAPER_INCHES, SheetError, write_sheet
 
-from ..cli import CommandError, get_config, new_command
+from ._common import CommandError, get_config, new_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:

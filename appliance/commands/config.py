@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import get_config, new_command
 from ..sample_config import render_sample, toml_value
+from ._common import get_config, new_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:

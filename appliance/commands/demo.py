@@ -31,9 +31,9 @@ from barcode.commands import Command
 from barcode.gs1 import with_check_digit
 from capture.fake import FakeCamera, Scene, Symbol
 
-from ..cli import CommandError, new_command
 from ..config import load_config
 from ..sample_config import toml_value
+from ._common import CommandError, new_command
 
 #: A fictitious patient: a GSRN (AI 8018) on the GS1 example company prefix 795...
 DEMO_PATIENT_GSRN = with_check_digit("79512345000000001")

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from .. import doctor
-from ..cli import get_config, new_command
+from ._common import get_config, new_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:

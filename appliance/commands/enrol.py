@@ -13,9 +13,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..cli import CommandError, get_config, new_command
 from ..enrolment import enrolment_from_result, save_enrolment
 from ..paths import StatePaths
+from ._common import CommandError, get_config, new_command
 
 log = logging.getLogger(__name__)
 

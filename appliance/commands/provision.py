@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import CommandError, get_config, new_command
+from ._common import CommandError, get_config, new_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -12,7 +12,7 @@ import logging
 import signal
 import threading
 
-from ..cli import CommandError, get_config, new_command
+from ._common import CommandError, get_config, new_command
 
 log = logging.getLogger("capture_station.run")
 

@@ -25,8 +25,8 @@ from PIL import Image, UnidentifiedImageError
 from barcode.backends import BACKENDS, BackendUnavailableError
 from barcode.reader import Reader, build_reader
 
-from ..cli import CommandError, get_config, new_command
 from ..config import Config
+from ._common import CommandError, get_config, new_command
 
 
 def register(sub: argparse._SubParsersAction) -> None:

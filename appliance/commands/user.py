@@ -16,9 +16,9 @@ import secrets
 import sys
 from pathlib import Path
 
-from ..cli import CommandError, get_config, new_command
 from ..paths import StatePaths
 from ..web.accounts import ROLES, AccountError, Accounts, accounts_path, check_password
+from ._common import CommandError, get_config, new_command
 
 #: Generated passwords: 4 groups of 5 from an alphabet without look-alikes (about 100 bits).
 ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"

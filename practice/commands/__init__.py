@@ -1,4 +1,6 @@
 """``capture-receiver`` sub-commands, one module each with ``register(subparsers)``.
 
-A module is listed in :data:`practice.cli.COMMAND_MODULES` to appear on the command line.
+A module is imported and listed in :data:`practice.cli.COMMANDS` to appear on the command
+line. Shared pieces (``ReceiverCommandError``, ``--data-dir``) are in
+:mod:`practice.commands._common`; a command never imports :mod:`practice.cli`.
 """

@@ -12,9 +12,8 @@ import base64
 import re
 import socket
 
-from ..cli import ReceiverCommandError
 from ..keys import ReceiverKeys, ReceiverKeysError
-from ._common import add_data_dir
+from ._common import ReceiverCommandError, add_data_dir
 
 
 def default_name() -> str:

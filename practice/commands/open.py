@@ -17,8 +17,7 @@ from pathlib import Path
 from sync.durable import fsync_dir, write_durably
 from sync.envelope import EnvelopeError, OpenedEnvelope, open_envelope
 
-from ..cli import ReceiverCommandError
-from ._common import add_data_dir, load_keys
+from ._common import ReceiverCommandError, add_data_dir, load_keys
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,10 +17,9 @@ from sync.discovery import Advertiser
 from sync.https_server import HttpsServer
 from sync.protocol import MAX_ITEM_BYTES
 
-from ..cli import ReceiverCommandError
 from ..receiver_api import ReceiverApp
 from ..store import ReceiverStore
-from ._common import add_data_dir, load_keys
+from ._common import ReceiverCommandError, add_data_dir, load_keys
 
 DEFAULT_PORT = 8444
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import ReceiverCommandError
 from ..store import ReceiverStore, StationNotFound
-from ._common import add_data_dir
+from ._common import ReceiverCommandError, add_data_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:

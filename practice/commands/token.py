@@ -22,9 +22,8 @@ from pathlib import Path
 
 from sync import provisioning as bundle_format
 
-from ..cli import ReceiverCommandError
 from ..store import ReceiverStore
-from ._common import add_data_dir, load_keys
+from ._common import ReceiverCommandError, add_data_dir, load_keys
 
 
 def register(sub: argparse._SubParsersAction) -> None:

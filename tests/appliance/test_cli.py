@@ -1,6 +1,9 @@
+import ast
+import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +103,44 @@ def test_console_scripts_installed():
     for script in ("capture-station", "capture-receiver"):
         assert shutil.which(script) or (
             __import__("pathlib").Path(sys.executable).parent / script).exists()
+
+
+def test_command_error_under_python_m_is_a_message_not_a_traceback(tmp_path):
+    """`python -m appliance.cli` runs the CLI as ``__main__``; a command's CommandError must
+    still be the class that entry point catches."""
+    result = subprocess.run(
+        [sys.executable, "-m", "appliance.cli", "audit", "show", "--file",
+         str(tmp_path / "absent.log")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 1
+    assert "capture-station: no audit log at" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def imported_modules(path: Path, package: str) -> set[str]:
+    """Every module a file imports, function-local imports included, relative ones resolved."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[:len(parts) - node.level + 1]) if node.level else ""
+            module = ".".join(p for p in (base, node.module or "") if p)
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("cli_name", ["appliance.cli", "practice.cli"])
+def test_the_cli_imports_every_command_and_no_command_imports_the_cli(cli_name):
+    """The CLI imports its command modules by name; a command importing the CLI back would be
+    an import cycle (and, under ``python -m``, a second copy of the CLI's classes)."""
+    cli = importlib.import_module(cli_name)
+    package_name = cli_name.rsplit(".", 1)[0] + ".commands"
+    package = Path(importlib.import_module(package_name).__file__).parent
+    modules = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("_"))
+    assert sorted(m.__name__.rsplit(".", 1)[1] for m in cli.COMMANDS) == modules
+    for path in package.glob("*.py"):
+        assert cli_name not in imported_modules(path, package_name), path.name

@@ -4,6 +4,8 @@ import pytest
 
 from appliance.config import SCHEMA, ConfigError, load_config
 from appliance.sample_config import render_sample
+from barcode.interpret import local_formats_from_config
+from barcode.symbols import SYMBOLOGIES
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "config" / "station.sample.toml"
@@ -120,6 +122,59 @@ def test_valid_local_format(tmp_path):
                  "pattern = '^MRN(?P<id>\\d+)$'\nrole = \"patient\"\nissuer = \"HOSP\"\n")
     cfg = load_config(path, environ={})
     assert cfg.barcode.local_formats[0]["issuer"] == "HOSP"
+
+
+LOCAL_FORMAT_ENTRIES = [
+    ({"symbology": "ean13", "pattern": "(?P<id>.)", "issuer": "X"}, "symbology"),
+    ({"symbology": "qrcode", "pattern": "(?P<id>.)", "issuer": "X", "role": "x"}, "role"),
+    ({"symbology": "qrcode", "pattern": "(?P<id>.)"}, "issuer"),
+    ({"symbology": "qrcode", "pattern": "(?P<mrn>.)", "issuer": "X"}, "(?P<id>...)"),
+    ({"symbology": "qrcode", "pattern": "(", "issuer": "X"}, "regular expression"),
+    ({"symbology": "datamatrix", "pattern": "(?P<issuer>[A-Z]+)-(?P<id>\\d+)",
+      "role": "caregiver"}, None),
+]
+
+
+def defaults_config(tmp_path):
+    return load_config(tmp_path / "absent.toml", environ={}, required=False)
+
+
+@pytest.mark.parametrize(("entry", "needle"), [
+    *[case for case in LOCAL_FORMAT_ENTRIES if case[1]],
+    ({"symbology": "qrcode", "pattern": "(?P<id>.)", "issuer": "X", "colour": "red"},
+     "unknown key(s) ['colour']"),
+    ({"symbology": "qrcode", "pattern": "(?P<id>.)", "issuer": 7}, "issuer must be a string"),
+])
+def test_local_format_refusal_names_the_key_and_entry(tmp_path, entry, needle):
+    with pytest.raises(ConfigError) as info:
+        defaults_config(tmp_path).replace(barcode={"local_formats": [{"symbology": "qrcode",
+                                          "pattern": "(?P<id>.)", "issuer": "A"}, entry]})
+    message = str(info.value)
+    assert "[barcode] local_formats" in message and "entry 1" in message
+    assert needle in message
+
+
+@pytest.mark.parametrize(("entry", "needle"), LOCAL_FORMAT_ENTRIES)
+def test_config_accepts_exactly_the_local_formats_the_reader_can_use(tmp_path, entry, needle):
+    def reader_accepts() -> bool:
+        try:
+            local_formats_from_config([entry])
+        except ValueError:
+            return False
+        return True
+
+    def config_accepts() -> bool:
+        try:
+            defaults_config(tmp_path).replace(barcode={"local_formats": [entry]})
+        except ConfigError:
+            return False
+        return True
+
+    assert config_accepts() is reader_accepts() is (needle is None)
+
+
+def test_formats_are_barcodes_symbologies():
+    assert SCHEMA["barcode"]["formats"].item_choices == SYMBOLOGIES
 
 
 def test_replace_validates(tmp_path):

@@ -13,6 +13,7 @@ from gpiozero.pins.mock import MockFactory
 
 from appliance.enrolment import NotEnrolledError
 from appliance.station import Station, StationInfo, refusal_for
+from appliance.vault.errors import DiskFullError
 from appliance.workflow import CardSeen, PatientSeen, Refusal, Rules, Workflow
 from barcode.identity import Identity
 from capture.camera import CameraError
@@ -160,8 +161,10 @@ def test_stop_finishes_capture_in_flight(rig):
     (CameraError("x"), Refusal.CAMERA_FAULT),
     (NotEnrolledError(), Refusal.NOT_ENROLLED),
     (OSError(28, "No space left on device"), Refusal.DISK_FULL),
-    (type("DiskFullError", (Exception,), {})(), Refusal.DISK_FULL),
+    (DiskFullError(), Refusal.DISK_FULL),
     (ValueError("boom"), Refusal.STORAGE_FAULT),
+    # Only the vault's own class counts: a look-alike name is a storage fault.
+    (type("DiskFullError", (Exception,), {})(), Refusal.STORAGE_FAULT),
 ])
 def test_refusal_mapping(exc, refusal):
     assert refusal_for(exc) is refusal

@@ -317,3 +317,13 @@ def test_person_repr_hides_identifier():
     assert ALICE.id not in str(Workflow(Rules()).snapshot())
     wf = ready_workflow()
     assert ALICE.id not in str(wf.snapshot())
+
+
+def test_dispatch_is_by_event_class_not_by_name():
+    wf = ready_workflow()
+    before = wf.snapshot()
+    look_alike = type("Click", (), {})()  # same name as an event, not the event class
+    with pytest.raises(TypeError, match="not a workflow event"):
+        wf.handle(look_alike, 2)
+    assert wf.snapshot() == before
+    assert signals(wf.handle(Click(), 2)) == ["capturing"]
