@@ -10,10 +10,14 @@ import base64
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .fsutil import atomic_write
+from sync.durable import write_durably
+
 from .paths import StatePaths
+
+if TYPE_CHECKING:  # only for the annotation: importing sync.enrol pulls in the HTTPS client
+    from sync.enrol import EnrolResult
 
 
 class NotEnrolledError(RuntimeError):
@@ -37,8 +41,8 @@ class Enrolment:
         return base64.b64decode(self.practice_public_key)
 
 
-def enrolment_from_result(result: Any) -> Enrolment:
-    """The record to save from a successful :func:`sync.enrol.enrol` (an ``EnrolResult``)."""
+def enrolment_from_result(result: EnrolResult) -> Enrolment:
+    """The record to save from a successful :func:`sync.enrol.enrol`."""
     return Enrolment(
         station_id=result.station_id,
         receiver_name=result.receiver_name,
@@ -62,5 +66,6 @@ def load_enrolment(paths: StatePaths) -> Enrolment | None:
 
 
 def save_enrolment(paths: StatePaths, enrolment: Enrolment) -> None:
+    """Write the record durably (a power cut leaves no enrolment or the whole one), 0600."""
     paths.ensure()
-    atomic_write(paths.enrolment, json.dumps(asdict(enrolment), indent=2).encode(), mode=0o600)
+    write_durably(paths.enrolment, json.dumps(asdict(enrolment), indent=2).encode(), 0o600)

@@ -10,7 +10,8 @@ writes after it are undone if one fails:
 1. validate the bundle (:mod:`sync.provisioning`), the resulting station config (the same
    schema as ``station.toml``) and the admin account (in a scratch copy of the account store);
 2. refuse a station that is already enrolled;
-3. find the receiver (mDNS, pinned TLS) and enrol (:func:`sync.enrol.enrol`);
+3. find the receiver (mDNS, pinned TLS) and enrol (:func:`enrol_station`, which
+   ``capture-station enrol`` uses too);
 4. write the config atomically, save the enrolment, create the admin; on a failure, remove
    what was written and say which station id the receiver registered;
 5. delete the provisioning file (it holds a secret, spent or not).
@@ -30,18 +31,21 @@ import sqlite3
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sync import provisioning as fmt
-from sync.provisioning import Bundle, BundleError
+from sync.durable import remove_durably, write_durably
+from sync.provisioning import Bundle, BundleError, ProvisioningError
 
 from .config import Config, ConfigError, load_config
 from .enrolment import Enrolment, enrolment_from_result, load_enrolment, save_enrolment
-from .fsutil import atomic_write, fsync_dir
 from .paths import StatePaths
+
+if TYPE_CHECKING:  # sync.enrol pulls in the HTTPS client: imported where it is used
+    from sync.enrol import EnrolResult
 
 log = logging.getLogger("capture_station.provisioning")
 
@@ -61,10 +65,6 @@ Locate = Callable[[Bundle, Config], list[tuple[str, int]]]
 Audit = Callable[[str, dict[str, Any]], None]
 
 
-class ProvisioningFailed(RuntimeError):
-    """Provisioning did not happen; the message says why and what to do. Nothing was kept."""
-
-
 @dataclass(frozen=True)
 class Outcome:
     station_id: str
@@ -77,33 +77,19 @@ class Outcome:
 
 # -- step 1: everything that can be checked here ------------------------------------------------
 
-def read_bundle_file(path: Path) -> Bundle:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProvisioningFailed(f"no provisioning file at {path}; make one on the practice "
-                                 "server with `capture-receiver token --out FILE`") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProvisioningFailed(f"cannot read {path}: {exc}") from None
-    try:
-        return fmt.parse_toml(text, source=str(path))
-    except BundleError as exc:
-        raise ProvisioningFailed(str(exc)) from None
-
-
 def _read_existing(config_path: Path) -> tuple[dict[str, Any], bytes | None]:
     try:
         raw = config_path.read_bytes()
     except FileNotFoundError:
         return {}, None
     except OSError as exc:
-        raise ProvisioningFailed(f"cannot read the station config {config_path}: {exc}") \
+        raise ProvisioningError(f"cannot read the station config {config_path}: {exc}") \
             from None
     try:
         return tomllib.loads(raw.decode("utf-8")), raw
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ProvisioningFailed(f"the station config {config_path} is not valid TOML ({exc}); "
-                                 "fix or remove it, then provision again") from None
+        raise ProvisioningError(f"the station config {config_path} is not valid TOML ({exc}); "
+                                "fix or remove it, then provision again") from None
 
 
 def render_config(bundle: Bundle, existing: Mapping[str, Any]) -> str:
@@ -113,12 +99,12 @@ def render_config(bundle: Bundle, existing: Mapping[str, Any]) -> str:
                 for section, values in bundle.settings.items() for key in values
                 if (section, key) in RESERVED_SETTINGS]
     if problems:
-        raise ProvisioningFailed(str(BundleError(problems)))
+        raise BundleError(problems)
     merged: dict[str, dict[str, Any]] = {}
     for source in (existing, bundle.settings):
         for section, values in source.items():
             if not isinstance(values, dict):
-                raise ProvisioningFailed(f"[{section}] must be a table in the station config")
+                raise ProvisioningError(f"[{section}] must be a table in the station config")
             merged.setdefault(section, {}).update(values)
     if bundle.station_name:
         merged.setdefault("station", {})["name"] = bundle.station_name
@@ -139,37 +125,54 @@ def check_config(text: str) -> Config:
             return load_config(candidate, environ={}, required=True)
         except ConfigError as exc:
             problems = "\n".join(f"  - {p}" for p in exc.problems)
-            raise ProvisioningFailed("the bundle's settings do not make a valid station config:"
-                                     f"\n{problems}") from None
+            raise ProvisioningError("the bundle's settings do not make a valid station config:"
+                                    f"\n{problems}") from None
 
 
-def _accounts_module() -> Any:
+class _AccountStore(Protocol):
+    """What provisioning needs of the station's web account store."""
+
+    def get(self, name: str) -> object | None: ...
+
+    def add(self, name: str, role: str, password: str | None = None,
+            password_hash: str | None = None, *, one_time: bool = False) -> object: ...
+
+
+@dataclass(frozen=True)
+class _Accounts:
+    open: Callable[[Path], _AccountStore]
+    path_for: Callable[[StatePaths], Path]
+    error: type[Exception]
+
+
+def _accounts() -> _Accounts:
+    """The account store, imported when needed (argon2 and SQLite are not needed before)."""
     from .web import accounts
 
-    return accounts
+    return _Accounts(accounts.Accounts, accounts.accounts_path, accounts.AccountError)
 
 
-def _admin_kwargs(bundle: Bundle) -> dict[str, Any]:
+def _add_admin(store: _AccountStore, bundle: Bundle) -> None:
     admin = bundle.admin
     if admin.password_hash:
-        return {"password_hash": admin.password_hash}
-    return {"password": admin.one_time_password, "one_time": True}
+        store.add(admin.name, "admin", password_hash=admin.password_hash)
+    else:
+        store.add(admin.name, "admin", password=admin.one_time_password, one_time=True)
 
 
 def check_admin(bundle: Bundle, paths: StatePaths) -> None:
     """Create the admin in a scratch account store, so every account rule is applied now."""
-    accounts = _accounts_module()
-    real = accounts.accounts_path(paths)
-    if real.exists() and accounts.Accounts(real).get(bundle.admin.name) is not None:
-        raise ProvisioningFailed(f"the station already has a user {bundle.admin.name!r}; "
-                                 "choose another admin name in the bundle")
+    accounts = _accounts()
+    real = accounts.path_for(paths)
+    if real.exists() and accounts.open(real).get(bundle.admin.name) is not None:
+        raise ProvisioningError(f"the station already has a user {bundle.admin.name!r}; "
+                                "choose another admin name in the bundle")
     paths.ensure()
     with tempfile.TemporaryDirectory(prefix=".provision-", dir=paths.root) as scratch:
         try:
-            accounts.Accounts(Path(scratch) / "accounts.db").add(
-                bundle.admin.name, "admin", **_admin_kwargs(bundle))
-        except accounts.AccountError as exc:
-            raise ProvisioningFailed(f"[admin] cannot be created: {exc}") from None
+            _add_admin(accounts.open(Path(scratch) / "accounts.db"), bundle)
+        except accounts.error as exc:
+            raise ProvisioningError(f"[admin] cannot be created: {exc}") from None
 
 
 # -- step 3: the receiver -------------------------------------------------------------------------
@@ -178,16 +181,10 @@ def mdns_locate(wait: float) -> Locate:
     """Browse mDNS for up to ``wait`` seconds for the bundle's receiver (name or pin)."""
 
     def locate(bundle: Bundle, cfg: Config) -> list[tuple[str, int]]:
-        from sync.uploader import MdnsLocator
+        from sync.discovery import find_receiver  # zeroconf: only when mDNS is used
 
-        locator = MdnsLocator(bundle.receiver_name, bundle.receiver_pin,
-                              interfaces=cfg.sync.interfaces or None)
-        try:
-            locator.browser.wait_for(name=bundle.receiver_name, pin=bundle.receiver_pin,
-                                     timeout=wait)
-            return locator.addresses()
-        finally:
-            locator.close()
+        return find_receiver(bundle.receiver_name, bundle.receiver_pin, timeout=wait,
+                             interfaces=cfg.sync.interfaces or None)
 
     return locate
 
@@ -197,8 +194,36 @@ def fixed_locate(addresses: list[tuple[str, int]]) -> Locate:
     return lambda bundle, cfg: list(addresses)
 
 
-def _log_audit(event: str, details: dict[str, Any]) -> None:
+def receiver_locate(addresses: Sequence[tuple[str, int]] | None, wait: float) -> Locate:
+    """What ``--address`` and ``--wait`` ask for: these addresses if any were given (parsed
+    by :func:`sync.address.parse_address`), else an mDNS browse of ``wait`` seconds."""
+    if addresses:
+        return fixed_locate(list(addresses))
+    return mdns_locate(wait)
+
+
+def log_audit(event: str, details: dict[str, Any]) -> None:
+    """Audit sink for enrolment: a log line without the bundle's secrets."""
     log.warning("%s %s", event, {k: v for k, v in details.items() if not fmt.is_secret_key(k)})
+
+
+def enrol_station(bundle: Bundle, cfg: Config, addresses: list[tuple[str, int]], *,
+                  audit: Audit = log_audit, timeout: float = 30.0) -> EnrolResult:
+    """Enrol this station's identity key (made the first time) at the first of ``addresses``
+    that shows the bundle's pin; ``sync.enrol.EnrolError`` says why not.
+
+    The one enrolment step of ``capture-station provision`` and ``capture-station enrol``.
+    """
+    from sync.enrol import enrol
+
+    from .vault.keys import load_or_create_identity
+
+    paths = StatePaths(cfg.state_dir)
+    paths.ensure()
+    identity = load_or_create_identity(paths)
+    return enrol(identity.private_key, bundle, addresses,
+                 station_name=bundle.station_name or cfg.station.name, audit=audit,
+                 timeout=timeout)
 
 
 # -- the whole thing ------------------------------------------------------------------------------
@@ -208,13 +233,11 @@ def apply_bundle(
     config_path: Path,
     *,
     locate: Locate,
-    audit: Audit = _log_audit,
+    audit: Audit = log_audit,
     timeout: float = 30.0,
 ) -> Outcome:
-    """Validate, enrol, write config, enrolment and admin; raise :class:`ProvisioningFailed`."""
-    from sync.enrol import EnrolError, Provisioning, enrol
-
-    from .vault.keys import load_or_create_identity
+    """Validate, enrol, write config, enrolment and admin; raise :class:`ProvisioningError`."""
+    from sync.enrol import EnrolError
 
     existing, old_config = _read_existing(config_path)
     text = render_config(bundle, existing)
@@ -222,35 +245,30 @@ def apply_bundle(
     paths = StatePaths(cfg.state_dir)
     enrolled = load_enrolment(paths)
     if enrolled is not None:
-        raise ProvisioningFailed(
+        raise ProvisioningError(
             f"this station is already enrolled (as {enrolled.station_id} with receiver "
             f"{enrolled.receiver_name!r}); the bundle was not applied. To move it to another "
             "practice, re-flash it (docs/deploy.md, 'Replace a station')")
     check_admin(bundle, paths)
     if not config_path.parent.is_dir():
-        raise ProvisioningFailed(f"the config directory {config_path.parent} does not exist "
-                                 "(the install script creates it)")
+        raise ProvisioningError(f"the config directory {config_path.parent} does not exist "
+                                "(the install script creates it)")
 
-    identity = load_or_create_identity(paths)
     addresses = locate(bundle, cfg)
     if not addresses:
-        raise ProvisioningFailed(
+        raise ProvisioningError(
             f"no receiver named {bundle.receiver_name!r} (or with the provisioned pin) was "
             "found on the network; check that `capture-receiver serve` runs on the practice "
             "server and that both are on the same LAN, then reboot the station")
-    provisioning = Provisioning(bundle.receiver_name, bundle.receiver_pin, bundle.token,
-                                bundle.station_name, bundle.expires_at)
     try:
-        result = enrol(identity.private_key, provisioning, addresses,
-                       station_name=bundle.station_name or cfg.station.name, audit=audit,
-                       timeout=timeout)
+        result = enrol_station(bundle, cfg, addresses, audit=audit, timeout=timeout)
     except EnrolError as exc:
-        raise ProvisioningFailed(f"enrolment failed: {exc}") from None
+        raise EnrolError(f"enrolment failed: {exc}") from None
 
     try:
         _commit(bundle, config_path, text, old_config, paths, enrolment_from_result(result))
     except (OSError, ValueError, sqlite3.Error) as exc:
-        raise ProvisioningFailed(
+        raise ProvisioningError(
             f"the receiver registered this station as {result.station_id}, but saving the "
             f"setup failed ({exc}); nothing was kept. Ask the practice admin to run "
             f"`capture-receiver stations revoke {result.station_id}` and issue a new token"
@@ -267,15 +285,14 @@ def _commit(bundle: Bundle, config_path: Path, text: str, old_config: bytes | No
     by rewriting a file; it was already created once in a scratch store, so it will not fail
     for a reason of its own.
     """
-    accounts = _accounts_module()
+    accounts = _accounts()
     done: list[str] = []
     try:
-        atomic_write(config_path, text.encode("utf-8"), mode=0o640)
+        write_durably(config_path, text.encode("utf-8"), 0o640)
         done.append("config")
         save_enrolment(paths, enrolment)
         done.append("enrolment")
-        accounts.Accounts(accounts.accounts_path(paths)).add(
-            bundle.admin.name, "admin", **_admin_kwargs(bundle))
+        _add_admin(accounts.open(accounts.path_for(paths)), bundle)
     except (OSError, ValueError, sqlite3.Error):
         if "enrolment" in done:
             paths.enrolment.unlink(missing_ok=True)
@@ -283,28 +300,32 @@ def _commit(bundle: Bundle, config_path: Path, text: str, old_config: bytes | No
             if old_config is None:
                 config_path.unlink(missing_ok=True)
             else:
-                atomic_write(config_path, old_config, mode=0o640)
+                write_durably(config_path, old_config, 0o640)
         raise
 
 
 def remove_bundle_file(path: Path) -> None:
-    """Delete the spent file durably: unlink, then fsync the directory (FAT or not)."""
-    path.unlink()
+    """Delete the spent file durably (unlink, then fsync the directory); gone already is fine.
+
+    The boot partition is FAT, and some FAT drivers refuse fsync on a directory: then the
+    unlink stands and only its durability is the driver's. A failed unlink still raises.
+    """
     try:
-        fsync_dir(path.parent)
-    except OSError:  # some FAT drivers refuse fsync on a directory; the unlink stands
-        pass
+        remove_durably(path)
+    except OSError:
+        if os.path.lexists(path):
+            raise
 
 
 def provision_file(path: Path, config_path: Path, *, locate: Locate,
-                   audit: Audit = _log_audit, timeout: float = 30.0) -> Outcome:
+                   audit: Audit = log_audit, timeout: float = 30.0) -> Outcome:
     """Apply the bundle in ``path`` and delete it. The file stays if anything failed."""
-    bundle = read_bundle_file(path)
+    bundle = fmt.read_toml(path)
     outcome = apply_bundle(bundle, config_path, locate=locate, audit=audit, timeout=timeout)
     try:
         remove_bundle_file(path)
     except OSError as exc:
-        raise ProvisioningFailed(
+        raise ProvisioningError(
             f"provisioned as {outcome.station_id}, but {path} could not be deleted ({exc}); "
             "it holds the admin's password: delete it by hand") from None
     return outcome
@@ -343,10 +364,7 @@ def bundle_in_texts(texts: list[str]) -> Bundle | None:
     """
     for text in texts:
         if fmt.is_qr_payload(text):
-            try:
-                return fmt.parse_qr_payload(text)
-            except BundleError as exc:
-                raise ProvisioningFailed(str(exc)) from None
+            return fmt.parse_qr_payload(text)
     return None
 
 
@@ -388,7 +406,7 @@ def scan_for_bundle(
 
 
 def provision_from_camera(camera: Any, config_path: Path, *, locate: Locate, timeout: float,
-                          audit: Audit = _log_audit, **scan: Any) -> Outcome | None:
+                          audit: Audit = log_audit, **scan: Any) -> Outcome | None:
     """Wait for a provisioning QR code and apply it; None if none was shown in time."""
     bundle = scan_for_bundle(camera, timeout=timeout, **scan)
     if bundle is None:
@@ -417,7 +435,7 @@ class QrSpooler:
         while the same code stays in view: IT shows a new one)."""
         try:
             bundle = bundle_in_texts(self._decode(frame))
-        except ProvisioningFailed as exc:
+        except BundleError as exc:
             if str(exc) not in self._reported:
                 self._reported.add(str(exc))
                 log.warning("provisioning QR code rejected: %s", exc)

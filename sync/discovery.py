@@ -184,6 +184,10 @@ class Browser:
         ranked.sort(key=lambda pair: pair[0])
         return [c for _, c in ranked]
 
+    def addresses(self, *, name: str, pin: str) -> list[tuple[str, int]]:
+        """``(host, port)`` of :meth:`candidates`, best first: where a pinned client tries."""
+        return [(c.host, c.port) for c in self.candidates(name=name, pin=pin)]
+
     def wait_for(self, *, name: str, pin: str, timeout: float) -> list[Candidate]:
         """Block until at least one candidate is known or ``timeout`` passes."""
         deadline = time.monotonic() + timeout
@@ -209,3 +213,16 @@ class Browser:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def find_receiver(name: str, pin: str, *, timeout: float,
+                  interfaces: Sequence[str] | None = None) -> list[tuple[str, int]]:
+    """One look for a receiver: browse up to ``timeout`` seconds, return its addresses.
+
+    For a one-shot step (enrolment, provisioning) that needs addresses once and no browser
+    afterwards; the sync worker keeps a live :class:`Browser` instead. Candidates are those
+    with the provisioned name or pin, best first; each is still pin-checked on connect.
+    """
+    with Browser(interfaces) as browser:
+        browser.wait_for(name=name, pin=pin, timeout=timeout)
+        return browser.addresses(name=name, pin=pin)

@@ -1,10 +1,11 @@
 """Station-side enrolment: provisioning file -> pinned receiver -> registered key, practice key.
 
-The provisioning file (written by ``capture-receiver token``) tells the station the
-receiver's mDNS name and TLS pin and carries a one-time token. Enrolment sends the station's
-Ed25519 public key and the token in a request signed by that very key (proof of possession),
-over TLS pinned to the provisioned key, and gets back the practice's X25519 key (captures are
-sealed to it) and the receiver's receipt-signing key. Nothing is trusted before the pin
+The provisioning bundle (written by ``capture-receiver token``, read by
+:func:`sync.provisioning.read_toml`, the one parser) tells the station the receiver's mDNS
+name and TLS pin and carries a one-time token. Enrolment sends the station's Ed25519 public
+key and the token in a request signed by that very key (proof of possession), over TLS
+pinned to the provisioned key, and gets back the practice's X25519 key (captures are sealed
+to it) and the receiver's receipt-signing key. Nothing is trusted before the pin
 matches; nothing is sent to an address whose key does not.
 """
 
@@ -14,7 +15,6 @@ import base64
 import binascii
 import hashlib
 import json
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,56 +24,15 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .client import ReceiverClient, ReceiverUnavailable
 from .pinning import PinMismatch
-from .protocol import PIN_RE, station_id_for
+from .protocol import station_id_for
+from .provisioning import Bundle, ProvisioningError
 
 AuditSink = Callable[[str, dict[str, Any]], None]
 
 
-class ProvisioningError(ValueError):
-    """The provisioning file is unusable; the message names the key (never the token)."""
-
-
-class EnrolError(RuntimeError):
-    """Enrolment did not happen; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class Provisioning:
-    receiver_name: str
-    receiver_pin: str
-    token: str
-    station_name: str = ""
-    expires_at: str = ""
-
-    def __repr__(self) -> str:  # the token is a secret: keep it out of logs and tracebacks
-        return (f"Provisioning(receiver_name={self.receiver_name!r}, "
-                f"receiver_pin={self.receiver_pin!r}, token=<hidden>)")
-
-
-def parse_provisioning(text: str) -> Provisioning:
-    """Read the ``[sync]`` and ``[enrolment]`` tables; other tables belong to other steps."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProvisioningError(f"not valid TOML: {exc}") from None
-    sync = data.get("sync", {})
-    enrolment = data.get("enrolment", {})
-    if not isinstance(sync, dict) or not isinstance(enrolment, dict):
-        raise ProvisioningError("[sync] and [enrolment] must be tables")
-    name = sync.get("receiver_name")
-    pin = sync.get("receiver_pin")
-    token = enrolment.get("token")
-    station_name = enrolment.get("station_name", "")
-    if not isinstance(name, str) or not name:
-        raise ProvisioningError("[sync] receiver_name is missing")
-    if not isinstance(pin, str) or not PIN_RE.fullmatch(pin):
-        raise ProvisioningError("[sync] receiver_pin must be 64 lowercase hex digits")
-    if not isinstance(token, str) or not 0 < len(token) <= 128:
-        raise ProvisioningError("[enrolment] token is missing")
-    if not isinstance(station_name, str) or len(station_name) > 64:
-        raise ProvisioningError("[enrolment] station_name must be a string of at most 64")
-    expires = enrolment.get("expires_at", "")
-    return Provisioning(name, pin, token, station_name, str(expires))
+class EnrolError(ProvisioningError):
+    """Enrolment did not happen (no receiver, a refusal, a bad answer); the message says why
+    and what to do."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +47,7 @@ class EnrolResult:
 
 def enrol(
     key: Ed25519PrivateKey,
-    provisioning: Provisioning,
+    bundle: Bundle,
     addresses: list[tuple[str, int]],
     *,
     station_name: str,
@@ -99,13 +58,13 @@ def enrol(
     public_raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     station_id = station_id_for(public_raw)
     body = json.dumps({
-        "token": provisioning.token,
+        "token": bundle.token,
         "public_key": base64.b64encode(public_raw).decode(),
         "station_name": station_name,
     }).encode()
     problems: list[str] = []
     for host, port in addresses:
-        client = ReceiverClient(host, port, provisioning.receiver_pin, key, station_id,
+        client = ReceiverClient(host, port, bundle.receiver_pin, key, station_id,
                                 timeout=timeout)
         try:
             response = client.request("POST", "/v1/enrol", body=body,
@@ -113,8 +72,8 @@ def enrol(
                                       content_type="application/json")
         except PinMismatch as exc:
             audit("sync.pin_mismatch", {"host": host, "port": port, "seen_pin": exc.seen,
-                                        "expected_pin": provisioning.receiver_pin,
-                                        "receiver_name": provisioning.receiver_name})
+                                        "expected_pin": bundle.receiver_pin,
+                                        "receiver_name": bundle.receiver_name})
             problems.append(f"{host}:{port} has another TLS key (not the provisioned receiver)")
             continue
         except ReceiverUnavailable as exc:
@@ -125,9 +84,9 @@ def enrol(
         if response.status != 200:
             detail = response.json().get("detail") or response.error or str(response.status)
             raise EnrolError(f"the receiver refused enrolment: {detail}")
-        return _result(response.json(), station_id, provisioning)
+        return _result(response.json(), station_id, bundle)
     if not addresses:
-        raise EnrolError(f"no receiver named {provisioning.receiver_name!r} (or with the "
+        raise EnrolError(f"no receiver named {bundle.receiver_name!r} (or with the "
                          "provisioned pin) was found on the network")
     raise EnrolError("could not enrol: " + "; ".join(problems))
 
@@ -136,7 +95,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _result(data: dict[str, Any], station_id: str, provisioning: Provisioning) -> EnrolResult:
+def _result(data: dict[str, Any], station_id: str, bundle: Bundle) -> EnrolResult:
     try:
         practice = base64.b64decode(data["practice_public_key"], validate=True)
         receipt = base64.b64decode(data["receipt_public_key"], validate=True)
@@ -151,5 +110,5 @@ def _result(data: dict[str, Any], station_id: str, provisioning: Provisioning) -
     if status == "revoked":
         raise EnrolError("this station's key is revoked at the receiver; ask the practice "
                          "admin to run `capture-receiver stations approve " + station_id + "`")
-    return EnrolResult(station_id, status, provisioning.receiver_name,
-                       provisioning.receiver_pin, practice, receipt)
+    return EnrolResult(station_id, status, bundle.receiver_name,
+                       bundle.receiver_pin, practice, receipt)

@@ -27,8 +27,9 @@ Two encodings of the same :class:`Bundle`:
       [settings.camera]                      # optional overrides of station.toml keys
       jpeg_quality = 95
 
-  ``sync.enrol.parse_provisioning`` (``capture-station enrol --provision``) reads the same
-  file: it needs only the ``[sync]`` and ``[enrolment]`` tables.
+  ``capture-station enrol --provision`` and ``capture-station provision`` both read it with
+  :func:`read_toml` (enrol then uses only the ``[sync]`` and ``[enrolment]`` tables): one
+  parser, so a file one accepts the other cannot refuse.
 * a compact QR payload: ``CSP1`` followed by JSON with one-letter keys and the pin in
   base64url, small enough for a QR code the station's preview stream can read.
 
@@ -49,7 +50,11 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from .durable import write_durably
+from .protocol import PIN_RE
 
 FORMAT_VERSION = 1
 #: Prefix of the QR payload: format marker and version. Anything else in view is ignored.
@@ -57,7 +62,6 @@ QR_PREFIX = "CSP1"
 #: The file name IT drops on the boot partition.
 FILE_NAME = "capture-station.toml"
 
-PIN_RE = re.compile(r"[0-9a-f]{64}")
 #: Enrolment tokens are opaque to the station; this keeps them printable and bounded.
 TOKEN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{16,256}")
 #: Same rule as the station's web accounts.
@@ -81,7 +85,17 @@ _TABLE_KEYS = {
 }
 
 
-class BundleError(ValueError):
+class ProvisioningError(Exception):
+    """Provisioning or enrolment did not happen; the message says why and what to do.
+
+    The one error type of joining a practice, so a command catches one thing. Subclasses
+    exist where a caller must tell the cause apart: :class:`BundleError` (the bundle itself is
+    wrong: fix the file) and ``sync.enrol.EnrolError`` (the receiver or network said no).
+    Messages never quote a secret (the token, the admin password).
+    """
+
+
+class BundleError(ProvisioningError, ValueError):
     """The bundle cannot be used; ``problems`` names every reason (never a secret value)."""
 
     def __init__(self, problems: list[str], source: str = "provisioning bundle") -> None:
@@ -442,18 +456,22 @@ def qr_png(bundle: Bundle, *, module_px: int = 8) -> bytes:
     return out.getvalue()
 
 
-def write_toml(path: str | os.PathLike[str], bundle: Bundle) -> None:
-    """Write the TOML form owner-only (0600), replacing ``path`` atomically."""
-    target = os.fspath(path)
-    tmp = f"{target}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def read_toml(path: Path) -> Bundle:
+    """Read and validate the bundle file at ``path``.
+
+    Raises :class:`BundleError` for a file that is there but wrong and
+    :class:`ProvisioningError` for one that is missing or unreadable.
+    """
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(to_toml(bundle))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProvisioningError(f"no provisioning file at {path}; make one on the practice "
+                                "server with `capture-receiver token --out FILE`") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProvisioningError(f"cannot read {path}: {exc}") from None
+    return parse_toml(text, source=str(path))
+
+
+def write_toml(path: str | os.PathLike[str], bundle: Bundle) -> None:
+    """Write the TOML form owner-only (0600), replacing ``path`` durably (:mod:`sync.durable`)."""
+    write_durably(Path(path), to_toml(bundle).encode("utf-8"), 0o600)

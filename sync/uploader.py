@@ -78,7 +78,7 @@ class MdnsLocator:
         self.browser = Browser(interfaces, on_change=on_change)
 
     def addresses(self) -> list[tuple[str, int]]:
-        return [(c.host, c.port) for c in self.browser.candidates(name=self.name, pin=self.pin)]
+        return self.browser.addresses(name=self.name, pin=self.pin)
 
     def close(self) -> None:
         self.browser.close()

@@ -5,19 +5,22 @@ named in the file, enrols over TLS pinned to the file's pin with the one-time to
 the enrolment record (practice key, receipt key, pin). Without ``--provision`` the config's
 ``[sync] provision_file`` is used and, as on first boot, deleted once enrolment succeeded:
 it holds a secret that is worthless afterwards. A file named explicitly is left in place.
+
+The file is read, the receiver found and the station enrolled exactly as by
+``capture-station provision`` (:mod:`appliance.provisioning`); ``enrol`` only skips the
+config and the first admin.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
+
+from sync.address import AddressError, parse_address
 
 from ..enrolment import enrolment_from_result, save_enrolment
 from ..paths import StatePaths
 from ._common import CommandError, get_config, new_command
-
-log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,69 +29,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--provision", type=Path, metavar="FILE",
                         help="provisioning file from `capture-receiver token` "
                         "(default: the config's [sync] provision_file, deleted after use)")
-    parser.add_argument("--address", metavar="HOST:PORT", action="append", default=None,
-                        help="try this receiver address instead of mDNS (repeatable; the pin "
-                        "is still checked)")
-    parser.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",
-                        help="how long to browse mDNS for the receiver (default 15)")
+    add_receiver_options(parser)
     parser.set_defaults(func=run)
 
 
-def _addresses(values: list[str]) -> list[tuple[str, int]]:
-    result = []
-    for value in values:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise CommandError(f"--address {value!r} is not HOST:PORT")
-        result.append((host, int(port)))
-    return result
+def _address(value: str) -> tuple[str, int]:
+    try:
+        return parse_address(value)
+    except AddressError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_receiver_options(parser: argparse.ArgumentParser) -> None:
+    """``--address`` and ``--wait``: how ``enrol`` and ``provision`` find the receiver."""
+    parser.add_argument("--address", metavar="HOST:PORT", type=_address, action="append",
+                        default=None, help="try this receiver address ([IPv6]:PORT for IPv6) "
+                        "instead of mDNS (repeatable; the pin is still checked)")
+    parser.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",
+                        help="how long to browse mDNS for the receiver (default 15)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from sync.enrol import EnrolError, ProvisioningError, enrol, parse_provisioning
-    from sync.uploader import MdnsLocator
+    from sync.provisioning import ProvisioningError, read_toml
 
-    from ..vault.keys import load_or_create_identity
+    from .. import provisioning as prov
 
     cfg = get_config(args)
     explicit = args.provision is not None
     path = args.provision if explicit else Path(cfg.sync.provision_file)
+    locate = prov.receiver_locate(args.address, args.wait)
     try:
-        provisioning = parse_provisioning(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CommandError(f"no provisioning file at {path}; make one with `capture-receiver "
-                           "token --out FILE` on the practice server") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CommandError(f"cannot read {path}: {exc}") from None
+        bundle = read_toml(path)
+        result = prov.enrol_station(bundle, cfg, locate(bundle, cfg))
     except ProvisioningError as exc:
-        raise CommandError(f"{path}: {exc}") from None
-
-    paths = StatePaths(cfg.state_dir)
-    paths.ensure()
-    key = load_or_create_identity(paths).private_key
-
-    def audit(event: str, details: dict) -> None:
-        log.warning("%s %s", event, {k: v for k, v in details.items() if k != "token"})
-
-    if args.address:
-        addresses = _addresses(args.address)
-    else:
-        locator = MdnsLocator(provisioning.receiver_name, provisioning.receiver_pin,
-                              interfaces=cfg.sync.interfaces or None)
-        try:
-            locator.browser.wait_for(name=provisioning.receiver_name,
-                                     pin=provisioning.receiver_pin, timeout=args.wait)
-            addresses = locator.addresses()
-        finally:
-            locator.close()
-    try:
-        result = enrol(key, provisioning, addresses,
-                       station_name=provisioning.station_name or cfg.station.name, audit=audit)
-    except EnrolError as exc:
         raise CommandError(str(exc)) from None
-    save_enrolment(paths, enrolment_from_result(result))
+    save_enrolment(StatePaths(cfg.state_dir), enrolment_from_result(result))
     if not explicit:
-        path.unlink(missing_ok=True)
+        try:
+            prov.remove_bundle_file(path)
+        except OSError as exc:
+            raise CommandError(f"enrolled as {result.station_id}, but {path} could not be "
+                               f"deleted ({exc}); it holds a secret: delete it by hand") from None
     note = "" if result.status == "approved" else (
         " -- pending: captures queue until the practice admin runs `capture-receiver "
         f"stations approve {result.station_id}`")

@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 from ._common import CommandError, get_config, new_command
+from .enrol import add_receiver_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,22 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="read the bundle from a QR code shown to the camera")
     parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                         help="with --scan: how long to watch for the QR code (default 300)")
-    parser.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",
-                        help="how long to browse mDNS for the receiver (default 15)")
-    parser.add_argument("--address", action="append", default=None, metavar="HOST:PORT",
-                        help="try this receiver address instead of mDNS (repeatable; the pin "
-                        "is still checked)")
+    add_receiver_options(parser)
     parser.set_defaults(func=run)
-
-
-def parse_addresses(values: list[str]) -> list[tuple[str, int]]:
-    result = []
-    for value in values:
-        host, _, port = value.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise CommandError(f"--address {value!r} is not HOST:PORT", exit_code=2)
-        result.append((host.strip("[]"), int(port)))
-    return result
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = get_config(args)
     config_path = prov.config_path_for(args.config)
-    locate = (prov.fixed_locate(parse_addresses(args.address)) if args.address
-              else prov.mdns_locate(args.wait))
+    locate = prov.receiver_locate(args.address, args.wait)
     try:
         if args.scan:
             from ..hardware import build_camera
@@ -74,12 +60,12 @@ def run(args: argparse.Namespace) -> int:
             path = args.file or prov.default_bundle_path(cfg)
             try:
                 outcome = prov.provision_file(path, config_path, locate=locate)
-            except prov.ProvisioningFailed:
+            except prov.ProvisioningError:
                 if path == prov.QR_SPOOL:  # a copy of a QR code: show the code again instead
                     path.unlink(missing_ok=True)
                 raise
             source = f"{path} (deleted)"
-    except prov.ProvisioningFailed as exc:
+    except prov.ProvisioningError as exc:
         raise CommandError(f"provisioning failed: {exc}") from None
     note = ("" if outcome.status == "approved" else
             "; pending: captures queue until the practice admin runs `capture-receiver "

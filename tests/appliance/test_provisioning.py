@@ -293,3 +293,34 @@ def test_logs_never_show_secrets(tmp_path, receiver, capsys, caplog):
     assert "sync.pin_mismatch" in logged  # the audit event is there ...
     assert bundle.token not in logged and OTP not in logged  # ... without the secrets
 
+
+
+def test_spent_file_removal_is_durable_and_tolerates_fat(tmp_path, monkeypatch):
+    """unlink + directory fsync (sync.durable); a FAT driver refusing the fsync is no error,
+    a refused unlink is (the file holds a secret), and a file already gone is fine."""
+    from sync import durable
+
+    spent = tmp_path / fmt.FILE_NAME
+    spent.write_text("secret")
+    synced = []
+    monkeypatch.setattr(durable, "fsync_dir", synced.append)
+    prov.remove_bundle_file(spent)
+    assert not spent.exists() and synced == [tmp_path]
+
+    def fat_driver(directory):
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(durable, "fsync_dir", fat_driver)
+    spent.write_text("secret")
+    prov.remove_bundle_file(spent)
+    assert not spent.exists()
+    prov.remove_bundle_file(spent)  # already gone
+
+    def read_only(self, missing_ok=False):
+        raise PermissionError(13, "Permission denied")
+
+    spent.write_text("secret")
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(PermissionError):
+        prov.remove_bundle_file(spent)
+    assert spent.exists()

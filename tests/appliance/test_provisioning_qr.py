@@ -89,7 +89,7 @@ def test_other_codes_are_ignored_and_not_logged(caplog):
 def test_a_damaged_provisioning_code_is_reported_without_secrets(tmp_path, payload, fragment):
     station = Station(tmp_path / "station")
     camera = camera_showing(Symbol("qrcode", payload, module_px=16))
-    with pytest.raises(prov.ProvisioningFailed) as info:
+    with pytest.raises(prov.ProvisioningError) as info:
         prov.provision_from_camera(camera, station.config, locate=prov.fixed_locate([]),
                                    timeout=1)
     assert fragment in str(info.value)
@@ -101,7 +101,7 @@ def test_a_qr_bundle_failing_at_the_receiver_keeps_nothing(tmp_path, receiver):
     station = Station(tmp_path / "station")
     expired = make_bundle(receiver, ttl=-1, admin=Admin("it-admin", one_time_password=OTP))
     camera = camera_showing(qr_of(expired))
-    with pytest.raises(prov.ProvisioningFailed, match="expired"):
+    with pytest.raises(prov.ProvisioningError, match="expired"):
         prov.provision_from_camera(camera, station.config, locate=prov.mdns_locate(5),
                                    timeout=5)
     station.assert_untouched(None)

@@ -16,7 +16,7 @@ from appliance.paths import StatePaths
 from practice.cli import main as receiver_main
 from practice.keys import ReceiverKeys
 from practice.store import ReceiverStore
-from sync.enrol import parse_provisioning
+from sync.provisioning import parse_toml as parse_provisioning
 from tests.sync.helpers import new_station, unique_name
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")

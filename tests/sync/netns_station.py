@@ -10,14 +10,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sync.enrol import enrol, parse_provisioning
+from sync.enrol import enrol
 from sync.envelope import load_public_key
+from sync.provisioning import read_toml
 from sync.uploader import DeliveryTarget, MdnsLocator, SyncWorker
 from tests.sync.helpers import FileOutbox, new_station, seal_capture_to
 
 
 def main(provision_file: str, interface: str) -> int:
-    provisioning = parse_provisioning(Path(provision_file).read_text())
+    provisioning = read_toml(Path(provision_file))
     station = new_station("exam-ns")
     events: list = []
     locator = MdnsLocator(provisioning.receiver_name, provisioning.receiver_pin,

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from practice.keys import ReceiverKeys
-from sync.discovery import Advertiser, Browser
+from sync.discovery import Advertiser, Browser, find_receiver
 from sync.uploader import MdnsLocator, SyncWorker
 from tests.sync.helpers import FileOutbox, RogueTlsServer, new_station, seal_capture
 
@@ -36,6 +36,21 @@ def test_browser_finds_advertised_receiver_with_txt(receiver):
             (receiver.keys.name, "127.0.0.1", receiver.port, "1", receiver.pin)]
         # an unrelated instance is not a candidate
         assert browser.candidates(name="elsewhere", pin="0" * 64) == []
+
+
+def test_find_receiver_is_one_browse_for_enrolment(receiver):
+    """The lookup of `capture-station enrol` and `provision`: name or pin, then closed."""
+    assert find_receiver(receiver.keys.name, receiver.pin, timeout=0.5,
+                         interfaces=LOOPBACK) == []  # nothing advertised yet
+    with Advertiser(receiver.keys.name, receiver.port, receiver.pin, interfaces=LOOPBACK):
+        expected = [("127.0.0.1", receiver.port)]
+        assert find_receiver(receiver.keys.name, receiver.pin, timeout=10,
+                             interfaces=LOOPBACK) == expected
+        # renamed after a conflict: still found by its pin
+        assert find_receiver("another-name", receiver.pin, timeout=10,
+                             interfaces=LOOPBACK) == expected
+        assert find_receiver("another-name", "0" * 64, timeout=0.5,
+                             interfaces=LOOPBACK) == []
 
 
 def test_rogue_with_genuine_name_and_pin_in_txt_gets_zero_bytes(tmp_path, receiver):

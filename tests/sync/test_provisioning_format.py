@@ -208,6 +208,61 @@ def test_write_toml_is_owner_only(tmp_path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [prov.FILE_NAME]
 
 
+def test_write_toml_is_durable_and_leaves_no_temp_file(tmp_path, monkeypatch) -> None:
+    """Written through sync.durable: fsync of the directory too, and a failure keeps the old."""
+    from sync import durable
+
+    synced = []
+    real_fsync_dir = durable.fsync_dir
+    monkeypatch.setattr(durable, "fsync_dir", lambda d: (synced.append(d), real_fsync_dir(d)))
+    target = tmp_path / prov.FILE_NAME
+    prov.write_toml(target, bundle())
+    assert synced == [tmp_path]
+    target.write_text("old")
+
+    def full_disk(self, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(durable.DurableFile, "write", full_disk)
+    with pytest.raises(OSError):
+        prov.write_toml(target, bundle())
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == [prov.FILE_NAME]
+
+
+def test_read_toml_names_the_file_and_tells_missing_from_invalid(tmp_path) -> None:
+    missing = tmp_path / "none.toml"
+    with pytest.raises(prov.ProvisioningError) as info:
+        prov.read_toml(missing)
+    assert not isinstance(info.value, BundleError)  # nothing to fix in a file that is not there
+    assert f"no provisioning file at {missing}" in str(info.value)
+    assert "capture-receiver token" in str(info.value)
+
+    damaged = tmp_path / "damaged.toml"
+    damaged.write_text(prov.to_toml(bundle()).replace(TOKEN, "short"))
+    with pytest.raises(BundleError) as bad:
+        prov.read_toml(damaged)
+    assert bad.value.source == str(damaged)
+    assert bad.value.problems == ["[enrolment] token is malformed (expected 16-256 printable "
+                                  "characters, as written by `capture-receiver token`)"]
+
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(prov.ProvisioningError, match="cannot read"):
+        prov.read_toml(binary)
+
+
+def test_one_error_family_for_provisioning() -> None:
+    """Callers catch ProvisioningError; BundleError (fix the file) and EnrolError (the
+    receiver or network said no) are the two causes they may need to tell apart."""
+    from sync.enrol import EnrolError
+
+    assert issubclass(BundleError, prov.ProvisioningError)
+    assert issubclass(EnrolError, prov.ProvisioningError)
+    assert not issubclass(EnrolError, BundleError)
+    assert issubclass(BundleError, ValueError)  # as before: a bad value
+
+
 def test_station_name_is_optional() -> None:
     original = bundle(station_name="")
     assert "station_name" not in prov.to_toml(original)
@@ -215,12 +270,11 @@ def test_station_name_is_optional() -> None:
     assert prov.parse_qr_payload(prov.to_qr_payload(original)) == original
 
 
-def test_enrol_command_reads_the_same_file() -> None:
-    """`capture-station enrol --provision` (sync.enrol) understands a bundle as written here."""
-    from sync.enrol import parse_provisioning
-
+def test_enrol_command_reads_the_same_file(tmp_path) -> None:
+    """`capture-station enrol --provision` reads the file with the one parser, read_toml."""
     original = bundle(expires_at="2030-01-02T03:04:05Z", settings={"camera": {"autofocus": True}})
-    seen = parse_provisioning(prov.to_toml(original))
+    prov.write_toml(tmp_path / prov.FILE_NAME, original)
+    seen = prov.read_toml(tmp_path / prov.FILE_NAME)
     assert (seen.receiver_name, seen.receiver_pin, seen.token, seen.station_name,
             seen.expires_at) == ("practice", PIN, TOKEN, "exam-room-3", "2030-01-02T03:04:05Z")
 
