@@ -6,12 +6,12 @@ import os
 
 import pytest
 
-from appliance.vault import durable
 from appliance.vault.durable import PAGE, WRITEBACK_BYTES, AlignedBuffer, WriteBehindFile
+from sync.durable import is_temp_name
 
 
 def _temps(directory) -> list[str]:
-    return [n for n in os.listdir(directory) if durable.is_temp_name(n)]
+    return [n for n in os.listdir(directory) if is_temp_name(n)]
 
 
 def test_the_stretch_is_on_disk_before_the_header_and_the_name(tmp_path):
