@@ -16,12 +16,13 @@ from .audit import verify as verify_audit_log
 from .errors import (
     AuditFieldError,
     DiskFullError,
+    JpegError,
     NotEnrolledError,
     NotReviewableError,
     UnknownCaptureError,
     VaultError,
 )
-from .exif import JpegError, strip_identifying_metadata
+from .exif import strip_identifying_metadata
 from .keys import SessionKeys, StationIdentity, load_or_create_identity
 from .records import CaptureRecord, CaptureSummary, ReviewCapture
 from .vault import Vault

@@ -31,6 +31,10 @@ class NotReviewableError(VaultError):
     """The capture cannot be opened here (sealed before this start, shredded or discarded)."""
 
 
+class JpegError(VaultError):
+    """The bytes are not a JPEG this station can store."""
+
+
 class AuditFieldError(VaultError, ValueError):
     """A caller tried to log something the audit log must not hold (a programming error,
     hence also a ValueError)."""
@@ -39,6 +43,7 @@ class AuditFieldError(VaultError, ValueError):
 __all__ = [
     "AuditFieldError",
     "DiskFullError",
+    "JpegError",
     "NotEnrolledError",
     "NotReviewableError",
     "UnknownCaptureError",
