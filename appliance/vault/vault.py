@@ -53,6 +53,12 @@ def _lock_state_dir(root: Path) -> int:
     return fd
 
 
+def _policy_field(name: str) -> property:
+    """An attribute of the vault that reads and writes ``vault.policy.<name>``."""
+    return property(lambda self: getattr(self.policy, name),
+                    lambda self, value: setattr(self.policy, name, value))
+
+
 class Vault:
     """The station's sealed store and outbox. One per state directory (a lock file enforces it)."""
 
@@ -124,29 +130,10 @@ class Vault:
     def review_kid(self) -> str:
         return self.keys.review_kid
 
-    @property
-    def reserve_bytes(self) -> int:
-        return self.policy.reserve_bytes
-
-    @reserve_bytes.setter
-    def reserve_bytes(self, value: int) -> None:
-        self.policy.reserve_bytes = value
-
-    @property
-    def review_window_seconds(self) -> float:
-        return self.policy.review_window_seconds
-
-    @review_window_seconds.setter
-    def review_window_seconds(self, value: float) -> None:
-        self.policy.review_window_seconds = value
-
-    @property
-    def lease_seconds(self) -> float:
-        return self.policy.lease_seconds
-
-    @lease_seconds.setter
-    def lease_seconds(self, value: float) -> None:
-        self.policy.lease_seconds = value
+    #: The :class:`~.context.Policy` limits, settable on a running vault (tests, the doctor).
+    reserve_bytes = _policy_field("reserve_bytes")
+    review_window_seconds = _policy_field("review_window_seconds")
+    lease_seconds = _policy_field("lease_seconds")
 
     # -- capture and review (see .store, .review) -------------------------------------------
 
