@@ -4,24 +4,28 @@ Public surface:
 
 * :class:`Vault` (``store_capture``, ``list_captures``, ``open_for_review``, ``amend``,
   ``discard``, ``shred_due``, ``tick`` and the :class:`sync.outbox.Outbox` methods);
-* errors :class:`VaultError`, :class:`DiskFullError`, :class:`NotEnrolledError`,
-  :class:`UnknownCaptureError`, :class:`NotReviewableError`;
+* errors: :class:`VaultError` and what derives from it (:class:`DiskFullError`,
+  :class:`UnknownCaptureError`, :class:`NotReviewableError`, :class:`JpegError`,
+  :class:`AuditFieldError`), and the enrolment's :class:`NotEnrolledError`;
 * :class:`AuditLog` (``record(event, **fields)``) and :func:`verify_audit_log`;
 * :func:`load_or_create_identity` (the station's Ed25519 key and id).
 """
 
-from .audit import AuditFieldError, AuditLog, VerifyResult
+from .audit import AuditLog, VerifyResult
 from .audit import verify as verify_audit_log
 from .errors import (
+    AuditFieldError,
     DiskFullError,
+    JpegError,
     NotEnrolledError,
     NotReviewableError,
     UnknownCaptureError,
     VaultError,
 )
-from .exif import JpegError, strip_identifying_metadata
+from .exif import strip_identifying_metadata
 from .keys import SessionKeys, StationIdentity, load_or_create_identity
-from .vault import CaptureRecord, CaptureSummary, ReviewCapture, Vault
+from .records import CaptureRecord, CaptureSummary, ReviewCapture
+from .vault import Vault
 
 __all__ = [
     "AuditFieldError",

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .errors import AuditFieldError
+
 GENESIS = "0" * 64
 MAX_VALUE_CHARS = 500
 _EVENT_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
@@ -39,10 +41,6 @@ FORBIDDEN_FIELDS = frozenset({
     "patient", "patient_id", "patient_name", "mrn", "name", "encounter", "birth_date", "dob",
     "gsrn", "wristband", "barcode", "symbol", "text",
 })
-
-
-class AuditFieldError(ValueError):
-    """A caller tried to log something the audit log must not hold."""
 
 
 def _canonical(obj: dict[str, Any]) -> bytes:

@@ -5,7 +5,7 @@ Messages never contain a patient identifier, image bytes or key material.
 
 from __future__ import annotations
 
-from ..enrolment import NotEnrolledError
+from ..enrolment import NotEnrolledError  # the enrolment's error, re-exported for callers
 
 
 class VaultError(RuntimeError):
@@ -31,8 +31,19 @@ class NotReviewableError(VaultError):
     """The capture cannot be opened here (sealed before this start, shredded or discarded)."""
 
 
+class JpegError(VaultError):
+    """The bytes are not a JPEG this station can store."""
+
+
+class AuditFieldError(VaultError, ValueError):
+    """A caller tried to log something the audit log must not hold (a programming error,
+    hence also a ValueError)."""
+
+
 __all__ = [
+    "AuditFieldError",
     "DiskFullError",
+    "JpegError",
     "NotEnrolledError",
     "NotReviewableError",
     "UnknownCaptureError",

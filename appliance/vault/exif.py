@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import VaultError
+from .errors import JpegError
 
 SOI = b"\xff\xd8"
 EOI = b"\xff\xd9"
@@ -34,10 +34,6 @@ _ORIENTATION_TAG = 0x0112
 _BIG = 64 * 1024
 #: Bytes :func:`find_markers` compares at a time (its temporary fits in a core's cache).
 _BLOCK = 256 * 1024
-
-
-class JpegError(VaultError):
-    """The bytes are not a JPEG this station can store."""
 
 
 def _orientation(exif: bytes) -> int | None:

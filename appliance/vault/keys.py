@@ -13,9 +13,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
-import secrets
 import stat
 from dataclasses import dataclass, field
 
@@ -23,10 +22,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from sync.durable import write_durably
 from sync.envelope import key_id
 from sync.protocol import station_id_for
 
-from ..fsutil import fsync_dir
 from ..paths import StatePaths
 from .errors import VaultError
 from .pseudonym import Pseudonymizer
@@ -56,20 +55,9 @@ def load_or_create_identity(paths: StatePaths) -> StationIdentity:
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, pem)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # never replaces a key another process created meanwhile
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-        fsync_dir(path.parent)
+        # Never replaces a key another process created meanwhile: that one is used.
+        with contextlib.suppress(FileExistsError):
+            write_durably(path, pem, 0o600, replace=False)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         log.warning("identity key was readable by others (mode %o); tightened to 600", mode)

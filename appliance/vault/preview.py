@@ -10,7 +10,7 @@ import io
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .exif import JpegError
+from .errors import JpegError
 
 PREVIEW_MAX_SIDE = 320
 PREVIEW_QUALITY = 70

@@ -20,17 +20,28 @@ Each step is idempotent, so recovery itself may be interrupted and simply runs a
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sync.durable import fsync_dir, is_temp_name, move_durably, remove_durably
 from sync.envelope import SUFFIX, EnvelopeError, read_header
 
-from . import durable
-from .catalog import Catalog, insert_item
+from .catalog import (
+    Catalog,
+    Row,
+    discard_queued_of_discarded_captures,
+    forget_file,
+    insert_capture,
+    insert_item,
+    mark_lost,
+    mark_shredded,
+    release_all_leases,
+)
+from .durable import file_sha256
+from .shredding import shred_file
 
 
 @dataclass
@@ -57,8 +68,7 @@ def _canonical_id(stem: str) -> bool:
 def _quarantine(path: Path) -> None:
     damaged = path.parent / "damaged"
     damaged.mkdir(mode=0o700, exist_ok=True)
-    os.replace(path, damaged / path.name)
-    durable.fsync_dir(path.parent)
+    move_durably(path, damaged / path.name)
 
 
 def recover(catalog: Catalog, captures: Path, station_id: str, audit: Callable[..., None],
@@ -67,23 +77,32 @@ def recover(catalog: Catalog, captures: Path, station_id: str, audit: Callable[.
     report = RecoveryReport()
     now = clock()
     captures.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _remove_temp_files(captures, report)
+    with catalog.transaction() as db:
+        report.leases_released = release_all_leases(db)
+        discard_queued_of_discarded_captures(db)
+    rows = catalog.files()
+    on_disk = _check_files(catalog, captures, rows, station_id, audit, now, report)
+    _settle_missing_files(catalog, captures, rows, on_disk, audit, now, report)
+    # Discards interrupted between the catalog update and the file removal.
+    for row in catalog.discard_leftovers():
+        shred_file(catalog, captures / row["file"], row["item_id"], now)
+        report.leftovers_removed += 1
+    return report
 
+
+def _remove_temp_files(captures: Path, report: RecoveryReport) -> None:
     for entry in os.scandir(captures):
-        if entry.is_file(follow_symlinks=False) and durable.is_temp_name(entry.name):
+        if entry.is_file(follow_symlinks=False) and is_temp_name(entry.name):
             os.unlink(entry.path)
             report.temp_removed += 1
     if report.temp_removed:
-        durable.fsync_dir(captures)
+        fsync_dir(captures)
 
-    with catalog.transaction() as db:
-        report.leases_released = db.execute(
-            "UPDATE items SET state = 'queued', lease_until = NULL WHERE state = 'sending'"
-        ).rowcount
-        db.execute(
-            "UPDATE items SET state = 'discarded' WHERE state = 'queued' AND item_id IN "
-            "(SELECT capture_id FROM captures WHERE discarded_at IS NOT NULL)")
 
-    rows = {r["item_id"]: r for r in catalog.query("SELECT item_id, file, size, state FROM items")}
+def _check_files(catalog: Catalog, captures: Path, rows: dict[str, Row], station_id: str,
+                 audit: Callable[..., None], now: float, report: RecoveryReport) -> set[str]:
+    """Every sealed file against its row; returns the ids whose file is present and whole."""
     on_disk: set[str] = set()
     for entry in sorted(os.scandir(captures), key=lambda e: e.name):
         if not entry.is_file(follow_symlinks=False) or not entry.name.endswith(SUFFIX):
@@ -95,52 +114,38 @@ def recover(catalog: Catalog, captures: Path, station_id: str, audit: Callable[.
             _adopt_or_quarantine(catalog, path, stem, station_id, audit, now, report)
             continue
         if row["file"] is None:
-            durable.remove(path)
+            remove_durably(path)
             report.leftovers_removed += 1
             continue
         if entry.stat().st_size != row["size"]:
             _quarantine(path)
             with catalog.transaction() as db:
-                db.execute("UPDATE items SET state = 'lost', file = NULL WHERE item_id = ?",
-                           (stem,))
+                mark_lost(db, stem)
             audit("error.recovery_damaged_file", item_id=stem)
             report.damaged += 1
             continue
         on_disk.add(stem)
+    return on_disk
 
+
+def _settle_missing_files(catalog: Catalog, captures: Path, rows: dict[str, Row],
+                          on_disk: set[str], audit: Callable[..., None], now: float,
+                          report: RecoveryReport) -> None:
+    """A row whose file is gone: an interrupted shred (delivered, discarded) or a loss."""
     for item_id, row in rows.items():
         if row["file"] is None or item_id in on_disk or (captures / row["file"]).exists():
             continue
         with catalog.transaction() as db:
             if row["state"] == "delivered":
-                db.execute("UPDATE items SET file = NULL, shredded_at = ? WHERE item_id = ?",
-                           (now, item_id))
-                db.execute("UPDATE captures SET pseudonym = NULL WHERE capture_id = ?",
-                           (item_id,))
+                mark_shredded(db, item_id, now)
                 report.marked_shredded += 1
             elif row["state"] == "discarded":
-                db.execute("UPDATE items SET file = NULL, shredded_at = ? WHERE item_id = ?",
-                           (now, item_id))
+                forget_file(db, item_id, now)
             else:
-                db.execute("UPDATE items SET state = 'lost', file = NULL WHERE item_id = ?",
-                           (item_id,))
+                mark_lost(db, item_id)
                 report.lost += 1
         if row["state"] not in ("delivered", "discarded"):
             audit("error.recovery_file_missing", item_id=item_id, was=row["state"])
-
-    # Discards interrupted between the catalog update and the file removal.
-    for row in catalog.query(
-            "SELECT i.item_id, i.file FROM items i LEFT JOIN captures c "
-            "ON c.capture_id = i.item_id WHERE i.file IS NOT NULL AND (i.state = 'discarded' "
-            "OR (c.discarded_at IS NOT NULL AND i.state IN ('delivered', 'rejected')))"):
-        durable.remove(captures / row["file"])
-        with catalog.transaction() as db:
-            db.execute("UPDATE items SET file = NULL, shredded_at = ? WHERE item_id = ?",
-                       (now, row["item_id"]))
-            db.execute("UPDATE captures SET pseudonym = NULL WHERE capture_id = ?",
-                       (row["item_id"],))
-        report.leftovers_removed += 1
-    return report
 
 
 def _adopt_or_quarantine(catalog: Catalog, path: Path, stem: str, station_id: str,
@@ -159,18 +164,14 @@ def _adopt_or_quarantine(catalog: Catalog, path: Path, stem: str, station_id: st
         report.damaged += 1
         return
     if header.kind == "audit":
-        durable.remove(path)
+        remove_durably(path)
         report.leftovers_removed += 1
         return
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    sha256 = file_sha256(path)
     with catalog.transaction() as db:
         insert_item(db, item_id=stem, kind=header.kind, capture_id=header.capture_id,
-                    file=path.name, size=size, sha256=digest.hexdigest(), created_at=now)
+                    file=path.name, size=size, sha256=sha256, created_at=now)
         if header.kind == "capture":
-            db.execute("INSERT INTO captures (capture_id, created_at) VALUES (?, ?)",
-                       (stem, now))
+            insert_capture(db, capture_id=stem, created_at=now)
     audit("recovery.adopted", item_id=stem, kind=header.kind)
     report.adopted += 1

@@ -77,7 +77,7 @@ def _breakdown(vault: Vault, jpeg: bytes, preview: bytes) -> dict[str, float]:
     is the image check alone; in store_capture it runs during ``strip+seal``."""
     samples: dict[str, list[float]] = {"strip": [], "strip+seal+write": [],
                                        "commit+audit": []}
-    practice = vault._practice_key()
+    practice = vault.store.ctx.practice_key()
     for n in range(REPEATS):
         started = time.perf_counter()
         strip_plan(jpeg)
@@ -86,14 +86,14 @@ def _breakdown(vault: Vault, jpeg: bytes, preview: bytes) -> dict[str, float]:
         started = time.perf_counter()
         file = f"{item}.sealed"
         size = seal_capture_file(
-            jpeg, path=vault._path(file), metadata=b"{}", preview=preview,
+            jpeg, path=vault.store.ctx.path(file), metadata=b"{}", preview=preview,
             recipients=[("practice", practice), ("review", vault.keys.review_public)],
-            station_id=vault.station_id, item_id=item, worker=vault._sealer,
-            buffer=vault._seal_buffer)
+            station_id=vault.station_id, item_id=item, worker=vault.store.sealer,
+            buffer=vault.store.seal_buffer)
         samples["strip+seal+write"].append(time.perf_counter() - started)
         sha = ""
         started = time.perf_counter()
-        stored = vault._sealer.submit(vault.audit.record, "bench.step", item_id=item)
+        stored = vault.store.sealer.submit(vault.audit.record, "bench.step", item_id=item)
         with vault.catalog.transaction() as db:
             insert_item(db, item_id=item, kind="capture", capture_id=item, file=file,
                         size=size, sha256=sha, created_at=time.time())

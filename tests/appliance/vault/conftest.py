@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import struct
+import subprocess
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -68,6 +70,23 @@ def vault(paths, practice, clock):
               lease_seconds=60.0)
     yield v
     v.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MiB tmpfs: a real ENOSPC, not a simulated one."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs to fill needs root; run the suite as root")
+    mountpoint = tmp_path / "small"
+    mountpoint.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs",
+                             str(mountpoint)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount tmpfs here ({result.stderr.strip()})")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 import pytest
 
@@ -63,23 +62,6 @@ def test_no_plaintext_under_the_state_directory_after_a_session(paths, practice,
     assert any(jpeg_offsets(image) for image in images)
     assert_no_plaintext(paths.root, [p.encode() for p in PATIENTS])
     assert verify_audit_log(paths.audit_log).ok
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 3 MiB tmpfs: a real ENOSPC, not a simulated one."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs to fill needs root; run the suite as root")
-    mountpoint = tmp_path / "small"
-    mountpoint.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs",
-                             str(mountpoint)], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount tmpfs here ({result.stderr.strip()})")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 def _capture(size=(1200, 900)) -> bytes:

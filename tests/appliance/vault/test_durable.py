@@ -1,4 +1,4 @@
-"""WriteBehindFile: written while it fills, durable under its name only when complete."""
+"""Sealed files: durable under their name only when complete, a full disk a DiskFullError."""
 
 from __future__ import annotations
 
@@ -6,12 +6,19 @@ import os
 
 import pytest
 
-from appliance.vault import durable
-from appliance.vault.durable import PAGE, WRITEBACK_BYTES, AlignedBuffer, WriteBehindFile
+from appliance.vault import DiskFullError
+from appliance.vault.durable import (
+    PAGE,
+    WRITEBACK_BYTES,
+    AlignedBuffer,
+    WriteBehindFile,
+    write_new,
+)
+from sync.durable import is_temp_name
 
 
 def _temps(directory) -> list[str]:
-    return [n for n in os.listdir(directory) if durable.is_temp_name(n)]
+    return [n for n in os.listdir(directory) if is_temp_name(n)]
 
 
 def test_the_stretch_is_on_disk_before_the_header_and_the_name(tmp_path):
@@ -117,3 +124,42 @@ def test_aligned_buffer_is_reused_and_grows():
     assert len(bigger) == 4 * PAGE
     del first, again, bigger
     buffer.close()
+
+
+def test_write_new_creates_the_file_from_its_chunks(tmp_path):
+    path = tmp_path / "item.sealed"
+    assert write_new(path, (b"ab", memoryview(b"cde"), b"")) == 5
+    assert path.read_bytes() == b"abcde"
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert os.listdir(tmp_path) == ["item.sealed"]
+
+
+def test_write_new_never_replaces_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"kept")
+    with pytest.raises(FileExistsError):
+        write_new(path, [b"new"])
+    assert path.read_bytes() == b"kept" and _temps(tmp_path) == []
+
+
+def test_write_new_leaves_nothing_when_the_producer_fails(tmp_path):
+    def chunks():
+        yield b"sealed so far"
+        raise KeyError("sealing failed")
+
+    with pytest.raises(KeyError):
+        write_new(tmp_path / "f", chunks())
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.root
+def test_a_full_disk_is_a_disk_full_error_and_leaves_nothing(small_disk):
+    with pytest.raises(DiskFullError):
+        write_new(small_disk / "big", [bytes(1 << 20)] * 4)
+    assert os.listdir(small_disk) == []
+    size = 4 << 20
+    with pytest.raises(DiskFullError), WriteBehindFile(small_disk / "big", size,
+                                                       AlignedBuffer()) as out:
+        out.ready(0, size)
+        out.commit()
+    assert os.listdir(small_disk) == []
