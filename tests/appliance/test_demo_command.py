@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from appliance.commands.demo import DEMO_PATIENT_GSRN
+from tests.appliance.vault.plaintext import assert_no_plaintext
 
 
 def test_smoke_scenario_press_to_filed_at_receiver(tmp_path):
@@ -34,12 +35,9 @@ def test_smoke_scenario_press_to_filed_at_receiver(tmp_path):
     assert sidecar["station_name"] == "demo-exam-room"
     with Image.open(filed[0]) as image:
         assert image.size == (4056, 3040)
-    # the station holds nothing readable: no JPEG bytes, no patient id, anywhere in its state
-    for path in (workdir / "station").rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            assert b"\xff\xd8\xff" not in data, path
-            assert DEMO_PATIENT_GSRN.encode() not in data, path
+    # the station holds nothing readable: no JPEG, no patient id, anywhere in its state (a
+    # bare FF D8 FF turns up by chance in megabytes of ciphertext; the scan checks structure)
+    assert_no_plaintext(workdir / "station", [DEMO_PATIENT_GSRN.encode()])
 
 
 def test_interactive_demo_prints_web_and_login_and_presses_on_enter(tmp_path):

@@ -5,7 +5,7 @@
   the EXIF/trailer scan of the image data on a second core, temp file + fsync + link +
   directory fsync, SQLite commit in WAL with ``synchronous=FULL`` and the audit line in
   parallel; see ``appliance/vault/sealing.py``) over a plain durable write of the same bytes
-  (``fsutil.atomic_write``: temp file, fsync, rename, directory fsync), same directory, same
+  (``sync.durable.write_durably``: temp file, fsync, rename, directory fsync), same directory, same
   run. The preview is handed in, as the camera's preview stream would; preview generation is
   reported separately (``preview_ms``). Goal <= 1.5. The bench JPEG has no EXIF; the table
   also shows a camera-like one (EXIF with GPS etc.: only the cleaned header differs) and one
@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from PIL import Image
 
 from appliance.enrolment import Enrolment, save_enrolment
-from appliance.fsutil import atomic_write
+from sync.durable import write_durably as atomic_write
 from appliance.paths import StatePaths
 from appliance.vault import Vault
 from appliance.vault.catalog import insert_item
