@@ -171,23 +171,19 @@ def _check_value(kind_of: str, value: object) -> bool:
         return isinstance(value, bool)
     if kind_of == COUNT:
         return _is_int(value) and 0 <= value <= MAX_COUNT  # type: ignore[operator]
+    if kind_of == CHANGES:
+        return isinstance(value, dict) and all(
+            key in AMENDABLE and (new is None or _check_value(_CAPTURE_FIELDS[key].type, new))
+            for key, new in value.items())
     if not isinstance(value, str):
-        return kind_of == CHANGES and isinstance(value, dict) and _check_changes(value)
+        return False
     if kind_of == TEXT:
         return 1 <= len(value) <= MAX_TEXT and _is_unicode(value)
     if kind_of == UUID7:
         return _is_uuid7(value)
     if kind_of == STATION:
         return bool(STATION_ID_RE.fullmatch(value))
-    if kind_of == TIME:
-        return _is_time(value)
-    return False
-
-
-def _check_changes(changes: dict[str, Any]) -> bool:
-    return all(key in AMENDABLE and (value is None or _check_value(_CAPTURE_FIELDS[key].type,
-                                                                    value))
-               for key, value in changes.items())
+    return kind_of == TIME and _is_time(value)
 
 
 def _is_unicode(text: str) -> bool:

@@ -235,10 +235,12 @@ def test_each_seal_draws_a_fresh_data_key_and_ephemeral():
 def test_a_file_without_the_station_signature_is_refused():
     sealed = seal_capture(pattern(1000))
     head, chunks, _signature = split_file(sealed)
+    released: list[str] = []
     for forged in (head + b"".join(chunks) + bytes(64),
                    resigned(head, chunks, OTHER_STATION)):
         with pytest.raises(EnvelopeError, match="not signed by station"):
-            open_capture(forged)
+            open_capture(forged, write=lambda part, _data: released.append(part))
+    assert released == []  # no plaintext before the signature holds
 
 
 def test_the_station_key_must_be_the_one_the_header_names():
