@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import io
 import json
 import os
@@ -30,86 +29,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
-from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 from sync import envelope as env
 from sync.envelope import EnvelopeError
+from tests.sync.hpke_reference import deterministic_wrap, reference_hpke_seal
+from tests.sync.hpke_reference import raw_public as _raw
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "envelope-vectors.json"
 PATIENT = "MRN-4711-0815"
-
-
-# -- an independent RFC 9180 base-mode sender (X25519, HKDF-SHA256, ChaCha20-Poly1305) ---------
-
-KEM_SUITE = b"KEM" + (0x0020).to_bytes(2, "big")
-HPKE_SUITE = b"HPKE" + (0x0020).to_bytes(2, "big") + (1).to_bytes(2, "big") + \
-    (3).to_bytes(2, "big")
-
-
-def _labeled_extract(suite: bytes, salt: bytes, label: bytes, ikm: bytes) -> bytes:
-    return hmac.new(salt or bytes(32), b"HPKE-v1" + suite + label + ikm, hashlib.sha256).digest()
-
-
-def _labeled_expand(suite: bytes, prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
-    labeled = length.to_bytes(2, "big") + b"HPKE-v1" + suite + label + info
-    return HKDFExpand(hashes.SHA256(), length, labeled).derive(prk)
-
-
-def _raw(key) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def reference_hpke_seal(ephemeral: X25519PrivateKey, recipient: X25519PublicKey, info: bytes,
-                        plaintext: bytes, aad: bytes = b"") -> bytes:
-    """Single-shot HPKE Seal (RFC 9180 section 6.1) with a caller-chosen ephemeral key."""
-    enc = _raw(ephemeral.public_key())
-    dh = ephemeral.exchange(recipient)
-    eae_prk = _labeled_extract(KEM_SUITE, b"", b"eae_prk", dh)
-    shared = _labeled_expand(KEM_SUITE, eae_prk, b"shared_secret", enc + _raw(recipient), 32)
-    psk_id_hash = _labeled_extract(HPKE_SUITE, b"", b"psk_id_hash", b"")
-    info_hash = _labeled_extract(HPKE_SUITE, b"", b"info_hash", info)
-    context = b"\x00" + psk_id_hash + info_hash
-    secret = _labeled_extract(HPKE_SUITE, shared, b"secret", b"")
-    key = _labeled_expand(HPKE_SUITE, secret, b"key", context, 32)
-    nonce = _labeled_expand(HPKE_SUITE, secret, b"base_nonce", context, 12)
-    return enc + ChaCha20Poly1305(key).encrypt(nonce, plaintext, aad)
-
-
-def deterministic_wrap(ephemerals: dict[bytes, X25519PrivateKey]):
-    """A ``_wrap`` for :func:`sync.envelope.seal` using a fixed ephemeral key per recipient."""
-    def wrap(data_key: bytes, public_key: X25519PublicKey, info: bytes) -> bytes:
-        return reference_hpke_seal(ephemerals[_raw(public_key)], public_key, info, data_key)
-    return wrap
-
-
-def test_reference_hpke_matches_rfc9180_a21():
-    # RFC 9180 appendix A.2.1: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20Poly1305.
-    sk_e = bytes.fromhex("f4ec9b33b792c372c1d2c2063507b684ef925b8c75a42dbcbf57d63ccd381600")
-    pk_r = bytes.fromhex("4310ee97d88cc1f088a5576c77ab0cf5c3ac797f3d95139c6c84b5429c59662a")
-    sk_r = bytes.fromhex("8057991eef8f1f1af18f4a9491d16a1ce333f695d4db8e38da75975c4478e0fb")
-    info = bytes.fromhex("4f6465206f6e2061204772656369616e2055726e")
-    pt = bytes.fromhex("4265617574792069732074727574682c20747275746820626561757479")
-    aad = bytes.fromhex("436f756e742d30")
-    want_enc = "1afa08d3dec047a643885163f1180476fa7ddb54c6a8029ea33f95796bf2ac4a"
-    want_ct = ("1c5250d8034ec2b784ba2cfd69dbdb8af406cfe3ff938e131f0def8c8b60b4db2199"
-               "3c62ce81883d2dd1b51a28")
-    recipient = X25519PublicKey.from_public_bytes(pk_r)
-    assert _raw(X25519PrivateKey.from_private_bytes(sk_r).public_key()) == pk_r
-    out = reference_hpke_seal(X25519PrivateKey.from_private_bytes(sk_e), recipient, info, pt, aad)
-    assert out[:32].hex() == want_enc
-    assert out[32:].hex() == want_ct
-
-
-def test_cryptography_opens_what_the_reference_seals():
-    suite = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.CHACHA20_POLY1305)
-    recipient = X25519PrivateKey.generate()
-    sealed = reference_hpke_seal(X25519PrivateKey.generate(), recipient.public_key(), b"i",
-                                 b"k" * 32)
-    assert suite.decrypt(sealed, recipient, info=b"i") == b"k" * 32
 
 
 # -- fixtures ----------------------------------------------------------------------------------
