@@ -258,7 +258,7 @@ def assemble(
 
 def _attach_web(assembly: Assembly, demo_press: Callable[[], None] | None,
                 host: str | None, port: int | None) -> None:
-    from .web.accounts import Accounts, accounts_path
+    from .web.accounts import open_accounts
     from .web.app import create_app
     from .web.info import station_info_provider
     from .web.server import web_server
@@ -266,7 +266,7 @@ def _attach_web(assembly: Assembly, demo_press: Callable[[], None] | None,
     from .web.tls import ensure_web_tls
 
     cfg, station, paths = assembly.cfg, assembly.station, assembly.paths
-    accounts = Accounts(accounts_path(paths))
+    accounts = open_accounts(paths)
     tls = ensure_web_tls(paths, station_name=cfg.station.name)
 
     def receiver() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from .config import Config
 from .enrolment import load_enrolment
 from .paths import StatePaths
+from .web.tls import read_web_tls
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -165,9 +166,14 @@ def check_enrolment(cfg: Config) -> Check:
 
 def check_web_tls(cfg: Config) -> Check:
     """The review UI certificate's fingerprint (compare it with what the browser shows)."""
-    from .web.tls import check_web_tls as check
-
-    return check(cfg)
+    if not cfg.web.enabled:
+        return Check("web_tls", OK, "web UI disabled ([web] enabled = false)")
+    current = read_web_tls(StatePaths(cfg.state_dir))
+    if current is None:
+        return Check("web_tls", WARN, "no usable UI certificate yet; the station creates one "
+                     "at its next start", "start the station (capture-station run)")
+    return Check("web_tls", OK, f"SHA-256 {current.fingerprint} (valid until "
+                 f"{current.not_after:%Y-%m-%d})")
 
 
 def _existing_parent(path: Path) -> Path:

@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     from gpiozero.pins.mock import MockFactory
 
     from ..compose import assemble
-    from ..web.accounts import Accounts, accounts_path
+    from ..web.accounts import open_accounts
 
     started = time.monotonic()
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="capture-demo-"))).resolve()
@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
             if smoke:
                 return _smoke(assembly, camera, factory, receiver, started)
             password = secrets.token_urlsafe(12)
-            accounts = Accounts(accounts_path(assembly.paths))
+            accounts = open_accounts(assembly.paths)
             if accounts.get("demo-admin") is None:
                 accounts.add("demo-admin", "admin", password=password)
             else:

@@ -16,8 +16,10 @@ import secrets
 import sys
 from pathlib import Path
 
+from websecurity.accounts import AccountError, Accounts, check_password
+
 from ..paths import StatePaths
-from ..web.accounts import ROLES, AccountError, Accounts, accounts_path, check_password
+from ..web.accounts import ROLES, accounts_path, open_accounts
 from ._common import CommandError, get_config, new_command
 
 #: Generated passwords: 4 groups of 5 from an alphabet without look-alikes (about 100 bits).
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         print(Accounts.hash_only(_read_password(args)))
         return 0
     path = accounts_path(paths)
-    accounts = Accounts(path)
+    accounts = open_accounts(paths)
     try:
         return _run(args, accounts, paths)
     except AccountError as exc:

@@ -1,26 +1,10 @@
 """The station's local review and administration UI (Flask, served over HTTPS).
 
-Public surface: :func:`create_app` (the app factory), :class:`Accounts` (the account store),
-:func:`ensure_web_tls` (the per-station certificate), :func:`web_server` (cheroot over TLS) and
-:func:`station_info_provider` (facts for the station page). See docs/web-ui.md.
+Modules, each with one job: :mod:`.app` builds the app (``create_app``) and registers the
+blueprints (:mod:`.auth`, :mod:`.status`, :mod:`.review`, :mod:`.admin`); :mod:`.context`
+holds what the views share (the context, the signed-in user, role checks); :mod:`.hooks` the
+rules every request follows; :mod:`.accounts` the station's roles; :mod:`.tls` its certificate;
+:mod:`.server` serves it (cheroot over TLS); :mod:`.info` and :mod:`.vaultview` shape facts for
+pages. The security pieces shared with the practice's UI are in :mod:`websecurity`. See
+docs/web-ui.md.
 """
-
-from .accounts import ROLES, Account, AccountError, Accounts, accounts_path
-from .app import create_app
-from .info import station_info_provider
-from .server import WebServer, web_server
-from .tls import WebTls, ensure_web_tls
-
-__all__ = [
-    "ROLES",
-    "Account",
-    "AccountError",
-    "Accounts",
-    "WebServer",
-    "WebTls",
-    "accounts_path",
-    "create_app",
-    "ensure_web_tls",
-    "station_info_provider",
-    "web_server",
-]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from .accounts import ROLES, AccountError
-from .app import ctx, current_user, requires
+from websecurity.accounts import AccountError
+
+from .accounts import ROLES
+from .context import ctx, current_user, requires
 from .vaultview import audit_entries, verify_audit
 
 bp = Blueprint("admin", __name__)

@@ -11,8 +11,10 @@ import math
 
 from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
 
-from .accounts import AccountError, check_password
-from .app import (
+from websecurity.accounts import AccountError, check_password
+from websecurity.redirects import safe_next
+
+from .context import (
     anonymous_session,
     ctx,
     current_session,
@@ -21,7 +23,6 @@ from .app import (
     release_operator,
     start_session,
 )
-from .security import safe_next
 
 bp = Blueprint("auth", __name__)
 

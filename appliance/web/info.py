@@ -18,11 +18,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
+from sync.protocol import station_id_for
+from websecurity.certificates import TlsCertificate
+
 from .. import __version__
 from ..config import Config
 from ..enrolment import load_enrolment
 from ..paths import StatePaths
-from .tls import WebTls
 
 PACKAGES = ("flask", "cheroot", "cryptography", "argon2-cffi", "sqlite-utils", "zxing-cpp",
             "pyzbar", "zeroconf", "gpiozero")
@@ -37,8 +39,6 @@ def _version(name: str) -> str:
 
 def _identity(paths: StatePaths) -> tuple[str, str]:
     """(station id, public key base64) from the identity key, or explanations."""
-    from sync.protocol import station_id_for
-
     try:
         key = serialization.load_pem_private_key(paths.identity_key.read_bytes(), password=None)
         raw = key.public_key().public_bytes(serialization.Encoding.Raw,
@@ -50,7 +50,7 @@ def _identity(paths: StatePaths) -> tuple[str, str]:
     return station_id_for(raw), base64.b64encode(raw).decode()
 
 
-def station_info(cfg: Config, paths: StatePaths, tls: WebTls | None,
+def station_info(cfg: Config, paths: StatePaths, tls: TlsCertificate | None,
                  url: str | Callable[[], str] | None = None) -> dict[str, Any]:
     if callable(url):
         url = url()
@@ -106,7 +106,7 @@ def _default_url(cfg: Config) -> str:
     return f"https://{host}:{cfg.web.port}/"
 
 
-def station_info_provider(cfg: Config, paths: StatePaths, tls: WebTls | None,
+def station_info_provider(cfg: Config, paths: StatePaths, tls: TlsCertificate | None,
                           url: str | Callable[[], str] | None = None
                           ) -> Callable[[], dict[str, Any]]:
     """A callable for ``create_app(station_info=...)``: facts are read fresh on each view.

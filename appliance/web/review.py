@@ -13,19 +13,10 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from ..vault.errors import VaultError
+from ..vault import ReviewCapture, UnknownCaptureError, VaultError
 from ..workflow import CONSENT_LEVELS, EMERGENCY_OVERRIDE, LATERALITIES
-from .app import ctx, current_user, has_role, requires
-from .vaultview import (
-    DISCARD_REASONS,
-    NotReviewable,
-    UnknownCapture,
-    amend,
-    discard,
-    find_summary,
-    list_summaries,
-    open_capture,
-)
+from .context import ctx, current_user, has_role, requires
+from .vaultview import DISCARD_REASONS, discard, find_summary, maybe_sent
 
 bp = Blueprint("review", __name__)
 
@@ -45,19 +36,22 @@ def _capture_id(value: str) -> str:
     return value
 
 
-def _open(capture_id: str, part: str):
+def _open(capture_id: str, part: str) -> ReviewCapture:
+    """Decrypt in memory; 'preview' skips the full image. A capture that cannot be opened
+    here (sealed before this start, or its view could not be audited) shows nothing."""
     try:
-        return open_capture(ctx().vault, _capture_id(capture_id), current_user(), part=part)
-    except UnknownCapture:
+        return ctx().vault.open_for_review(_capture_id(capture_id), operator=current_user(),
+                                           preview_only=part == "preview")
+    except UnknownCaptureError:
         abort(404)
-    except NotReviewable as exc:
+    except VaultError as exc:
         abort(409, description=f"{exc}.")
 
 
 @bp.get("/review")
 @requires("nurse")
 def queue():
-    captures = list_summaries(ctx().vault)
+    captures = ctx().vault.list_captures(include_previous=True)
     return render_template("queue.html", current=[c for c in captures if c.reviewable],
                            sealed=[c for c in captures if not c.reviewable],
                            notice=NOTICES.get(request.args.get("notice", "")))
@@ -75,7 +69,8 @@ def detail(capture_id: str):
     # The metadata comes with the preview part only; the page's <img> fetches the full image.
     opened = _open(capture_id, "preview")
     return render_template(
-        "capture.html", capture=opened, capture_id=capture_id, summary=summary,
+        "capture.html", capture=opened, capture_id=capture_id,
+        maybe_sent=maybe_sent(summary),
         notice=NOTICES.get(request.args.get("notice", "")),
         consents=_consents(), body_sites=list(c.cfg.workflow.body_sites),
         lateralities=list(LATERALITIES), reasons=DISCARD_REASONS,
@@ -127,8 +122,8 @@ def amend_post(capture_id: str):
     if not changes:
         return redirect(url_for("review.detail", capture_id=opened.capture_id))
     try:
-        amend(c.vault, opened.capture_id, changes, current_user())
-    except UnknownCapture:
+        c.vault.amend(opened.capture_id, changes, current_user())
+    except UnknownCaptureError:
         abort(404)
     except VaultError as exc:
         abort(409, description=f"{exc}.")
@@ -153,7 +148,7 @@ def discard_post(capture_id: str):
     summary = find_summary(c.vault, capture_id)
     if summary is None:
         abort(404)
-    if summary.maybe_sent and not has_role("reviewer"):
+    if maybe_sent(summary) and not has_role("reviewer"):
         abort(403, description="This capture may already be at the practice; retracting it "
                                "needs a reviewer.")
     # The vault keeps only the reason code outside the sealed retraction; free text (for
@@ -161,7 +156,7 @@ def discard_post(capture_id: str):
     try:
         outcome = discard(c.vault, capture_id, detail_text if reason == "other" else reason,
                           current_user())
-    except UnknownCapture:
+    except UnknownCaptureError:
         abort(404)
     except VaultError as exc:
         abort(409, description=f"{exc}.")

@@ -1,8 +1,8 @@
-"""Serve the review UI over HTTPS with the station's own certificate (cheroot, via sync).
+"""Serve the review UI over HTTPS with the station's own certificate (cheroot).
 
 The station runtime calls :func:`web_server` once at start; tests call it with port 0 and read
-the bound port back. The WSGI server is :class:`sync.https_server.HttpsServer`, the same one
-the receiver uses, so both programs share one TLS setup (TLS 1.2 minimum).
+the bound port back. The WSGI server is :class:`websecurity.https_server.HttpsServer`, the same
+one the receiver uses, so both programs share one TLS setup (TLS 1.2 minimum).
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from sync.https_server import HttpsServer
+from websecurity.certificates import TlsCertificate
+from websecurity.https_server import HttpsServer
 
 from ..config import Config
 from ..paths import StatePaths
-from .tls import WebTls, ensure_web_tls
+from .tls import ensure_web_tls
 
 
 @dataclass
 class WebServer:
     server: HttpsServer
-    tls: WebTls
+    tls: TlsCertificate
 
     @property
     def port(self) -> int:
@@ -51,7 +52,7 @@ class WebServer:
 
 
 def web_server(app: Flask, cfg: Config, paths: StatePaths, *, host: str | None = None,
-               port: int | None = None, tls: WebTls | None = None) -> WebServer:
+               port: int | None = None, tls: TlsCertificate | None = None) -> WebServer:
     """A (not yet started) HTTPS server for ``app`` on ``[web] listen``/``port`` by default."""
     tls = tls or ensure_web_tls(paths, station_name=cfg.station.name)
     server = HttpsServer(

@@ -7,12 +7,14 @@ enabled). The workflow's answer decides what the nurse is told.
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from ..workflow import CONSENT_LEVELS, EMERGENCY_OVERRIDE, LATERALITIES, Refusal, SetTags, Signal
-from .app import ctx, current_user, requires
+from .context import ctx, current_user, requires
+from .vaultview import local_time
 
 bp = Blueprint("status", __name__)
 
@@ -111,10 +113,6 @@ def station_status(*, workflow: Any, vault: Any, cfg: Any,
     is what the sync worker knows: ``{"name", "state": connected|unreachable|unknown,
     "detail"}``.
     """
-    import shutil
-
-    from .vaultview import local_time
-
     try:
         free_mb: int | None = shutil.disk_usage(cfg.state_dir).free // (1024 * 1024)
     except OSError:

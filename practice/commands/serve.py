@@ -14,8 +14,8 @@ import sys
 import threading
 
 from sync.discovery import Advertiser
-from sync.https_server import HttpsServer
 from sync.protocol import MAX_ITEM_BYTES
+from websecurity.https_server import HttpsServer
 
 from ..receiver_api import ReceiverApp
 from ..store import ReceiverStore

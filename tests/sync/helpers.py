@@ -23,10 +23,10 @@ from practice.keys import ReceiverKeys
 from practice.receiver_api import ReceiverApp
 from practice.store import ReceiverStore
 from sync import envelope
-from sync.https_server import HttpsServer
 from sync.outbox import OutboxItem
 from sync.protocol import station_id_for
 from sync.uploader import DeliveryTarget
+from websecurity.https_server import HttpsServer
 
 
 def uuid7() -> str:

@@ -7,8 +7,8 @@ import socket
 import pytest
 
 from practice.keys import ReceiverKeys
-from sync.https_server import HttpsServer
 from sync.pinning import PinMismatch, PinnedHTTPSConnection
+from websecurity.https_server import HttpsServer
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 

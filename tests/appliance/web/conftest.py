@@ -21,10 +21,13 @@ from appliance.config import Config, defaults
 from appliance.enrolment import Enrolment, save_enrolment
 from appliance.paths import StatePaths
 from appliance.vault import Vault
-from appliance.web import Accounts, create_app
+from appliance.web.accounts import ROLES
+from appliance.web.app import create_app
 from appliance.workflow import Rules, Workflow
 from barcode.identity import Identity
 from capture.fake import FakeCamera
+from tests.websecurity.fakes import FakeClock
+from websecurity.accounts import Accounts
 
 PASSWORDS = {"nina": "nurse-password-1", "rita": "reviewer-password-2",
              "adam": "admin-password-3"}
@@ -35,23 +38,10 @@ BASE = "https://station.test"
 RECEIVER_PIN = hashlib.sha256(b"the practice receiver's TLS public key").hexdigest()
 
 
-class FakeClock:
-    """A monotonic clock the test moves by hand (session timeouts, throttling)."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture(scope="module")
 def account_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("accounts") / "accounts.db"
-    accounts = Accounts(path)
+    accounts = Accounts(path, ROLES)
     for name, password in PASSWORDS.items():
         accounts.add(name, ROLE_OF[name], password=password)
     return path
@@ -157,7 +147,7 @@ def rig(tmp_path, account_template):
     paths.ensure()
     enrol(paths)
     shutil.copy(account_template, paths.root / "accounts.db")
-    accounts = Accounts(paths.root / "accounts.db")
+    accounts = Accounts(paths.root / "accounts.db", ROLES)
     clock = FakeClock()
     vault = Vault(paths, reserve_bytes=16 * 1024 * 1024, audit_fsync=False)
     workflow = Workflow(Rules(body_sites=tuple(cfg.workflow.body_sites)), now=clock())

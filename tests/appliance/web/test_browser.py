@@ -46,14 +46,17 @@ def station(tmp_path):
     from appliance.paths import StatePaths
     from appliance.station import Station, StationInfo
     from appliance.vault import Vault
-    from appliance.web import Accounts, create_app, web_server
+    from appliance.web.accounts import ROLES
+    from appliance.web.app import create_app
     from appliance.web.info import station_info_provider
+    from appliance.web.server import web_server
     from appliance.web.status import station_status
     from appliance.workflow import Rules, Workflow
     from barcode.gs1 import with_check_digit
     from barcode.reader import build_reader
     from capture.controls import CaptureButton, StatusLight
     from capture.fake import FakeCamera, Scene, Symbol
+    from websecurity.accounts import Accounts
 
     from .conftest import enrol, make_config
 
@@ -61,7 +64,7 @@ def station(tmp_path):
     paths = StatePaths(cfg.state_dir)
     paths.ensure()
     enrol(paths)
-    accounts = Accounts(paths.root / "accounts.db")
+    accounts = Accounts(paths.root / "accounts.db", ROLES)
     accounts.add(NURSE, "nurse", password=NURSE_PW)
     accounts.add(ADMIN, "admin", password=ADMIN_PW)
     patient_id = with_check_digit("79512345000000001")

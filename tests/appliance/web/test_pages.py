@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from appliance.web import create_app
+from appliance.web.app import create_app
 from appliance.web.info import station_info_provider
 from appliance.web.tls import ensure_web_tls
 from appliance.workflow import PatientSeen, SetTags

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.web.security import CONTENT_SECURITY_POLICY
+from websecurity.headers import CONTENT_SECURITY_POLICY
 
 from .conftest import PASSWORDS
 
@@ -255,16 +255,19 @@ def test_timeouts_come_from_config(tmp_path, account_template):
     import shutil
 
     from appliance.paths import StatePaths
-    from appliance.web import Accounts, create_app
+    from appliance.web.accounts import ROLES
+    from appliance.web.app import create_app
+    from tests.websecurity.fakes import FakeClock
+    from websecurity.accounts import Accounts
 
-    from .conftest import FakeClock, make_config
+    from .conftest import make_config
 
     cfg = make_config(tmp_path, idle_timeout_minutes=2, absolute_timeout_hours=1)
     paths = StatePaths(cfg.state_dir)
     paths.ensure()
     shutil.copy(account_template, paths.root / "accounts.db")
     clock = FakeClock()
-    app = create_app(vault=None, accounts=Accounts(paths.root / "accounts.db"),
+    app = create_app(vault=None, accounts=Accounts(paths.root / "accounts.db", ROLES),
                      audit=_ListAudit(), status=dict, config=cfg, clock=clock)
     from .conftest import Browser
 
@@ -410,9 +413,10 @@ def test_account_changes_end_live_sessions(rig):
     assert nurse.get("/").status_code == 302
     # a removal from the console (another process) ends a session too
     nurse.login("nina", "reset-password-77")
-    from appliance.web import Accounts
+    from appliance.web.accounts import ROLES
+    from websecurity.accounts import Accounts
 
-    Accounts(rig.accounts.path).remove("nina")
+    Accounts(rig.accounts.path, ROLES).remove("nina")
     assert nurse.get("/").status_code == 302
     reasons = [e["fields"].get("reason") for e in rig.audit_events()
                if e["event"] == "web.logout"]

@@ -13,9 +13,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from appliance.config import Config, defaults
+from appliance.doctor import check_web_tls
 from appliance.paths import StatePaths
 from appliance.web.server import web_server
-from appliance.web.tls import check_web_tls, ensure_web_tls, format_fingerprint, read_web_tls
+from appliance.web.tls import ensure_web_tls, read_web_tls
+from websecurity.certificates import format_fingerprint
 
 
 def test_generated_once_then_stable(tmp_path):

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 from appliance.vault.audit import verify
-from appliance.web.accounts import Accounts
+from appliance.web.accounts import ROLES
+from websecurity.accounts import Accounts
 
 
 def cli(tmp_path, *args, stdin=""):
@@ -27,7 +28,7 @@ def test_first_admin_from_the_console_then_the_rest(tmp_path):
     assert added.returncode == 0, added.stderr
     generated = cli(tmp_path, "add", "nina", "--role", "nurse", "--generate")
     one_time = generated.stdout.split("one-time password: ")[1].split()[0]
-    accounts = Accounts(tmp_path / "state" / "accounts.db")
+    accounts = Accounts(tmp_path / "state" / "accounts.db", ROLES)
     assert accounts.verify("adam", "console-secret-1").role == "admin"
     nina = accounts.verify("nina", one_time)
     assert nina is not None and nina.must_change_password
@@ -57,7 +58,7 @@ def test_hash_for_provisioning_then_add_with_it(tmp_path):
     added = cli(tmp_path, "add", "adam", "--role", "admin", "--password-hash",
                 hashed.stdout.strip())
     assert added.returncode == 0, added.stderr
-    assert Accounts(tmp_path / "state" / "accounts.db").verify("adam", "provision-secret-1")
+    assert Accounts(tmp_path / "state" / "accounts.db", ROLES).verify("adam", "provision-secret-1")
 
 
 def test_refusals_are_clear_and_change_nothing(tmp_path):
@@ -78,5 +79,5 @@ def test_refusals_are_clear_and_change_nothing(tmp_path):
         assert result.returncode == 1, args
         assert message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
-    names = [a.name for a in Accounts(tmp_path / "state" / "accounts.db").list()]
+    names = [a.name for a in Accounts(tmp_path / "state" / "accounts.db", ROLES).list()]
     assert names == ["adam"]

@@ -2,7 +2,7 @@
 
 Counting per account stops a guesser who rotates addresses; counting per client stops one who
 rotates names. While either is locked, a login is answered with 429 and ``Retry-After``
-*without* checking the password, so a locked account costs the attacker time and the station
+*without* checking the password, so a locked account costs the attacker time and the server
 no Argon2 work. Each failure past the threshold doubles the wait (30 s, 1 min, 2 min ... capped
 at 15 min). A success clears both counters. State is in memory: a restart forgets it, which
 an attacker on the LAN cannot cause.

@@ -1,11 +1,12 @@
 """Server-side sessions: the cookie carries only a random id; everything else stays here.
 
-Kept in memory on purpose. A restart signs everyone out, which matches the vault: the review
-key is regenerated at each start, so nothing a session could show survives a restart anyway.
-Server-side state is what lets the station end sessions for real (idle and absolute timeouts,
-sign-out, a removed user or a changed password) instead of trusting a signed cookie that stays
-valid until it expires. The CSRF token is per session, including the anonymous session that
-the sign-in form uses, so the sign-in POST is protected too.
+Kept in memory on purpose: a restart signs everyone out. On the station that matches the
+vault (the review key is regenerated at each start, so nothing a session could show survives a
+restart anyway); at the practice it costs a sign-in. Server-side state is what lets a UI end
+sessions for real (idle and absolute timeouts, sign-out, a removed user or a changed password)
+instead of trusting a signed cookie that stays valid until it expires. The CSRF token is per
+session, including the anonymous session that the sign-in form uses, so the sign-in POST is
+protected too.
 """
 
 from __future__ import annotations

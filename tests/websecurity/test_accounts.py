@@ -1,4 +1,4 @@
-"""The account store and the login throttle, without the web layer."""
+"""The account store, without a web layer, with the station's roles and with others."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import stat
 
 import pytest
 
-from appliance.web.accounts import AccountError, Accounts
-from appliance.web.throttle import LoginThrottle
+from websecurity.accounts import AccountError, Accounts, Roles
 
-from .conftest import FakeClock
+STATION = Roles(("nurse", "reviewer", "admin"))
+PRACTICE = Roles(("clinician", "records", "admin"))
 
 
 @pytest.fixture
 def accounts(tmp_path):
-    return Accounts(tmp_path / "state" / "accounts.db")
+    return Accounts(tmp_path / "state" / "accounts.db", STATION)
 
 
 def test_there_is_no_default_account(accounts):
@@ -97,30 +97,30 @@ def test_a_password_change_changes_the_stamp(accounts):
     assert accounts.get("nina").password_changed_at != before
 
 
-def test_throttle_five_free_failures_then_doubling_waits():
-    clock = FakeClock()
-    throttle = LoginThrottle(clock)
-    for _ in range(4):
-        assert throttle.failure("nina", "10.0.0.1") == 0
-        assert throttle.retry_after("nina", "10.0.0.1") == 0
-    waits = [throttle.failure("nina", "10.0.0.1")]
-    assert throttle.retry_after("nina", "10.0.0.2") == waits[0]  # same account elsewhere
-    assert throttle.retry_after("rita", "10.0.0.1") == waits[0]  # same client, other name
-    assert throttle.retry_after("rita", "10.0.0.2") == 0
-    for _ in range(6):
-        clock.advance(waits[-1])
-        waits.append(throttle.failure("nina", "10.0.0.1"))
-    assert waits == [30, 60, 120, 240, 480, 900, 900]  # capped at 15 minutes
-    throttle.success("nina", "10.0.0.1")
-    assert throttle.retry_after("nina", "10.0.0.1") == 0
-    assert throttle.failures(account="nina") == 0
+def test_roles_are_the_ui_s_own(tmp_path):
+    practice = Accounts(tmp_path / "practice.db", PRACTICE)
+    clinician = practice.add("cleo", "clinician", password="clinic-secret-1")
+    keeper = practice.add("rex", "records", password="records-secret-1")
+    assert keeper.has_role("clinician") and not clinician.has_role("records")
+    with pytest.raises(AccountError, match="clinician, records, admin"):
+        practice.add("nina", "nurse", password="nurse-secret-1")
+    with pytest.raises(AccountError, match="one of"):
+        clinician.has_role("reviewer")
 
 
-def test_throttle_forgets_old_failures():
-    clock = FakeClock()
-    throttle = LoginThrottle(clock)
-    for _ in range(4):
-        throttle.failure("nina", "c")
-    clock.advance(25 * 3600)
-    assert throttle.failure("nina", "c") == 0
-    assert throttle.failures(account="nina") == 1
+def test_the_top_role_is_the_one_that_cannot_be_left_empty(tmp_path):
+    boss = Roles(("staff", "lead"))
+    accounts = Accounts(tmp_path / "team.db", boss)
+    accounts.add("lena", "lead", password="lead-secret-11")
+    with pytest.raises(AccountError, match="the last lead cannot lose the lead role"):
+        accounts.set_role("lena", "staff")
+    with pytest.raises(AccountError, match="the last lead cannot be removed"):
+        accounts.remove("lena")
+
+
+def test_a_role_ladder_needs_distinct_names():
+    for names in ((), ("a", "a")):
+        with pytest.raises(ValueError, match="distinct"):
+            Roles(names)
+    assert STATION.at_least(None, "nurse") and not STATION.at_least(None, "reviewer")
+    assert not STATION.at_least("ghost", "nurse")

@@ -1,0 +1,110 @@
+"""The rules every request follows, whatever the page, and the error pages.
+
+Before a view: the server-side session from the ``__Host-`` cookie (ended if it timed out or
+its account changed), the CSRF token on every POST, sign-in before anything but the sign-in
+page, a forced password change after a one-time password. After it: the security headers on
+every response (errors included) and the cookie set or cleared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, g, make_response, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from websecurity.cookies import COOKIE_NAME, clear_cookie, session_cookie
+from websecurity.csrf import CSRF_FIELD, csrf_ok
+from websecurity.headers import apply_security_headers
+
+from .context import ctx, current_session, release_operator
+
+#: Endpoints reachable without signing in.
+PUBLIC_ENDPOINTS = {"auth.login", "auth.login_post", "static"}
+#: Endpoints a user with a one-time password may reach before choosing a new one.
+PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.password_post", "auth.logout", "static"}
+
+
+def load_session() -> None:
+    c = ctx()
+    token = request.cookies.get(COOKIE_NAME)
+    found = c.sessions.lookup(token)
+    g.session, g.token = found.session, token if found.session else None
+    g.expired = found.expired
+    if found.expired and found.ended is not None and found.ended.user:
+        c.record("web.logout", user=found.ended.user, reason=f"{found.expired}_timeout")
+        release_operator(found.ended.user)
+    s = found.session
+    if s is not None and s.user:
+        # Accounts can change under a live session (removed, new password, new role), from
+        # this UI or from the console: the account store decides on every request.
+        account = c.accounts.get(s.user)
+        if account is None or account.password_changed_at != s.password_stamp:
+            c.sessions.drop(token)
+            c.record("web.logout", user=s.user, reason="account_changed")
+            release_operator(s.user)
+            g.session, g.token = None, None
+        else:
+            s.role = account.role
+            s.must_change_password = account.must_change_password
+    if token and g.session is None:
+        g.clear_cookie = True
+
+
+def check_csrf() -> None:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    s = current_session()
+    submitted = request.form.get(CSRF_FIELD)
+    if s is None or not csrf_ok(s.csrf, submitted):
+        abort(400, description="This form has expired or was not sent by this station's "
+                               "pages. Reload the page and try again.")
+
+
+def require_sign_in() -> Any:
+    endpoint = request.endpoint or ""
+    if endpoint in PUBLIC_ENDPOINTS:
+        return None
+    s = current_session()
+    if s is None or s.user is None:
+        if request.method == "GET" and endpoint:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?"),
+                                    expired=g.get("expired") or None))
+        abort(401)
+    if s.must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        if request.method == "GET":
+            return redirect(url_for("auth.password"))
+        abort(403)
+    return None
+
+
+def finish_response(response: Response) -> Response:
+    apply_security_headers(response.headers)
+    if g.get("set_cookie") and g.get("token"):
+        response.headers.add("Set-Cookie", session_cookie(g.token))
+    elif g.get("clear_cookie"):
+        response.headers.add("Set-Cookie", clear_cookie())
+    return response
+
+
+def http_error(exc: HTTPException) -> Response:
+    """Errors are pages too: same layout, same headers, no stack traces."""
+    code = exc.code or 500
+    response = make_response(render_template("error.html", code=code, name=exc.name,
+                                             description=exc.description), code)
+    valid = getattr(exc, "valid_methods", None)
+    if code == 405 and valid:
+        response.headers["Allow"] = ", ".join(valid)
+    return response
+
+
+def template_context() -> dict[str, Any]:
+    c = ctx()
+    s = current_session()
+    return {
+        "session_user": s.user if s else None,
+        "session_role": s.role if s else None,
+        "csrf_token": s.csrf if s else "",
+        "station_name": c.cfg.station.name,
+        "demo": c.demo_press is not None,
+    }
