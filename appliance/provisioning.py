@@ -34,15 +34,17 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sync import provisioning as fmt
 from sync.durable import remove_durably, write_durably
 from sync.provisioning import Bundle, BundleError, ProvisioningError
+from websecurity.accounts import AccountError, Accounts
 
 from .config import Config, ConfigError, load_config
 from .enrolment import Enrolment, enrolment_from_result, load_enrolment, save_enrolment
 from .paths import StatePaths
+from .web.accounts import ROLES, accounts_path, open_accounts
 
 if TYPE_CHECKING:  # sync.enrol pulls in the HTTPS client: imported where it is used
     from sync.enrol import EnrolResult
@@ -129,30 +131,7 @@ def check_config(text: str) -> Config:
                                     f"\n{problems}") from None
 
 
-class _AccountStore(Protocol):
-    """What provisioning needs of the station's web account store."""
-
-    def get(self, name: str) -> object | None: ...
-
-    def add(self, name: str, role: str, password: str | None = None,
-            password_hash: str | None = None, *, one_time: bool = False) -> object: ...
-
-
-@dataclass(frozen=True)
-class _Accounts:
-    open: Callable[[Path], _AccountStore]
-    path_for: Callable[[StatePaths], Path]
-    error: type[Exception]
-
-
-def _accounts() -> _Accounts:
-    """The account store, imported when needed (argon2 and SQLite are not needed before)."""
-    from .web import accounts
-
-    return _Accounts(accounts.Accounts, accounts.accounts_path, accounts.AccountError)
-
-
-def _add_admin(store: _AccountStore, bundle: Bundle) -> None:
+def _add_admin(store: Accounts, bundle: Bundle) -> None:
     admin = bundle.admin
     if admin.password_hash:
         store.add(admin.name, "admin", password_hash=admin.password_hash)
@@ -162,16 +141,15 @@ def _add_admin(store: _AccountStore, bundle: Bundle) -> None:
 
 def check_admin(bundle: Bundle, paths: StatePaths) -> None:
     """Create the admin in a scratch account store, so every account rule is applied now."""
-    accounts = _accounts()
-    real = accounts.path_for(paths)
-    if real.exists() and accounts.open(real).get(bundle.admin.name) is not None:
+    real = accounts_path(paths)
+    if real.exists() and Accounts(real, ROLES).get(bundle.admin.name) is not None:
         raise ProvisioningError(f"the station already has a user {bundle.admin.name!r}; "
                                 "choose another admin name in the bundle")
     paths.ensure()
     with tempfile.TemporaryDirectory(prefix=".provision-", dir=paths.root) as scratch:
         try:
-            _add_admin(accounts.open(Path(scratch) / "accounts.db"), bundle)
-        except accounts.error as exc:
+            _add_admin(Accounts(Path(scratch) / "accounts.db", ROLES), bundle)
+        except AccountError as exc:
             raise ProvisioningError(f"[admin] cannot be created: {exc}") from None
 
 
@@ -285,14 +263,13 @@ def _commit(bundle: Bundle, config_path: Path, text: str, old_config: bytes | No
     by rewriting a file; it was already created once in a scratch store, so it will not fail
     for a reason of its own.
     """
-    accounts = _accounts()
     done: list[str] = []
     try:
         write_durably(config_path, text.encode("utf-8"), 0o640)
         done.append("config")
         save_enrolment(paths, enrolment)
         done.append("enrolment")
-        _add_admin(accounts.open(accounts.path_for(paths)), bundle)
+        _add_admin(open_accounts(paths), bundle)
     except (OSError, ValueError, sqlite3.Error):
         if "enrolment" in done:
             paths.enrolment.unlink(missing_ok=True)

@@ -18,11 +18,12 @@ from appliance.cli import main
 from appliance.config import load_config
 from appliance.enrolment import load_enrolment
 from appliance.paths import StatePaths
-from appliance.web.accounts import Accounts, accounts_path
+from appliance.web.accounts import ROLES, accounts_path, open_accounts
 from sync import provisioning as fmt
 from sync.discovery import Advertiser
 from sync.provisioning import Admin, Bundle
 from tests.sync.helpers import start_receiver
+from websecurity.accounts import Accounts
 
 LOOPBACK = ["127.0.0.1"]
 OTP = "first-login-pass-42"
@@ -81,7 +82,7 @@ class Station:
         assert load_enrolment(self.paths) is None
         assert not self.paths.enrolment.exists()
         db = accounts_path(self.paths)
-        assert not db.exists() or len(Accounts(db)) == 0
+        assert not db.exists() or len(Accounts(db, ROLES)) == 0
         leftovers = [p.name for p in self.state.glob(".provision-*")] if self.state.exists() \
             else []
         assert leftovers == []
@@ -127,7 +128,7 @@ def test_valid_file_enrols_writes_config_creates_admin_and_is_deleted(tmp_path, 
     assert cfg.sync.interfaces == ["127.0.0.1"]
     assert station.config.stat().st_mode & 0o077 == 0o040
 
-    accounts = Accounts(accounts_path(station.paths))
+    accounts = open_accounts(station.paths)
     admin = accounts.verify("it-admin", OTP)
     assert admin is not None and admin.role == "admin" and admin.must_change_password
     assert OTP not in out
@@ -142,7 +143,7 @@ def test_password_hash_admin_and_pending_approval(tmp_path, receiver, capsys):
     assert code == 0, out
     enrolment = load_enrolment(station.paths)
     assert f"stations approve {enrolment.station_id}" in out
-    account = Accounts(accounts_path(station.paths)).verify("boss", "a long admin password")
+    account = open_accounts(station.paths).verify("boss", "a long admin password")
     assert account is not None and not account.must_change_password
 
 
@@ -259,7 +260,7 @@ def test_already_enrolled_station_refuses(tmp_path, receiver, capsys):
     assert code == 1 and "already enrolled" in out
     assert station.file.read_bytes() == kept
     assert station.config.read_bytes() == config_after
-    assert Accounts(accounts_path(station.paths)).get("second") is None
+    assert open_accounts(station.paths).get("second") is None
     assert len(registered(receiver)) == 1
 
 

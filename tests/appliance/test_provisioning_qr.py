@@ -9,7 +9,7 @@ from appliance import provisioning as prov
 from appliance.cli import main
 from appliance.config import load_config
 from appliance.enrolment import load_enrolment
-from appliance.web.accounts import Accounts, accounts_path
+from appliance.web.accounts import open_accounts
 from capture.fake import FakeCamera, Scene, Symbol
 from sync import provisioning as fmt
 from sync.provisioning import Admin, Bundle
@@ -54,7 +54,7 @@ def test_qr_code_provisions_a_blank_station(tmp_path, receiver):
     assert enrolment.station_id == outcome.station_id
     assert registered(receiver) == [outcome.station_id]
     assert load_config(station.config, environ={}).camera.jpeg_quality == 95
-    assert Accounts(accounts_path(station.paths)).verify("it-admin", OTP) is not None
+    assert open_accounts(station.paths).verify("it-admin", OTP) is not None
     assert camera.stills_taken == 0  # a clear code is read from the preview stream
 
 
@@ -137,7 +137,7 @@ def test_receiver_token_qr_to_station_camera_end_to_end(tmp_path, receiver, caps
     assert outcome.station_name == "exam-9"
     assert registered(receiver) == [outcome.station_id]
     otp = fmt.parse_qr_payload(read.text).admin.one_time_password
-    assert Accounts(accounts_path(station.paths)).verify("it-admin", otp) is not None
+    assert open_accounts(station.paths).verify("it-admin", otp) is not None
 
 
 def test_running_station_spools_a_qr_bundle_once(tmp_path, receiver):

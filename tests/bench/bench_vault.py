@@ -39,7 +39,6 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from PIL import Image
 
 from appliance.enrolment import Enrolment, save_enrolment
-from sync.durable import write_durably as atomic_write
 from appliance.paths import StatePaths
 from appliance.vault import Vault
 from appliance.vault.catalog import insert_item
@@ -47,6 +46,7 @@ from appliance.vault.durable import AlignedBuffer
 from appliance.vault.exif import strip_plan
 from appliance.vault.preview import make_preview
 from appliance.vault.sealing import seal_capture_file
+from sync.durable import write_durably as atomic_write
 from sync.envelope import encode_metadata, plan_envelope, seal_into
 from tests.bench import Figure
 

@@ -32,10 +32,10 @@ from appliance.commands.demo import STILL_SIZE, WRISTBAND_SCENE
 from appliance.compose import assemble
 from appliance.config import load_config
 from appliance.enrolment import Enrolment, save_enrolment
-from appliance.fsutil import atomic_write
 from appliance.paths import StatePaths
 from appliance.workflow import Hold, SetTags
 from capture.fake import FakeCamera, Scene
+from sync.durable import write_durably as atomic_write
 from tests.bench import Figure
 
 PRESSES = 40
