@@ -32,6 +32,10 @@ ANGLE_RANGE = (35.0, 145.0)
 MIN_FILL = 0.9
 #: A corner closer than this share of the photo's size to its edge counts as cut off.
 EDGE_MARGIN = 0.004
+#: A shape cut by the frame is reported as a page partly out of view only when it covers at
+#: most this share of the photo and is this much (grey levels) lighter than the rest.
+MAX_CUT_SHARE = 0.85
+MIN_CUT_CONTRAST = 20
 
 NOT_FOUND = "no page found in the picture: lay the whole page flat on a darker surface, in view"
 OFF_FRAME = "the page runs off the edge of the picture: move it (or the camera) so all four " \
@@ -64,13 +68,14 @@ def coarse_quad(small: np.ndarray) -> Quad:
     for mask in (otsu, edges):
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         for contour in contours:
-            if cv2.contourArea(cv2.convexHull(contour)) < min_area:
+            hull = cv2.convexHull(contour).reshape(-1, 2)
+            if cv2.contourArea(hull) < min_area:
+                continue
+            if _touches_edge(hull, width, height):
+                cut_off = cut_off or _stands_out(blurred, hull)
                 continue
             quad = _quad_from_contour(contour)
             if quad is None or quad.area() < min_area:
-                continue
-            if _touches_edge(quad, width, height):
-                cut_off = True
                 continue
             if best is None or quad.area() > best.area():
                 best = quad
@@ -128,8 +133,20 @@ def _angles_plausible(quad: Quad) -> bool:
     return True
 
 
-def _touches_edge(quad: Quad, width: int, height: int) -> bool:
+def _stands_out(small: np.ndarray, hull: np.ndarray) -> bool:
+    """Whether a shape cut by the frame looks like a page, not the frame itself (a bare desk,
+    a wall): it leaves some of the photo outside it, and is lighter than the rest."""
+    height, width = small.shape
+    if cv2.contourArea(hull) > MAX_CUT_SHARE * width * height:
+        return False
+    inside = np.zeros_like(small)
+    cv2.fillConvexPoly(inside, hull.astype(np.int32), 255)
+    lighter = cv2.mean(small, inside)[0] - cv2.mean(small, cv2.bitwise_not(inside))[0]
+    return lighter >= MIN_CUT_CONTRAST
+
+
+def _touches_edge(points: np.ndarray, width: int, height: int) -> bool:
     margin = EDGE_MARGIN * max(width, height) + 1
-    x, y = quad.corners[:, 0], quad.corners[:, 1]
+    x, y = points[:, 0], points[:, 1]
     return bool((x < margin).any() or (y < margin).any() or (x > width - 1 - margin).any()
                 or (y > height - 1 - margin).any())
