@@ -63,7 +63,7 @@ def pages_to_pdf(pages: Sequence[Page], *, created: datetime | None = None) -> b
         return w, h, w, h
 
     dates = {"creationdate": created, "moddate": created} if created else {"nodate": True}
-    return img2pdf.convert([p.encoded() for p in pages], layout_fun=layout,
+    return img2pdf.convert([p.encoded for p in pages], layout_fun=layout,
                            producer=PRODUCER, **dates)
 
 

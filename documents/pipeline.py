@@ -10,10 +10,13 @@ it (and whatever else lay there) never reaches the patient file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import io
+from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from .aspect import measured_ratio, paper_shape
 from .detect import find_page
@@ -31,7 +34,7 @@ MM_PER_INCH = 25.4
 MAX_PIXELS = 80_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Page:
     """A straightened page.
 
@@ -48,18 +51,24 @@ class Page:
     dpi: float
     quad: Quad
     turns: int
-    _encoded: list[bytes] = field(default_factory=list, repr=False, compare=False)
 
+    @cached_property
     def encoded(self) -> bytes:
-        """The page as embedded in the PDF (encoded once, then reused)."""
-        if not self._encoded:
-            self._encoded.append(encode_page(self.image, self.mode, self.dpi))
-        return self._encoded[0]
+        """The page's image file as the PDF embeds it (encoded once, then reused)."""
+        return encode_page(self.image, self.mode, self.dpi)
 
 
 def decode_photo(data: bytes, colour: bool) -> np.ndarray:
     """A photo file's pixels (EXIF orientation applied): BGR, or greyscale when ``colour``
-    is false."""
+    is false. The size is read from the header first, so an oversized image is refused
+    before any memory is spent on it."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            width, height = probe.size
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError):
+        raise ImageUnreadableError("not an image file this station can read") from None
+    if width * height > MAX_PIXELS:
+        raise ImageUnreadableError("image is too large to process")
     buffer = np.frombuffer(data, dtype=np.uint8)
     flags = cv2.IMREAD_COLOR if colour else cv2.IMREAD_GRAYSCALE
     try:
@@ -68,8 +77,6 @@ def decode_photo(data: bytes, colour: bool) -> np.ndarray:
         image = None
     if image is None:
         raise ImageUnreadableError("not an image file this station can read")
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise ImageUnreadableError("image is too large to process")
     return image
 
 

@@ -46,10 +46,10 @@ def test_pages_are_a4_in_order_and_embedded_without_re_encoding(pages):
         if source.mode is Mode.TEXT:
             assert image.filters == ["/CCITTFaxDecode"]
             assert raw.BitsPerComponent == 1
-            assert raw.read_raw_bytes() == _g4_strip(source.encoded())
+            assert raw.read_raw_bytes() == _g4_strip(source.encoded)
         else:
             assert image.filters == ["/DCTDecode"]
-            assert raw.read_raw_bytes() == source.encoded()  # the JPEG itself, untouched
+            assert raw.read_raw_bytes() == source.encoded  # the JPEG itself, untouched
 
 
 def _g4_strip(tiff: bytes) -> bytes:

@@ -94,3 +94,32 @@ def test_a_known_focal_length_measures_the_shape_exactly():
 def test_bytes_that_are_not_an_image_are_refused():
     with pytest.raises(ImageUnreadableError, match="not an image"):
         scan_page(b"\xff\xd8 not really a jpeg")
+
+
+def test_an_oversized_image_is_refused_from_its_header(monkeypatch):
+    import cv2
+
+    from documents import pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_PIXELS", TEST_SIZE[0] * TEST_SIZE[1] - 1)
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: pytest.fail("decoded anyway"))
+    with pytest.raises(ImageUnreadableError, match="too large"):
+        scan_page(still(FOUND[0]))
+
+
+def test_the_page_is_found_in_the_preview_too():
+    # What a station can use to say "page in view" before taking the still.
+    from capture.fake import FakeCamera
+    from documents.detect import find_page
+
+    for case in FOUND + REFUSED:
+        with FakeCamera(case.scene(), still_size=TEST_SIZE, lores_size=(640, 480)) as cam:
+            luma = cam.preview_luma()
+        if case.refused:
+            with pytest.raises(PageNotFoundError):
+                find_page(luma)
+            continue
+        quad = find_page(luma)
+        truth = case.corners((640, 480))
+        assert min(corner_error(np.roll(quad.corners, -k, axis=0), truth)
+                   for k in range(4)) < 0.003, case.name
