@@ -2,9 +2,10 @@
 
 The scene is a clinical-looking subject (skin, a lesion, a measuring scale) and, optionally,
 wristbands or cards carrying *real* barcodes drawn by zxing-cpp's writer, so the decoders are
-exercised exactly as on a Pi. Scenes are cached: switching scene costs one render, preview
-frames and stills afterwards cost almost nothing, which keeps benchmarks about the station and
-not about the fake.
+exercised exactly as on a Pi. A scene can instead be a page lying on a desk (see
+:mod:`capture.fake_page`), for document mode, with its true corners known. Scenes are cached:
+switching scene costs one render, preview frames and stills afterwards cost almost nothing,
+which keeps benchmarks about the station and not about the fake.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from .camera import CameraError
+from .fake_page import PageScene, render_page_scene
 
 #: zxing-cpp format names for the symbologies the station reads.
 ZXING_FORMATS = {
@@ -59,6 +61,8 @@ class Scene:
     blur: float = 0.0
     noise: float = 0.0
     subject: bool = True
+    #: A page on a desk instead of the clinical subject (document mode).
+    page: PageScene | None = None
     extras: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
@@ -84,8 +88,24 @@ def render_symbol(symbol: Symbol) -> Image.Image:
 
 def render_scene(scene: Scene, size: tuple[int, int]) -> Image.Image:
     """Render ``scene`` at ``size`` (width, height) as RGB; same inputs, same pixels."""
-    width, height = size
     rng = np.random.default_rng(scene.seed)
+    if scene.page is not None:
+        image = render_page_scene(scene.page, size, scene.seed)
+    else:
+        image = _render_subject(scene, size, rng)
+    for symbol in scene.symbols:
+        _paste_symbol(image, symbol)
+    if scene.blur > 0:
+        image = image.filter(ImageFilter.GaussianBlur(scene.blur))
+    if scene.noise > 0:
+        arr = np.asarray(image).astype(np.int16)
+        arr += rng.normal(0, scene.noise, arr.shape).astype(np.int16)
+        image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode="RGB")
+    return image
+
+
+def _render_subject(scene: Scene, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    width, height = size
     # Skin-toned gradient with gentle texture: a plausible clinical background.
     y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
     x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
@@ -108,14 +128,6 @@ def render_scene(scene: Scene, size: tuple[int, int]) -> Image.Image:
         for i in range(21):
             tick = step * (1.2 if i % 5 == 0 else 0.7)
             draw.line((sx + i * step, sy, sx + i * step, sy + tick), fill=(20, 20, 20))
-    for symbol in scene.symbols:
-        _paste_symbol(image, symbol)
-    if scene.blur > 0:
-        image = image.filter(ImageFilter.GaussianBlur(scene.blur))
-    if scene.noise > 0:
-        arr = np.asarray(image).astype(np.int16)
-        arr += rng.normal(0, scene.noise, arr.shape).astype(np.int16)
-        image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode="RGB")
     return image
 
 

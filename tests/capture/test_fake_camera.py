@@ -89,3 +89,32 @@ def test_switching_back_to_a_scene_reuses_its_render(monkeypatch):
             cam.set_scene(scene)
             assert [r.text for r in zxingcpp.read_barcodes(cam.preview_luma())] == [text]
         assert len(calls) == 2
+
+
+def test_page_scene_puts_the_page_where_its_corners_say():
+    from capture.fake_page import PageScene, page_corners
+
+    page = PageScene(tilt=30, tilt_axis=45, rotation=100)
+    size = (1600, 1200)
+    with FakeCamera(Scene(page=page), still_size=size) as cam:
+        still = np.asarray(Image.open(io.BytesIO(cam.capture_jpeg())).convert("L")).astype(int)
+    corners = page_corners(page, size)
+    centre = corners.mean(axis=0)
+    for corner in corners:
+        inside = np.round(corner + 0.04 * (centre - corner)).astype(int)
+        outside = np.round(corner - 0.04 * (centre - corner)).astype(int)
+        assert still[inside[1], inside[0]] > still[outside[1], outside[0]] + 40
+    # Sideways (rotation 100): the printed top-left corner is on the photo's right.
+    assert corners[0][0] > centre[0]
+
+
+def test_page_scene_prints_a_readable_qr_code_and_is_deterministic():
+    from capture.fake_page import PageScene
+
+    scene = Scene(page=PageScene(tilt=0, rotation=0, qr="FORM-7", shadow=False))
+    with FakeCamera(scene, still_size=(2028, 1520), lores_size=(2028, 1520)) as cam:
+        assert [r.text for r in zxingcpp.read_barcodes(cam.preview_luma())] == ["FORM-7"]
+    a = np.asarray(render_scene(scene, (400, 300)))
+    assert np.array_equal(a, np.asarray(render_scene(scene, (400, 300))))
+    dim = Scene(page=PageScene(tilt=0, rotation=0, qr="FORM-7", shadow=False, light=0.3))
+    assert np.asarray(render_scene(dim, (400, 300))).mean() < 0.5 * a.mean()
