@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from . import __version__
-from .commands import audit, cards, demo, doctor, enrol, provision, run, scan, user
+from .commands import audit, cards, demo, doctor, document, enrol, provision, run, scan, user
 from .commands import config as config_command
 from .commands._common import CommandError, add_config_argument
 from .config import ConfigError
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[ModuleType, ...] = (
-    run, doctor, config_command, demo, scan, cards, enrol, provision, user, audit,
+    run, doctor, config_command, demo, scan, cards, document, enrol, provision, user, audit,
 )
 
 EXIT_CONFIG = 2

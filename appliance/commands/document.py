@@ -17,7 +17,7 @@ from documents import DEFAULT_DPI, DocumentError, Mode, Page, PageNotFoundError,
 from documents import scan_page as scan_page_image
 from sync.durable import write_durably
 
-from ..cli import CommandError, new_command
+from ._common import CommandError, new_command
 
 EXIT_NO_PAGE = 2
 
