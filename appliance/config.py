@@ -19,6 +19,8 @@ from typing import Any
 from barcode.interpret import LocalFormat
 from barcode.symbols import SYMBOLOGIES
 
+from .errors import StationError
+
 DEFAULT_CONFIG_PATH = Path("/etc/capture-station/station.toml")
 ENV_PREFIX = "CAPTURE_STATION_"
 #: Environment variables with the prefix that are not settings.
@@ -30,7 +32,7 @@ DEFAULT_BODY_SITES = (
 )
 
 
-class ConfigError(ValueError):
+class ConfigError(StationError, ValueError):
     """The configuration cannot be used; ``problems`` lists every reason, one per key."""
 
     def __init__(self, problems: list[str], source: str = "config") -> None:

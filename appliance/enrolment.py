@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 from sync.durable import write_durably
 
+from .errors import StationError
 from .paths import StatePaths
 
 if TYPE_CHECKING:  # only for the annotation: importing sync.enrol pulls in the HTTPS client
     from sync.enrol import EnrolResult
 
 
-class NotEnrolledError(RuntimeError):
+class NotEnrolledError(StationError, RuntimeError):
     """The station has no practice key yet: captures are refused until it is enrolled."""
 
     def __init__(self) -> None:

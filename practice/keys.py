@@ -16,9 +16,7 @@ keys or all of them. The receiver's name is the certificate's common name (one s
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
-import ipaddress
 import os
 import re
 import secrets
@@ -28,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import NameOID
 
 from sync.durable import fsync_dir, write_durably
+from websecurity.certificates import self_signed_certificate
 
 KEYS_DIRNAME = "keys"
 PRACTICE_KEY = "practice.key"
@@ -40,7 +39,6 @@ RECEIPT_KEY = "receipt.key"
 TLS_KEY = "tls.key"
 TLS_CERT = "tls.crt"
 KEY_FILES = (PRACTICE_KEY, RECEIPT_KEY, TLS_KEY, TLS_CERT)
-CERT_VALIDITY_DAYS = 3650
 
 _NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
@@ -142,7 +140,8 @@ class ReceiverKeys:
         practice = x25519.X25519PrivateKey.generate()
         receipt = ed25519.Ed25519PrivateKey.generate()
         tls_key = ec.generate_private_key(ec.SECP256R1())
-        cert = _self_signed(tls_key, name)
+        cert = self_signed_certificate(tls_key, common_name=name,
+                                       dns_names=[name, "localhost"])
         pkcs8 = {
             PRACTICE_KEY: practice,
             RECEIPT_KEY: receipt,
@@ -213,40 +212,6 @@ class ReceiverKeys:
             receipt_private=receipt,
             tls_certificate=cert,
         )
-
-
-def _self_signed(key: ec.EllipticCurvePrivateKey, name: str) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = _dt.datetime.now(_dt.UTC)
-    san = x509.SubjectAlternativeName([
-        x509.DNSName(name),
-        x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("::1")),
-    ])
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _dt.timedelta(minutes=5))
-        .not_valid_after(now + _dt.timedelta(days=CERT_VALIDITY_DAYS))
-        .add_extension(san, critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
 
 
 def _pem_private(key: object) -> bytes:

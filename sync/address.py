@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 
+from .errors import SyncError
+
 __all__ = ["AddressError", "parse_address"]
 
 
-class AddressError(ValueError):
+class AddressError(SyncError, ValueError):
     """Not ``HOST:PORT``; the message quotes the text (an address, never a secret)."""
 
 

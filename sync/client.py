@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from .errors import SyncError
 from .pinning import PinMismatch, PinnedHTTPSConnection
 from .signing import RequestSigner
 
@@ -27,11 +28,11 @@ CHUNK = 256 * 1024
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
-class ReceiverUnavailable(ConnectionError):
+class ReceiverUnavailable(SyncError, ConnectionError):
     """No usable answer from this address (refused, reset, timeout, TLS failure)."""
 
 
-class SealedFileError(RuntimeError):
+class SealedFileError(SyncError, RuntimeError):
     """The local sealed file is shorter than the outbox says: a station-side fault."""
 
 

@@ -17,8 +17,10 @@ import ssl
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .errors import SyncError
 
-class PinMismatch(ConnectionError):
+
+class PinMismatch(SyncError, ConnectionError):
     """The server's TLS key is not the provisioned one. ``seen`` is its pin (for the audit)."""
 
     def __init__(self, host: str, port: int, seen: str) -> None:

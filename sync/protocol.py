@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .errors import SyncError
+
 #: Protocol version, advertised as TXT ``v`` and used in every path (``/v1/...``).
 PROTOCOL_VERSION = "1"
 SERVICE_TYPE = "_capture-sync._tcp.local."
@@ -84,7 +86,7 @@ def parse_content_digest(value: str) -> str | None:
     return None
 
 
-class ReceiptError(ValueError):
+class ReceiptError(SyncError, ValueError):
     """A receipt is malformed, signed by another key, or names another item."""
 
 

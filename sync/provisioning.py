@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from .durable import write_durably
+from .errors import SyncError
 from .protocol import PIN_RE
 
 FORMAT_VERSION = 1
@@ -85,7 +86,7 @@ _TABLE_KEYS = {
 }
 
 
-class ProvisioningError(Exception):
+class ProvisioningError(SyncError):
     """Provisioning or enrolment did not happen; the message says why and what to do.
 
     The one error type of joining a practice, so a command catches one thing. Subclasses

@@ -26,6 +26,7 @@ from http_message_signatures import (
 )
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
+from .errors import SyncError
 from .protocol import (
     CLOCK_SKEW_SECONDS,
     COVERED_COMPONENTS,
@@ -96,7 +97,7 @@ class RequestSigner:
         return message.headers
 
 
-class SignatureRejected(Exception):
+class SignatureRejected(SyncError):
     """The request is not signed as the protocol requires; the message is safe to return."""
 
 

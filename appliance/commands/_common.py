@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 
 from ..config import Config, load_config
+from ..errors import StationError
 
 
-class CommandError(RuntimeError):
+class CommandError(StationError, RuntimeError):
     """A command failed in a way the user can fix; the message says how (no traceback)."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
