@@ -3,7 +3,8 @@
 It feeds the workflow with events from the hardware (preview frames through the barcode reader,
 button clicks and holds, a one-second tick with health checks) and carries out the effects the
 workflow returns: LED and buzzer signals, audit records, and captures (still -> sealed ->
-queued, on one capture thread so a capture never blocks scanning or the button).
+queued, on one capture thread so a capture never blocks scanning or the button). The camera's
+preview of the still goes to the store with it, so the store need not decode the full image.
 
 Everything is injected, so the same class runs on a Pi, in the demo and in tests.
 """
@@ -56,8 +57,12 @@ class FrameReader(Protocol):
 
 
 class CaptureStore(Protocol):
-    def store_capture(self, jpeg: bytes, metadata: dict[str, Any]) -> Any:
-        """Seal and queue a capture durably; returns its id (or a record with ``capture_id``)."""
+    def store_capture(self, jpeg: bytes, metadata: dict[str, Any], *,
+                      preview: bytes | None = None) -> Any:
+        """Seal and queue a capture durably; returns its id (or a record with ``capture_id``).
+
+        ``preview`` is the camera's small JPEG of the same moment; None asks the store to make
+        one from ``jpeg``."""
 
 
 class AuditSink(Protocol):
@@ -278,8 +283,8 @@ class Station:
             clock_synced=clock_synchronised(),
         )
         try:
-            jpeg = self.camera.capture_jpeg()
-            result = self.store.store_capture(jpeg, metadata)
+            still = self.camera.capture_still()
+            result = self.store.store_capture(still.jpeg, metadata, preview=still.preview)
         except Exception as exc:  # noqa: BLE001 - every failure must reach the workflow
             refusal = refusal_for(exc)
             if refusal is Refusal.CAMERA_FAULT:

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .camera import CameraError
+from .camera import CameraError, Still
 from .fake_page import PageScene, render_page_scene
+from .preview import encode_preview
 
 #: zxing-cpp format names for the symbologies the station reads.
 ZXING_FORMATS = {
@@ -172,7 +173,7 @@ class FakeCamera:
         self.fail: Exception | None = None
         self.started = False
         self.stills_taken = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # capture_still holds it across capture_jpeg
         self._scene = scene
         self._still: Image.Image | None = None
         self._jpeg: bytes | None = None
@@ -180,6 +181,7 @@ class FakeCamera:
         # Recently shown scenes keep their renders, so switching back and forth (wristband,
         # card, subject) costs nothing after the first time.
         self._cache: dict[Scene, tuple[Any, Any, Any]] = {}
+        self._previews: dict[Scene, bytes] = {}
 
     # -- scene ---------------------------------------------------------------------------
     @property
@@ -243,6 +245,18 @@ class FakeCamera:
             jpeg = self._still_jpeg()
             self.stills_taken += 1
             return _with_comment(jpeg, f"fake-camera frame {self.stills_taken}")
+
+    def capture_still(self) -> Still:
+        """The still and, from the same scene, its preview: the scene's render scaled down
+        (like the lores stream) once per scene and kept, so it costs nothing per press."""
+        with self._lock:
+            jpeg = self.capture_jpeg()  # through the method, so subclasses see every still
+            preview = self._previews.get(self._scene)
+            if preview is None:
+                preview = self._previews[self._scene] = encode_preview(self._render())
+                while len(self._previews) > SCENE_CACHE + 1:
+                    self._previews.pop(next(iter(self._previews)))
+            return Still(jpeg, preview)
 
     def close(self) -> None:
         self.started = False

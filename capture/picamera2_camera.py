@@ -4,19 +4,25 @@ picamera2 needs libcamera's Python bindings, which exist only on Raspberry Pi OS
 ``python3-picamera2``), so importing this module never imports picamera2; :meth:`start` does.
 One still configuration carries two streams: ``main`` (full-resolution RGB, encoded to JPEG in
 memory on capture) and ``lores`` (YUV420, whose first ``height`` rows are the Y plane the
-barcode reader wants, with no colour conversion).
+barcode reader wants, with no colour conversion). A still is one ``capture_request()``: its
+``main`` buffer is encoded to the JPEG and its ``lores`` buffer, the same moment at 640x480,
+becomes the review preview.
 """
 
 from __future__ import annotations
 
 import importlib
 import io
+import logging
 import threading
 from typing import Any
 
 import numpy as np
 
-from .camera import CameraError, CameraNotFoundError
+from .camera import CameraError, CameraNotFoundError, Still
+from .preview import yuv420_preview
+
+log = logging.getLogger("capture_station.camera")
 
 
 def _import_picamera2() -> Any:
@@ -106,7 +112,7 @@ class Picamera2Camera:
         # the stride may exceed the width.
         return np.asarray(yuv)[:height, :width]
 
-    def capture_jpeg(self) -> bytes:
+    def capture_still(self) -> Still:
         cam = self._require()
         buf = io.BytesIO()
         with self._lock:
@@ -115,13 +121,31 @@ class Picamera2Camera:
                     if not cam.autofocus_cycle():
                         # An unfocused photo is still better than none; the reviewer decides.
                         pass
-                cam.capture_file(buf, name="main", format="jpeg")
+                request = cam.capture_request()
+                try:
+                    # make_array copies out of the buffer, so the frame outlives the request.
+                    lores = request.make_array("lores")
+                    request.save("main", buf, format="jpeg")
+                finally:
+                    request.release()  # the buffers go back to the camera at once
             except Exception as exc:
                 raise CameraError(f"still capture failed: {exc}") from exc
         data = buf.getvalue()
         if not data.startswith(b"\xff\xd8"):
             raise CameraError("camera returned something that is not a JPEG")
-        return data
+        return Still(data, self._preview(lores))
+
+    def _preview(self, lores: Any) -> bytes | None:
+        """The preview from the request's lores frame; None (the vault decodes the still
+        instead) if the frame is not what the configuration promised."""
+        try:
+            return yuv420_preview(np.asarray(lores), self.lores_size)
+        except (ValueError, OSError) as exc:
+            log.warning("no preview from the lores frame: %s", exc)
+            return None
+
+    def capture_jpeg(self) -> bytes:
+        return self.capture_still().jpeg
 
     def close(self) -> None:
         cam, self._cam = self._cam, None

@@ -5,18 +5,20 @@ The reader and store here are small in-test collaborators so that the runtime's 
 with the real reader, vault and receiver lives in test_end_to_end.py.
 """
 
+import io
 import threading
 import time
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from PIL import Image
 
 from appliance.enrolment import NotEnrolledError
 from appliance.station import Station, StationInfo, refusal_for
 from appliance.vault.errors import DiskFullError
 from appliance.workflow import CardSeen, PatientSeen, Refusal, Rules, Workflow
 from barcode.identity import Identity
-from capture.camera import CameraError
+from capture.camera import CameraError, Still
 from capture.controls import CaptureButton, StatusLight
 from capture.fake import FakeCamera
 
@@ -39,14 +41,16 @@ class ScriptedReader:
 class MemoryStore:
     def __init__(self, delay=0.0, error=None):
         self.items = []
+        self.previews = []
         self.delay = delay
         self.error = error
 
-    def store_capture(self, jpeg, metadata):
+    def store_capture(self, jpeg, metadata, *, preview=None):
         time.sleep(self.delay)
         if self.error:
             raise self.error
         self.items.append((jpeg, metadata))
+        self.previews.append(preview)
         return f"cap-{len(self.items)}"
 
 
@@ -112,6 +116,29 @@ def test_button_press_to_sealed_capture_with_metadata(rig):
     assert wait_for(lambda: ("captured", {"capture": "cap-1",
                                           "session": station.workflow.session.session_id})
                     in audit.events)
+
+
+def test_the_camera_preview_goes_to_the_store_with_its_still(rig):
+    station, factory, reader, store, _audit = rig
+    station.start()
+    identify(station, reader)
+    press(factory)
+    assert wait_for(lambda: len(store.items) == 1)
+    with Image.open(io.BytesIO(store.previews[0])) as preview:
+        assert preview.format == "JPEG"
+        assert max(preview.size) <= 320
+
+
+def test_a_camera_without_preview_leaves_it_to_the_store(rig, monkeypatch):
+    station, factory, reader, store, _audit = rig
+    camera = station.camera
+    monkeypatch.setattr(camera, "capture_still", lambda: Still(camera.capture_jpeg()))
+    station.start()
+    identify(station, reader)
+    press(factory)
+    assert wait_for(lambda: len(store.items) == 1)
+    assert store.items[0][0][:2] == b"\xff\xd8"
+    assert store.previews == [None]
 
 
 def test_press_without_patient_shows_no_patient_signal(rig):

@@ -118,3 +118,46 @@ def test_page_scene_prints_a_readable_qr_code_and_is_deterministic():
     assert np.array_equal(a, np.asarray(render_scene(scene, (400, 300))))
     dim = Scene(page=PageScene(tilt=0, rotation=0, qr="FORM-7", shadow=False, light=0.3))
     assert np.asarray(render_scene(dim, (400, 300))).mean() < 0.5 * a.mean()
+
+
+def _mean_rgb(jpeg, size=(32, 24)):
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return np.asarray(image.convert("RGB").resize(size), dtype=np.float32)
+
+
+def test_still_comes_with_a_small_colour_preview_of_the_same_scene():
+    with FakeCamera(still_size=(1024, 768)) as cam:
+        still = cam.capture_still()
+        grey = Scene(subject=False)
+        cam.set_scene(grey)
+        other = cam.capture_still()
+    with Image.open(io.BytesIO(still.preview)) as preview:
+        assert preview.format == "JPEG" and preview.size == (320, 240)
+        assert not preview.getexif() and "comment" not in preview.info
+    # The preview is the still, smaller: same colours at the same places (upright).
+    assert np.abs(_mean_rgb(still.preview) - _mean_rgb(still.jpeg)).mean() < 4
+    assert np.abs(_mean_rgb(other.preview) - 90).max() < 4  # the grey scene's preview
+    assert Image.open(io.BytesIO(still.jpeg)).size == (1024, 768)
+
+
+def test_capture_still_goes_through_capture_jpeg_and_renders_a_preview_once(monkeypatch):
+    import capture.fake as fake
+
+    class Recording(FakeCamera):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.stills = []
+
+        def capture_jpeg(self):
+            data = super().capture_jpeg()
+            self.stills.append(data)
+            return data
+
+    encodes = []
+    real = fake.encode_preview
+    monkeypatch.setattr(fake, "encode_preview", lambda *a: encodes.append(1) or real(*a))
+    with Recording(still_size=(640, 480)) as cam:
+        first, second = cam.capture_still(), cam.capture_still()
+    assert cam.stills == [first.jpeg, second.jpeg]
+    assert first.jpeg != second.jpeg and first.preview == second.preview
+    assert len(encodes) == 1

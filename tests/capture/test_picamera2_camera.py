@@ -2,8 +2,10 @@
 
 The stand-in implements the calls the adapter makes (``global_camera_info``, ``Picamera2(n)``,
 ``create_still_configuration``, ``configure``, ``options``, ``start``, ``capture_array``,
-``capture_file``, ``autofocus_cycle``, ``set_controls``, ``stop``, ``close``) with the shapes
-real picamera2 returns, and records how it was driven.
+``capture_request`` and the completed request's ``make_array``, ``save`` and ``release``,
+``autofocus_cycle``, ``set_controls``, ``stop``, ``close``) with the shapes real picamera2
+returns, and records how it was driven. Each request sees the next frame of a two-colour
+scene, so a test can tell which request a still or a preview came from.
 """
 
 import io
@@ -14,8 +16,74 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from capture.camera import Camera, CameraError, CameraNotFoundError
+from capture.camera import Camera, CameraError, CameraNotFoundError, Still
 from capture.picamera2_camera import Picamera2Camera
+
+#: (left half, right half) colours of successive frames.
+FRAMES = [((200, 30, 40), (30, 60, 200)), ((40, 190, 60), (230, 220, 40))]
+STRIDE_PAD = 64  # libcamera pads rows; padding bytes here are garbage, as they may be
+
+
+def frame_image(index, size):
+    """Frame ``index`` of the scene at ``size``: its left and right halves in two colours."""
+    left, right = FRAMES[index % len(FRAMES)]
+    width, height = size
+    image = Image.new("RGB", size, right)
+    image.paste(left, (0, 0, width // 2, height))
+    return image
+
+
+def yuv420_buffer(image):
+    """``image`` as libcamera lays out a YUV420 sYCC buffer, shaped as picamera2's make_array
+    returns it: (height * 3/2, stride), Y plane then U and V at half size and half stride."""
+    width, height = image.size
+    stride = width + STRIDE_PAD
+    y, u, v = (np.asarray(p) for p in image.convert("YCbCr").split())
+    flat = np.full(stride * height * 3 // 2, 255, dtype=np.uint8)
+    flat[:stride * height].reshape(height, stride)[:, :width] = y
+    half = stride // 2 * height // 2
+    for n, plane in enumerate((u, v)):
+        chroma = flat[stride * height + n * half:stride * height + (n + 1) * half]
+        chroma.reshape(height // 2, stride // 2)[:, :width // 2] = plane[::2, ::2]
+    return flat.reshape(height * 3 // 2, stride)
+
+
+class StandInRequest:
+    """picamera2's CompletedRequest: ``make_array`` copies a stream out of the request's
+    buffers, ``save`` encodes one through the helpers (``options["quality"]``), ``release``
+    hands the buffers back, after which the request is unusable."""
+
+    def __init__(self, picam, index):
+        self.picam = picam
+        self.index = index
+        self.released = False
+
+    def _stream(self, name):
+        if self.released:
+            raise AssertionError("request used after release")
+        if self.picam.config.get(name) is None:
+            raise RuntimeError(f"Stream {name!r} is not defined")
+        return self.picam.config[name]
+
+    def make_array(self, name):
+        config = self._stream(name)
+        image = frame_image(self.index, config["size"])
+        if config["format"] == "YUV420":
+            override = self.picam.lores_override
+            return yuv420_buffer(image) if override is None else override
+        return np.asarray(image)[:, :, ::-1].copy()  # RGB888 is B, G, R in memory
+
+    def save(self, name, file_output, format=None, exif_data=None):
+        config = self._stream(name)
+        assert config["format"] == "RGB888" and format == "jpeg"
+        frame_image(self.index, config["size"]).save(
+            file_output, format="JPEG", quality=self.picam.options.get("quality", 90))
+        self.picam.calls.append(f"save:{name}")
+
+    def release(self):
+        assert not self.released, "released twice"
+        self.released = True
+        self.picam.calls.append("release")
 
 
 class StandInPicamera2:
@@ -29,6 +97,8 @@ class StandInPicamera2:
         self.calls = []
         self.config = None
         self.controls = {}
+        self.requests = []
+        self.lores_override = None
         self.camera_controls = {"ExposureTime": (1, 100, 10)}
         if self.autofocus:
             self.camera_controls["AfMode"] = (0, 2, 0)
@@ -53,28 +123,39 @@ class StandInPicamera2:
     def capture_array(self, name="main"):
         assert name == "lores"
         width, height = self.config["lores"]["size"]
-        stride = width + 64  # libcamera pads rows
+        stride = width + STRIDE_PAD
         yuv = np.zeros((height * 3 // 2, stride), dtype=np.uint8)
         yuv[:height, :width] = 200  # Y plane
         yuv[height:, :] = 17  # chroma
         return yuv
 
+    def capture_request(self):
+        request = StandInRequest(self, len(self.requests))
+        self.requests.append(request)
+        self.calls.append("capture_request")
+        return request
+
     def autofocus_cycle(self):
         self.calls.append("autofocus_cycle")
         return True
-
-    def capture_file(self, file_output, name="main", format=None):
-        assert format == "jpeg" and name == "main"
-        width, height = self.config["main"]["size"]
-        Image.new("RGB", (width, height), (10, 20, 30)).save(
-            file_output, format="JPEG", quality=self.options.get("quality", 90))
-        self.calls.append("capture_file")
 
     def stop(self):
         self.calls.append("stop")
 
     def close(self):
         self.calls.append("close")
+
+
+def halves(jpeg):
+    """The colours at the middle of the left and the right half of a JPEG."""
+    with Image.open(io.BytesIO(jpeg)) as image:
+        rgb = image.convert("RGB")
+        width, height = rgb.size
+        return rgb.getpixel((width // 4, height // 2)), rgb.getpixel((3 * width // 4, height // 2))
+
+
+def close_to(colour, expected, tolerance=12):
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=True))
 
 
 @pytest.fixture
@@ -115,14 +196,49 @@ def test_still_runs_autofocus_then_returns_jpeg_bytes(standin):
         picam = StandInPicamera2.instances[0]
         assert cam.has_autofocus
         assert picam.controls["AfMode"] == 2
-        assert picam.calls.index("autofocus_cycle") < picam.calls.index("capture_file")
+        assert picam.calls.index("autofocus_cycle") < picam.calls.index("capture_request")
     assert Image.open(io.BytesIO(data)).size == (640, 480)
+
+
+def test_still_and_preview_come_from_one_request(standin):
+    with Picamera2Camera(still_size=(1024, 768), lores_size=(640, 480), jpeg_quality=95) as cam:
+        stills = [cam.capture_still(), cam.capture_still()]
+        picam = StandInPicamera2.instances[0]
+    assert picam.calls.count("capture_request") == 2
+    assert all(request.released for request in picam.requests)
+    for index, still in enumerate(stills):
+        assert isinstance(still, Still)
+        left, right = FRAMES[index]
+        still_left, still_right = halves(still.jpeg)
+        preview_left, preview_right = halves(still.preview)
+        # The same frame's colours, on the same sides (upright, U and V not swapped).
+        assert close_to(still_left, left) and close_to(still_right, right)
+        assert close_to(preview_left, left) and close_to(preview_right, right)
+
+
+def test_preview_is_small_and_bare(standin):
+    with Picamera2Camera(still_size=(1024, 768), lores_size=(640, 480)) as cam:
+        preview = cam.capture_still().preview
+    with Image.open(io.BytesIO(preview)) as image:
+        assert image.format == "JPEG"
+        assert image.size == (320, 240)
+        assert not image.getexif()
+        assert "exif" not in image.info and "comment" not in image.info
+    assert b"Exif" not in preview[:200]
+
+
+def test_a_lores_frame_of_the_wrong_shape_gives_no_preview_but_the_still(standin):
+    with Picamera2Camera(still_size=(640, 480), lores_size=(320, 240)) as cam:
+        StandInPicamera2.instances[0].lores_override = np.zeros((100, 100), dtype=np.uint8)
+        still = cam.capture_still()
+    assert still.preview is None
+    assert Image.open(io.BytesIO(still.jpeg)).size == (640, 480)
 
 
 def test_no_autofocus_cycle_on_fixed_focus_camera(standin):
     StandInPicamera2.autofocus = False
     with Picamera2Camera(still_size=(640, 480)) as cam:
-        cam.capture_jpeg()
+        cam.capture_still()
         assert not cam.has_autofocus
         assert "autofocus_cycle" not in StandInPicamera2.instances[0].calls
 
@@ -144,11 +260,22 @@ def test_capture_failure_becomes_camera_error(standin):
         def broken(*args, **kwargs):
             raise RuntimeError("dequeue timeout")
 
-        StandInPicamera2.instances[0].capture_file = broken
+        StandInPicamera2.instances[0].capture_request = broken
         with pytest.raises(CameraError, match="dequeue timeout"):
-            cam.capture_jpeg()
+            cam.capture_still()
+
+
+def test_failed_encode_still_releases_the_request(standin):
+    with Picamera2Camera(still_size=(640, 480)) as cam:
+        picam = StandInPicamera2.instances[0]
+        picam.options["quality"] = "not a number"  # the JPEG encoder raises
+        with pytest.raises(CameraError, match="still capture failed"):
+            cam.capture_still()
+        assert picam.requests[0].released  # the buffers went back to the camera
 
 
 def test_use_before_start_is_refused():
     with pytest.raises(CameraError, match="not started"):
         Picamera2Camera().preview_luma()
+    with pytest.raises(CameraError, match="not started"):
+        Picamera2Camera().capture_still()
