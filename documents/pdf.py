@@ -8,43 +8,17 @@ sketches as colour JPEG.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import cv2
 import img2pdf
-import numpy as np
-from PIL import Image
-
-from .enhance import Mode
 
 if TYPE_CHECKING:
     from .pipeline import Page
 
-GREY_QUALITY = 80
-COLOUR_QUALITY = 85
 POINTS_PER_MM = 72 / 25.4
 PRODUCER = "capture-station documents"
-
-
-def encode_page(image: np.ndarray, mode: Mode, dpi: float) -> bytes:
-    """The page image as the file img2pdf embeds unchanged: Group 4 TIFF for black and
-    white, JPEG otherwise; ``dpi`` is recorded in the file."""
-    mode = Mode(mode)
-    if mode is Mode.TEXT:
-        buffer = io.BytesIO()
-        bilevel = Image.fromarray(image, mode="L").convert("1", dither=Image.Dither.NONE)
-        # One strip: img2pdf embeds a single-strip Group 4 image without decoding it.
-        bilevel.save(buffer, format="TIFF", compression="group4", dpi=(dpi, dpi),
-                     tiffinfo={278: image.shape[0]})
-        return buffer.getvalue()
-    quality = COLOUR_QUALITY if mode is Mode.SKETCH else GREY_QUALITY
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
-        raise ValueError("page could not be encoded")
-    return _with_density(data.tobytes(), dpi)
 
 
 def pages_to_pdf(pages: Sequence[Page], *, created: datetime | None = None) -> bytes:
@@ -65,11 +39,3 @@ def pages_to_pdf(pages: Sequence[Page], *, created: datetime | None = None) -> b
     dates = {"creationdate": created, "moddate": created} if created else {"nodate": True}
     return img2pdf.convert([p.encoded for p in pages], layout_fun=layout,
                            producer=PRODUCER, **dates)
-
-
-def _with_density(jpeg: bytes, dpi: float) -> bytes:
-    """Set the JFIF header's pixel density (OpenCV writes 0, i.e. "unknown")."""
-    if jpeg[2:4] != b"\xff\xe0" or jpeg[6:11] != b"JFIF\x00":
-        return jpeg
-    density = round(dpi).to_bytes(2, "big")
-    return jpeg[:13] + b"\x01" + density + density + jpeg[18:]

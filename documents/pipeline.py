@@ -20,10 +20,10 @@ from PIL import Image, UnidentifiedImageError
 
 from .aspect import measured_ratio, paper_shape
 from .detect import find_page
+from .encode import encode_page
 from .enhance import Mode, enhance
 from .errors import ImageUnreadableError
 from .orientation import quarter_turns
-from .pdf import encode_page
 from .quad import Quad
 from .rectify import rectify
 

@@ -134,6 +134,19 @@ def test_no_module_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 
 
+def test_no_web_view_imports_the_app_factory():
+    """Flask flaskr style: the factory imports the blueprints, never the other way round."""
+    assert "appliance.web.auth" in GRAPH["appliance.web.app"]
+    importers = {m for m, targets in GRAPH.items() if "appliance.web.app" in targets}
+    assert importers <= {"appliance.compose"}, importers
+
+
+def test_the_cycle_finder_finds_a_cycle(monkeypatch):
+    monkeypatch.setattr(__import__(__name__, fromlist=["GRAPH"]), "GRAPH",
+                        {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()})
+    assert _cycles() == [["a", "b", "c"]]
+
+
 @pytest.mark.parametrize("source, expected", [
     ("from .errors import X", {"sync.errors"}),
     ("import sync.protocol", {"sync.protocol"}),
