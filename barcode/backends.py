@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from .errors import BarcodeConfigError, BarcodeError
 from .symbols import SYMBOLOGIES, SymbolRead
 
 BACKENDS = ("zxing-cpp", "pyzbar")
@@ -27,11 +28,11 @@ _ZBAR_NAMES = {"code128": "CODE128", "qrcode": "QRCODE"}
 _GS1_IDS = frozenset({"]C1", "]d2", "]Q3", "]J1", "]e0"})
 
 
-class BackendUnavailableError(RuntimeError):
+class BackendUnavailableError(BarcodeError, RuntimeError):
     """The decoder library (or its shared library) is not installed."""
 
 
-class FrameError(ValueError):
+class FrameError(BarcodeError, ValueError):
     """The frame is not a 2-D uint8 array or an image."""
 
 
@@ -61,9 +62,10 @@ def as_luma(frame: Any) -> np.ndarray:
 def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     unknown = [f for f in formats if f not in SYMBOLOGIES]
     if unknown:
-        raise ValueError(f"unknown symbologies {unknown}; expected some of {list(SYMBOLOGIES)}")
+        raise BarcodeConfigError(
+            f"unknown symbologies {unknown}; expected some of {list(SYMBOLOGIES)}")
     if not formats:
-        raise ValueError("no symbologies to read")
+        raise BarcodeConfigError("no symbologies to read")
     return tuple(dict.fromkeys(formats))
 
 
@@ -142,7 +144,7 @@ def available(name: str) -> bool:
         except BackendUnavailableError:
             return False
         return True
-    raise ValueError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
+    raise BarcodeConfigError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
 
 
 def make_backend(names: Sequence[str], formats: Sequence[str] = SYMBOLOGIES) -> Backend:
@@ -160,6 +162,6 @@ def make_backend(names: Sequence[str], formats: Sequence[str] = SYMBOLOGIES) -> 
         except BackendUnavailableError as exc:
             reasons.append(f"{name}: {exc}")
             continue
-        raise ValueError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
+        raise BarcodeConfigError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
     raise BackendUnavailableError("no barcode decoder available: " + "; ".join(reasons or
                                                                                ["none named"]))

@@ -27,6 +27,7 @@ from typing import Any
 
 from .backends import Backend, make_backend
 from .commands import Command
+from .errors import BarcodeConfigError
 from .identity import Identity
 from .interpret import Interpretation, Interpreter, LocalFormat, local_formats_from_config
 from .symbols import SYMBOLOGIES
@@ -77,9 +78,9 @@ class ReaderSettings:
 
     def __post_init__(self) -> None:
         if self.consecutive_reads < 1:
-            raise ValueError("consecutive_reads must be at least 1")
+            raise BarcodeConfigError("consecutive_reads must be at least 1")
         if self.scan_rate_hz <= 0:
-            raise ValueError("scan_rate_hz must be positive")
+            raise BarcodeConfigError("scan_rate_hz must be positive")
 
     @property
     def interval(self) -> float:
