@@ -15,7 +15,8 @@ rest, and only where a symbol seems to be:
 
    * escalation: the same region from the camera's full-resolution stream, through the
      ``full_res`` seam (a callable: box in lores pixels in, luma out), when the station has one;
-   * the region upscaled 2x (bicubic): small symbols, curved bands;
+   * the region upscaled 2x (bicubic): small symbols, curved bands (with escalation, only
+     the full-resolution region, with both binarisers, and this step are tried);
    * the region with a global-histogram binariser: dim frames, glare;
    * the region smoothed (Gaussian, 1 px): sensor noise;
    * the upscaled region through the second backend (zbar reads some small Code 128 zxing
@@ -48,6 +49,10 @@ FullResCrop = Callable[[Box], Any]
 
 BLOCK = 16  # lores pixels per candidate block
 MIN_BLOCKS = 3  # a component smaller than this is not a symbol the station could read
+#: Mean tile gradient (grey levels per half-resolution pixel) a region needs to count: symbols
+#: in the hard corpus, dim and glared ones included, score 37 and up; a printed ruler, text or
+#: a fabric pattern with sparser edges scores 15-20 and is left alone.
+MIN_DENSITY = 26.0
 
 
 class _Decoder(Protocol):
@@ -62,39 +67,41 @@ class SecondLookSettings:
 
     max_regions: int = 3  # regions looked at closely per frame
     stack_depth: int = 4  # frames averaged for a band held still (1: off)
-    still_threshold: float = 6.0  # mean abs difference (grey levels) that counts as still
+    still_threshold: float = 6.0  # mean abs difference of 4x4 means that is still still
 
 
 def candidates(luma: np.ndarray, block: int = BLOCK) -> list[tuple[float, Box]]:
-    """Regions dense in strong edges, strongest first, as ``(score, box)`` in pixels.
+    """Regions dense in strong edges, densest first, as ``(score, box)`` in pixels; the score
+    is the region's mean tile gradient.
 
     Per ``block``-sized tile: the mean absolute gradient of the half-resolution plane (halving
     first keeps sensor noise from counting). A tile counts when it stands well above the
     frame's median tile, which adapts the threshold to noisy dim frames; 4-connected tiles make
     one region, padded by a tile on each side.
     """
-    a = luma.astype(np.int16)
-    h, w = a.shape[0] // 2 * 2, a.shape[1] // 2 * 2
-    half = (a[:h:2, :w:2] + a[1:h:2, :w:2] + a[:h:2, 1:w:2] + a[1:h:2, 1:w:2]) >> 2
-    grad = np.zeros(half.shape, np.int16)
-    grad[:, :-1] += np.abs(np.diff(half, axis=1))
-    grad[:-1, :] += np.abs(np.diff(half, axis=0))
+    if min(luma.shape) < 2 * block:
+        return []
+    # Box filters through Pillow's reduce(): several times faster than numpy reshape-means.
+    half = np.asarray(Image.fromarray(luma).reduce(2)).astype(np.int16)
+    grad = np.abs(np.diff(half, axis=1))[:-1, :] + np.abs(np.diff(half, axis=0))[:, :-1]
+    grad8 = np.minimum(grad, 255).astype(np.uint8)
     b = block // 2
-    rows, cols = grad.shape[0] // b, grad.shape[1] // b
+    rows, cols = grad8.shape[0] // b, grad8.shape[1] // b
     if rows == 0 or cols == 0:
         return []
-    tiles = grad[:rows * b, :cols * b].reshape(rows, b, cols, b).mean(axis=(1, 3))
+    tiles = np.asarray(Image.fromarray(grad8[:rows * b, :cols * b]).reduce(b)).astype(np.float32)
     hot = tiles > max(10.0, 4.0 * float(np.median(tiles)))
     found = []
     for cells in _components(hot):
-        if len(cells) < MIN_BLOCKS:
+        density = float(sum(tiles[r, c] for r, c in cells)) / len(cells)
+        if len(cells) < MIN_BLOCKS or density < MIN_DENSITY:
             continue
         rs = [r for r, _ in cells]
         cs = [c for _, c in cells]
         box = (max(0, (min(cs) - 1) * block), max(0, (min(rs) - 1) * block),
                min(luma.shape[1], (max(cs) + 2) * block),
                min(luma.shape[0], (max(rs) + 2) * block))
-        found.append((float(sum(tiles[r, c] for r, c in cells)), box))
+        found.append((density, box))
     found.sort(key=lambda item: -item[0])
     return found
 
@@ -134,6 +141,10 @@ def _smoothed(crop: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(crop).filter(ImageFilter.GaussianBlur(1.0)))
 
 
+def _thumb(crop: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(crop).reduce(4)).astype(np.float32)
+
+
 class _Stack:
     """The last few lores frames, to average the region of a band held still."""
 
@@ -149,11 +160,13 @@ class _Stack:
     def averaged(self, box: Box) -> np.ndarray | None:
         """The mean of the region over the frames it stayed still in (None: fewer than 2)."""
         x0, y0, x1, y1 = box
-        newest = self.frames[-1][y0:y1, x0:x1].astype(np.float32)
-        total, count = newest.copy(), 1
+        newest = np.ascontiguousarray(self.frames[-1][y0:y1, x0:x1])
+        thumb = _thumb(newest)
+        total, count = newest.astype(np.float32), 1
         for older in list(self.frames)[-2::-1]:
-            crop = older[y0:y1, x0:x1].astype(np.float32)
-            if float(np.mean(np.abs(crop - newest))) > self.threshold:
+            crop = np.ascontiguousarray(older[y0:y1, x0:x1])
+            # Compared as 4x4 block means: sensor noise alone must not count as movement.
+            if float(np.mean(np.abs(_thumb(crop) - thumb))) > self.threshold:
                 break
             total += crop
             count += 1
@@ -244,20 +257,25 @@ class SecondLook:
 
     def _steps(self, crop: np.ndarray, box: Box, full_res: FullResCrop | None,
                stacked: bool) -> Sequence[tuple[str, Callable[[], Any], Any]]:
-        def hi_res() -> np.ndarray | None:
-            image = full_res(box) if full_res is not None else None
-            return None if image is None else as_luma(image)
+        fetched: list[np.ndarray | None] = []
 
-        steps: list[tuple[str, Callable[[], Any], Any]] = []
-        if full_res is not None:
-            steps.append(("full-res", hi_res, self.primary))
-        steps += [
-            ("upscaled", lambda: _upscaled(crop), self.primary),
-            ("global-binarizer", lambda: crop, self._global),
-            ("upscaled-global", lambda: _upscaled(crop), self._global),
-            ("smoothed", lambda: _smoothed(crop), self.primary),
-            ("second-backend", lambda: _upscaled(crop), self.secondary),
-        ]
+        def hi_res() -> np.ndarray | None:
+            if not fetched:  # one fetch per region, however many steps use it
+                image = full_res(box) if full_res is not None else None
+                fetched.append(None if image is None else as_luma(image))
+            return fetched[0]
+
+        steps: list[tuple[str, Callable[[], Any], Any]]
+        if full_res is not None:  # the real pixels beat any guess at them: fewer steps
+            steps = [("full-res", hi_res, self.primary),
+                     ("full-res-global", hi_res, self._global),
+                     ("upscaled", lambda: _upscaled(crop), self.primary)]
+        else:
+            steps = [("upscaled", lambda: _upscaled(crop), self.primary),
+                     ("global-binarizer", lambda: crop, self._global),
+                     ("upscaled-global", lambda: _upscaled(crop), self._global),
+                     ("smoothed", lambda: _smoothed(crop), self.primary)]
+        steps.append(("second-backend", lambda: _upscaled(crop), self.secondary))
         if stacked and self._stack.frames:
             steps.append(("stacked", lambda: self._stack.averaged(box), self._global))
         return steps

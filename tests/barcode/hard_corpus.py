@@ -29,7 +29,7 @@ import io
 import math
 import zlib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 import zxingcpp
@@ -201,7 +201,7 @@ def _box(img: np.ndarray) -> np.ndarray:
     return img[:h, :w].reshape(h // _SS, _SS, w // _SS, _SS).mean(axis=(1, 3))
 
 
-@cache
+@lru_cache(maxsize=8)
 def _background(size: str, seed: int) -> np.ndarray:
     lores = SIZES[size]
     main = (lores[0] * MAIN_SCALE, lores[1] * MAIN_SCALE)
@@ -209,12 +209,12 @@ def _background(size: str, seed: int) -> np.ndarray:
     return np.asarray(rgb.convert("L"), dtype=np.float32)
 
 
-@cache
+@lru_cache(maxsize=4)
 def _optical(case: HardCase) -> tuple[np.ndarray, tuple]:
     """The main-stream scene before motion, exposure and noise (float, 0-255 scale)."""
     rng = np.random.default_rng([hash_case(case), 0])
     image = _background(case.size, case.seed).copy()
-    main_h, main_w = image.shape
+    _main_h, main_w = image.shape
     labels = [(_band_content(case.symbology), False)]
     if case.condition == "badge":
         labels.append(((f"(8017){CAREGIVER}", True, None), True))
@@ -222,7 +222,7 @@ def _optical(case: HardCase) -> tuple[np.ndarray, tuple]:
     for (content, gs1, _), badge in labels:
         symbology = "qrcode" if badge else case.symbology
         pose = _pose(case, rng, main_w, badge)
-        value, alpha, (y0, y1, x0, x1) = _warp(_modules(symbology, content, gs1), pose,
+        value, alpha, (y0, _y1, x0, _x1) = _warp(_modules(symbology, content, gs1), pose,
                                                 image.shape)
         h, w = value.shape
         region = image[y0:y0 + h, x0:x0 + w]
@@ -257,7 +257,7 @@ def _glare(image: np.ndarray, box: tuple, rng: np.random.Generator) -> np.ndarra
 def _motion(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     length = rng.uniform(2.5, 4.5) * MAIN_SCALE  # lores px -> main px
     angle = rng.uniform(0, math.pi)
-    steps = max(2, int(math.ceil(length)) * 2)
+    steps = max(2, math.ceil(length) * 2)
     out = np.zeros_like(image)
     for i in range(steps):
         s = (i / (steps - 1) - 0.5) * length
@@ -277,7 +277,7 @@ def _shift(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return (1 - fx) * (1 - fy) * a + fx * (1 - fy) * b + (1 - fx) * fy * c + fx * fy * d
 
 
-@cache
+@lru_cache(maxsize=4)
 def _main_frame(case: HardCase, k: int = 0) -> np.ndarray:
     """Frame ``k`` of the main stream's Y plane (uint8)."""
     rng = np.random.default_rng([hash_case(case), 1, k])
@@ -314,7 +314,7 @@ def _motion_small(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return 0.5 * image + 0.5 * _shift(image, dx, dy)
 
 
-@cache
+@lru_cache(maxsize=512)
 def frame(case: HardCase, k: int = 0) -> np.ndarray:
     """Frame ``k`` of the lores stream: the main frame box-filtered down, as the ISP does;
     the ``jpeg`` condition then goes through a hard JPEG round trip."""
@@ -337,7 +337,7 @@ def main_crop(case: HardCase, k: int = 0):
     in, the main stream's Y plane for that box out (``MAIN_SCALE`` times larger)."""
     def crop(box: tuple[int, int, int, int]) -> np.ndarray:
         main = _main_frame(case, k)
-        x0, y0, x1, y1 = (int(round(c * MAIN_SCALE)) for c in box)
+        x0, y0, x1, y1 = (round(c * MAIN_SCALE) for c in box)
         return main[max(0, y0):y1, max(0, x0):x1]
     return crop
 
