@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from .errors import BarcodeConfigError, BarcodeError
 from .symbols import SYMBOLOGIES, SymbolRead
 
 BACKENDS = ("zxing-cpp", "pyzbar")
@@ -27,11 +28,11 @@ _ZBAR_NAMES = {"code128": "CODE128", "qrcode": "QRCODE"}
 _GS1_IDS = frozenset({"]C1", "]d2", "]Q3", "]J1", "]e0"})
 
 
-class BackendUnavailableError(RuntimeError):
+class BackendUnavailableError(BarcodeError, RuntimeError):
     """The decoder library (or its shared library) is not installed."""
 
 
-class FrameError(ValueError):
+class FrameError(BarcodeError, ValueError):
     """The frame is not a 2-D uint8 array or an image."""
 
 
@@ -61,9 +62,10 @@ def as_luma(frame: Any) -> np.ndarray:
 def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     unknown = [f for f in formats if f not in SYMBOLOGIES]
     if unknown:
-        raise ValueError(f"unknown symbologies {unknown}; expected some of {list(SYMBOLOGIES)}")
+        raise BarcodeConfigError(
+            f"unknown symbologies {unknown}; expected some of {list(SYMBOLOGIES)}")
     if not formats:
-        raise ValueError("no symbologies to read")
+        raise BarcodeConfigError("no symbologies to read")
     return tuple(dict.fromkeys(formats))
 
 
@@ -84,17 +86,54 @@ class ZxingBackend:
         self._wanted = zxingcpp.BarcodeFormats(tuple(self._format_names))
         self.read_options = {"formats": self._wanted, "text_mode": zxingcpp.TextMode.Plain}
 
+    def with_binarizer(self, binarizer: str) -> ZxingBackend:
+        """The same reader with another binariser: ``"global"`` (one histogram threshold for
+        the whole image, better in dim frames and under glare) or ``"local"`` (the default)."""
+        names = {"global": self._zx.Binarizer.GlobalHistogram,
+                 "local": self._zx.Binarizer.LocalAverage}
+        if binarizer not in names:
+            raise BarcodeConfigError(f"binarizer must be one of {sorted(names)}")
+        other = ZxingBackend(self.formats)
+        other.read_options = {**self.read_options, "binarizer": names[binarizer]}
+        return other
+
     def decode(self, frame: Any) -> list[SymbolRead]:
+        return [s for s, _ in self._read(frame, errors=False)]
+
+    def decode_seen(self, frame: Any) -> tuple[list[SymbolRead], list[tuple[int, int, int, int]]]:
+        """The symbols decoded, and the boxes of symbols found but not decoded (a checksum or
+        format error): where a closer look is most likely to pay."""
+        decoded, seen = [], []
+        for symbol, box in self._read(frame, errors=True):
+            if symbol is None:
+                seen.append(box)
+            else:
+                decoded.append(symbol)
+        return decoded, seen
+
+    def _read(self, frame: Any, errors: bool):
         luma = as_luma(frame)
-        found = []
-        for barcode in self._zx.read_barcodes(luma, **self.read_options):
+        for barcode in self._zx.read_barcodes(luma, return_errors=errors, **self.read_options):
             symbology = self._format_names.get(barcode.format)
             if symbology is None:
                 continue
+            box = _box_of(barcode.position)
+            if not barcode.valid:
+                yield None, box
+                continue
+            try:
+                text = barcode.text
+            except UnicodeDecodeError:  # never seen: zxing-cpp hands over UTF-8; be safe
+                text = bytes(barcode.bytes).decode("latin-1")
             sid = barcode.symbology_identifier or None
             gs1 = barcode.content_type == self._zx.ContentType.GS1 or sid in _GS1_IDS
-            found.append(SymbolRead(symbology, barcode.text, gs1, self.name, sid))
-        return found
+            yield SymbolRead(symbology, text, gs1, self.name, sid, box), box
+
+
+def _box_of(position: Any) -> tuple[int, int, int, int]:
+    points = [position.top_left, position.top_right, position.bottom_right, position.bottom_left]
+    xs, ys = [p.x for p in points], [p.y for p in points]
+    return min(xs), min(ys), max(xs) + 1, max(ys) + 1
 
 
 class PyzbarBackend:
@@ -128,7 +167,9 @@ class PyzbarBackend:
                 text = symbol.data.decode("utf-8")
             except UnicodeDecodeError:
                 text = symbol.data.decode("latin-1")
-            found.append(SymbolRead(symbology, text, None, self.name))
+            left, top, width, height = symbol.rect
+            found.append(SymbolRead(symbology, text, None, self.name, None,
+                                    (left, top, left + width, top + height)))
         return found
 
 
@@ -142,7 +183,7 @@ def available(name: str) -> bool:
         except BackendUnavailableError:
             return False
         return True
-    raise ValueError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
+    raise BarcodeConfigError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
 
 
 def make_backend(names: Sequence[str], formats: Sequence[str] = SYMBOLOGIES) -> Backend:
@@ -160,6 +201,6 @@ def make_backend(names: Sequence[str], formats: Sequence[str] = SYMBOLOGIES) -> 
         except BackendUnavailableError as exc:
             reasons.append(f"{name}: {exc}")
             continue
-        raise ValueError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
+        raise BarcodeConfigError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
     raise BackendUnavailableError("no barcode decoder available: " + "; ".join(reasons or
                                                                                ["none named"]))

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from .errors import BarcodeError
+
 NAMESPACE = "CSCMD"
 VERSION = 1
 PREFIX = f"{NAMESPACE}{VERSION}:"
@@ -29,7 +31,7 @@ LABELS = {"consent": "Consent", "site": "Body site", "laterality": "Laterality",
           "session": "Session"}
 
 
-class CommandCardError(ValueError):
+class CommandCardError(BarcodeError, ValueError):
     """A payload in the command namespace that this station cannot accept."""
 
 
@@ -72,8 +74,12 @@ def parse_command(text: str, body_sites: Iterable[str] = ()) -> Command:
     version, sep, body = rest.partition(":")
     if not sep or not version.isdigit() or not version.isascii():
         raise CommandCardError("malformed command card")
-    if int(version) != VERSION:
-        raise CommandCardError(f"unsupported command card version {int(version)}")
+    # Compared as text: int() refuses strings over 4300 digits (a printed card can hold more),
+    # and a version that long is no version this station knows anyway.
+    number = version.lstrip("0") or "0"
+    if number != str(VERSION):
+        shown = number if len(number) <= 6 else "(too long)"
+        raise CommandCardError(f"unsupported command card version {shown}")
     kind, sep, value = body.partition(":")
     if not sep:
         raise CommandCardError("malformed command card")

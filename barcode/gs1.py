@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .errors import BarcodeError
+
 GS = "\x1d"
 
 #: AIs that identify people in healthcare (GS1 General Specifications, GSRN and SRIN).
@@ -30,7 +32,7 @@ AI_ENCOUNTER = "8019"  # SRIN: service relation instance number (an encounter)
 GS1_SYMBOLOGY_IDS = ("]C1", "]e0", "]d2", "]Q3", "]J1", "]L2")
 
 
-class GS1Error(ValueError):
+class GS1Error(BarcodeError, ValueError):
     """An element string is malformed. The message never contains the data itself."""
 
 
@@ -40,7 +42,7 @@ def check_digit(body: str) -> int:
     Weights 3 and 1 alternate starting with 3 at the rightmost digit of ``body``.
     """
     if not body.isdigit() or not body.isascii():
-        raise ValueError("GS1 numbers contain digits only")
+        raise GS1Error("GS1 numbers contain digits only")
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
     return (10 - total % 10) % 10
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from . import gs1
 from .commands import Command, CommandCardError, is_command_payload, parse_command
+from .errors import BarcodeConfigError
 from .identity import GS1_ISSUER, SCANNED_GS1, SCANNED_LOCAL, Identity, Role
 from .symbols import SYMBOLOGIES, SymbolRead
 
@@ -51,20 +52,20 @@ class LocalFormat:
         """Build from a config table; raises ValueError with the reason when it is unusable."""
         symbology = item.get("symbology")
         if symbology not in SYMBOLOGIES:
-            raise ValueError(f"local format symbology must be one of {list(SYMBOLOGIES)}")
+            raise BarcodeConfigError(f"local format symbology must be one of {list(SYMBOLOGIES)}")
         role = item.get("role", "patient")
         if role not in ("patient", "caregiver"):
-            raise ValueError("local format role must be 'patient' or 'caregiver'")
+            raise BarcodeConfigError("local format role must be 'patient' or 'caregiver'")
         try:
             pattern = re.compile(item["pattern"])
         except (KeyError, TypeError, re.error) as exc:
-            raise ValueError(
+            raise BarcodeConfigError(
                 f"local format pattern is not a valid regular expression ({exc})") from None
         if "id" not in pattern.groupindex:
-            raise ValueError("local format pattern needs a named group (?P<id>...)")
+            raise BarcodeConfigError("local format pattern needs a named group (?P<id>...)")
         issuer = item.get("issuer")
         if issuer is None and "issuer" not in pattern.groupindex:
-            raise ValueError("local format needs an issuer or a (?P<issuer>...) group")
+            raise BarcodeConfigError("local format needs an issuer or a (?P<issuer>...) group")
         return cls(symbology, pattern, role, issuer)
 
 
@@ -197,5 +198,5 @@ def local_formats_from_config(items: Iterable[Mapping[str, Any]]) -> tuple[Local
         try:
             out.append(LocalFormat.from_mapping(item))
         except ValueError as exc:
-            raise ValueError(f"[barcode] local_formats entry {i}: {exc}") from None
+            raise BarcodeConfigError(f"[barcode] local_formats entry {i}: {exc}") from None
     return tuple(out)

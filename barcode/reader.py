@@ -16,6 +16,12 @@ comes back as a (usually empty) list of events:
 An event is reported once per run of frames in which its subject stays in view, so a card
 held in front of the camera is one command, not eight a second. The reader is not
 thread-safe: one scanning loop owns it.
+
+Hard frames (a small, dim, curved or blurred band) get a second look where a symbol is seen
+but not decoded (:class:`~barcode.enhance.SecondLook`): upscaling, another binariser, the
+second backend, the last frames averaged while the band is held still, and, when the caller
+passes ``full_res`` to :meth:`Reader.feed`, the same region from the camera's full-resolution
+stream. ``ReaderSettings.second_look=False`` turns it off (one plain decode per frame).
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends import Backend, make_backend
+from .backends import Backend, BackendUnavailableError, make_backend
 from .commands import Command
+from .enhance import FullResCrop, SecondLook, SecondLookSettings
+from .errors import BarcodeConfigError
 from .identity import Identity
 from .interpret import Interpretation, Interpreter, LocalFormat, local_formats_from_config
 from .symbols import SYMBOLOGIES
@@ -74,12 +82,16 @@ class ReaderSettings:
     scan_rate_hz: float = 8.0
     local_formats: tuple[LocalFormat, ...] = ()
     body_sites: tuple[str, ...] = ()
+    second_look: bool = True  # look closer where a symbol is seen but not decoded
+    stack_frames: int = 4  # frames averaged for a band held still (1: no averaging)
 
     def __post_init__(self) -> None:
         if self.consecutive_reads < 1:
-            raise ValueError("consecutive_reads must be at least 1")
+            raise BarcodeConfigError("consecutive_reads must be at least 1")
         if self.scan_rate_hz <= 0:
-            raise ValueError("scan_rate_hz must be positive")
+            raise BarcodeConfigError("scan_rate_hz must be positive")
+        if self.stack_frames < 1:
+            raise BarcodeConfigError("stack_frames must be at least 1")
 
     @property
     def interval(self) -> float:
@@ -122,10 +134,16 @@ class Reader:
 
     settings: ReaderSettings
     backend: Backend
+    #: The other installed decoder, tried by the second look (None: only ``backend``).
+    secondary: Backend | None = None
     _window: deque[tuple[Identity, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.interpreter = Interpreter(self.settings.local_formats, self.settings.body_sites)
+        self.look: SecondLook | None = None
+        if self.settings.second_look:
+            self.look = SecondLook(self.backend, self.secondary,
+                                   SecondLookSettings(stack_depth=self.settings.stack_frames))
         self.reset()
 
     def reset(self) -> None:
@@ -138,14 +156,30 @@ class Reader:
         self._commands = _Streaks(self.settings.consecutive_reads)
         self._invalid = _Streaks(self.settings.consecutive_reads)
         self._caregiver_ids: dict[Hashable, Identity] = {}
+        if self.look is not None:
+            self.look.reset()
 
-    def read_frame(self, frame: Any) -> list[Interpretation]:
-        """Decode and interpret one frame, with no memory of other frames (``scan`` uses it)."""
-        return [self.interpreter.interpret(s) for s in self.backend.decode(frame)]
+    def read_frame(self, frame: Any, *, full_res: FullResCrop | None = None
+                   ) -> list[Interpretation]:
+        """Decode and interpret one frame, with no memory of other frames (``scan`` uses it).
 
-    def feed(self, frame: Any) -> list[Event]:
-        """Process the next preview frame; returns the events it completes."""
-        return self.update(self.read_frame(frame))
+        ``full_res`` is the escalation seam: given a box ``(left, top, right, bottom)`` in
+        ``frame``'s pixels, it returns that region of the camera's full-resolution stream
+        taken at the same moment (or None). It is called only for a region that shows a
+        symbol the frame itself does not decode.
+        """
+        return [self.interpreter.interpret(s) for s in self._decode(frame, full_res, False)]
+
+    def feed(self, frame: Any, *, full_res: FullResCrop | None = None) -> list[Event]:
+        """Process the next preview frame; returns the events it completes. Consecutive
+        frames are remembered for averaging a band held still (``reset`` forgets them)."""
+        symbols = self._decode(frame, full_res, True)
+        return self.update([self.interpreter.interpret(s) for s in symbols])
+
+    def _decode(self, frame: Any, full_res: FullResCrop | None, remember: bool):
+        if self.look is None:
+            return self.backend.decode(frame)
+        return self.look.decode(frame, full_res=full_res, remember=remember)
 
     def update(self, results: Sequence[Interpretation]) -> list[Event]:
         """Advance the state with one frame's interpretations (``feed`` without decoding)."""
@@ -226,8 +260,11 @@ def build_reader(
     """A reader from the ``[barcode]`` config section (any mapping with its keys) and the
     ``[workflow] body_sites`` list.
 
-    ``backend`` overrides ``barcode["backends"]``: a backend name or a ready instance. Raises
-    ValueError for an unusable local format and
+    ``backend`` overrides ``barcode["backends"]``: a backend name or a ready instance (then
+    no second backend is used). Otherwise the first installed backend decodes and the next
+    installed one helps the second look. ``barcode["second_look"]`` (default true) and
+    ``barcode["stack_frames"]`` (default 4) tune the second look. Raises
+    :class:`~barcode.errors.BarcodeConfigError` (a ValueError) for an unusable setting and
     :class:`~barcode.backends.BackendUnavailableError` when no decoder is installed.
     """
     formats = tuple(barcode.get("formats", SYMBOLOGIES))
@@ -237,9 +274,18 @@ def build_reader(
         scan_rate_hz=float(barcode.get("scan_rate_hz", 8.0)),
         local_formats=local_formats_from_config(barcode.get("local_formats", ())),
         body_sites=tuple(body_sites),
+        second_look=bool(barcode.get("second_look", True)),
+        stack_frames=int(barcode.get("stack_frames", 4)),
     )
+    secondary: Backend | None = None
     if backend is None or isinstance(backend, str):
         names = [backend] if backend else list(barcode.get("backends", ("zxing-cpp", "pyzbar")))
         backend = make_backend(names, formats)
-    return Reader(settings, backend)
+        rest = [n for n in names[names.index(backend.name) + 1:] if n != backend.name]
+        if rest:
+            try:
+                secondary = make_backend(rest, formats)
+            except BackendUnavailableError:
+                secondary = None
+    return Reader(settings, backend, secondary)
 

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .commands import Command
+from .errors import BarcodeError
 
 CARD_SYMBOLOGIES = {"qrcode": "QRCode", "datamatrix": "DataMatrix"}
 PAPER_INCHES = {"a4": (8.27, 11.69), "letter": (8.5, 11.0)}
@@ -28,7 +29,7 @@ QUIET_MODULES = 4
 MIN_MODULE_PX = 6
 
 
-class SheetError(ValueError):
+class SheetError(BarcodeError, ValueError):
     """The sheet cannot be produced as asked (unknown format, payload too long...)."""
 
 

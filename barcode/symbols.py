@@ -5,7 +5,7 @@ The decoded text may be a patient identifier, so :class:`SymbolRead`'s ``repr`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: The symbologies the station reads (same names as the ``[barcode] formats`` config key).
 SYMBOLOGIES = ("code128", "qrcode", "datamatrix", "pdf417")
@@ -18,6 +18,8 @@ class SymbolRead:
     ``gs1`` is True when the decoder saw the GS1 flag (FNC1 in first position), False when it
     saw that the flag was absent, and None when the backend cannot tell (zbar drops it).
     ``symbology_id`` is the ISO/IEC 15424 identifier when the backend reports it (``]d2``).
+    ``box`` is where the symbol lies in the frame it was decoded from, ``(left, top, right,
+    bottom)`` in pixels, when the backend reports it; it takes no part in equality.
     """
 
     symbology: str
@@ -25,6 +27,7 @@ class SymbolRead:
     gs1: bool | None
     backend: str
     symbology_id: str | None = None
+    box: tuple[int, int, int, int] | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return (

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -122,3 +123,20 @@ def test_invalid_local_format_config_exits_2_naming_the_key(tmp_path, images, ca
                    'issuer = "X"\n')
     assert main(["scan", "--config", str(cfg), str(images["empty"])]) == 2
     assert "local_formats" in capsys.readouterr().err
+
+
+def test_oversized_command_card_prints_an_invalid_read_and_exits_0(tmp_path):
+    """``CSCMD`` + 4301 digits once made int() raise out of the interpreter."""
+    import zxingcpp
+
+    symbol = zxingcpp.create_barcode("CSCMD" + "4" * 4301, zxingcpp.BarcodeFormat.QRCode)
+    path = tmp_path / "oversized-card.png"
+    Image.fromarray(np.asarray(zxingcpp.write_barcode_to_image(symbol, scale=3))).save(path)
+    cfg = tmp_path / "station.toml"
+    cfg.write_text("")
+    run = subprocess.run([sys.executable, "-m", "appliance.cli", "scan", "--config", str(cfg),
+                          str(path)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["results"] == [
+        {**NULLS, "role": "invalid", "symbology": "qrcode", "gs1": False,
+         "error": "malformed command card"}]

@@ -1,0 +1,159 @@
+"""Hard exam-room frames: the station's reader against the bare decoders, and the second look.
+
+The full hard corpus (216 frames, both sizes) is measured by ``make bench``; the tests here use
+the 640x480 frames of one seed (the size where the misses cluster) to stay quick.
+"""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from barcode import backends, commands, gs1, sheet
+from barcode.enhance import _Stack, candidates
+from barcode.errors import BarcodeConfigError, BarcodeError
+from barcode.interpret import Interpreter, local_formats_from_config
+from barcode.reader import PatientIdentified, ReaderSettings, build_reader
+
+from . import hard_corpus as hard
+from .corpus import LOCAL_FORMATS, all_cases
+from .corpus import frame as clean_frame
+
+SITES = ["arm"]
+SUBSET = [c for c in hard.hard_cases() if c.size == "640" and c.seed == 1]
+
+
+@pytest.fixture(scope="module")
+def station():
+    return build_reader({"local_formats": LOCAL_FORMATS}, SITES)
+
+
+def _outs(results):
+    return [r.as_json() for r in results]
+
+
+def _read(outs, case) -> bool:
+    return all(any(e.matches(r) for r in outs) for e in case.expected)
+
+
+def test_corpus_is_deterministic_and_covers_every_condition_and_size():
+    cases = hard.hard_cases()
+    assert {(c.condition, c.size) for c in cases} == {
+        (c, s) for c in hard.CONDITIONS for s in hard.SIZES}
+    case = SUBSET[0]
+    first = hard.frame(case).copy()
+    hard.frame.cache_clear()
+    hard._main_frame.cache_clear()
+    hard._optical.cache_clear()
+    assert np.array_equal(first, hard.frame(case))
+    assert not np.array_equal(hard.frame(case, 0), hard.frame(case, 1))  # new noise
+    for size, (w, h) in hard.SIZES.items():
+        c = next(c for c in cases if c.size == size)
+        assert hard.frame(c).shape == (h, w)
+        assert hard.main_crop(c)((10, 20, 110, 70)).shape == (100, 200)
+
+
+def test_station_reads_every_frame_bare_zxing_reads_and_never_a_wrong_patient(station):
+    bare = backends.ZxingBackend()
+    interpreter = Interpreter(local_formats_from_config(LOCAL_FORMATS), SITES)
+    station_ok = bare_ok = 0
+    for case in SUBSET:
+        luma = hard.frame(case)
+        outs = _outs(station.read_frame(luma, full_res=hard.main_crop(case)))
+        bare_read = _read(_outs(interpreter.interpret(s) for s in bare.decode(luma)), case)
+        assert _read(outs, case) or not bare_read, case.name
+        for r in outs:
+            if r["role"] == "patient":
+                assert case.patient.matches(r), case.name
+        station_ok += _read(outs, case)
+        bare_ok += bare_read
+    assert station_ok >= len(SUBSET) - 1 and station_ok > bare_ok
+
+
+def test_small_band_is_read_through_escalation_only_when_seen_not_decoded(station):
+    case = next(c for c in SUBSET if c.condition == "small" and c.symbology == "datamatrix")
+    assert not backends.ZxingBackend().decode(hard.frame(case))  # bare zxing cannot
+    asked = []
+
+    def full_res(box):
+        asked.append(box)
+        return hard.main_crop(case)(box)
+
+    assert _read(_outs(station.read_frame(hard.frame(case), full_res=full_res)), case)
+    assert asked  # the full-resolution crop was needed and used
+    x0, y0, x1, y1 = asked[0]
+    assert (x1 - x0) * (y1 - y0) < 0.25 * 640 * 480  # a crop, not the frame
+    # A clean frame decodes at once: the seam is never called.
+    clean = next(c for c in all_cases() if c.name == "datamatrix-plain-640")
+    asked.clear()
+    station.read_frame(clean_frame(clean), full_res=full_res)
+    assert asked == []
+
+
+def test_without_the_seam_upscaling_still_reads_the_small_band(station):
+    case = next(c for c in SUBSET if c.condition == "small" and c.symbology == "qrcode")
+    assert _read(_outs(station.read_frame(hard.frame(case))), case)
+
+
+def test_second_look_off_is_the_plain_decoder():
+    case = next(c for c in SUBSET if c.condition == "small" and c.symbology == "datamatrix")
+    plain = build_reader({"local_formats": LOCAL_FORMATS, "second_look": False}, SITES)
+    assert plain.look is None
+    assert plain.read_frame(hard.frame(case), full_res=hard.main_crop(case)) == []
+
+
+def test_held_up_band_is_identified_within_a_few_frames():
+    case = next(c for c in SUBSET if c.condition == "dim" and c.symbology == "qrcode")
+    reader = build_reader({"local_formats": LOCAL_FORMATS}, SITES)
+    for k in range(4):
+        events = reader.feed(hard.frame(case, k), full_res=hard.main_crop(case, k))
+        if events:
+            assert [type(e) for e in events] == [PatientIdentified]
+            assert events[0].identity.id == case.patient.id
+            assert k == reader.settings.consecutive_reads - 1
+            return
+    pytest.fail("not identified in 4 frames")
+
+
+def test_candidates_skip_flat_frames_and_find_the_symbol():
+    flat = np.full((480, 640), 128, np.uint8)
+    assert candidates(flat) == []
+    rng = np.random.default_rng(1)
+    noisy = np.clip(128 + rng.normal(0, 8, (480, 640)), 0, 255).astype(np.uint8)
+    assert candidates(noisy) == []  # sensor noise alone is not a symbol
+    clean = next(c for c in all_cases() if c.name == "qrcode-plain-640")
+    found = candidates(clean_frame(clean))
+    assert found
+    decoded = backends.ZxingBackend().decode(clean_frame(clean))[0].box
+    x0, y0, x1, y1 = found[0][1]
+    assert x0 <= decoded[0] and y0 <= decoded[1] and x1 >= decoded[2] and y1 >= decoded[3]
+
+
+def test_stack_averages_a_still_region_and_stops_at_movement():
+    stack = _Stack(depth=4, threshold=6.0)
+    rng = np.random.default_rng(2)
+    base = np.zeros((40, 40), np.uint8)
+    base[:, 20:] = 200
+    for _ in range(3):
+        stack.push(np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8))
+    averaged = stack.averaged((0, 0, 40, 40))
+    assert averaged is not None
+    assert np.abs(averaged.astype(int) - base).mean() < \
+        np.abs(stack.frames[-1].astype(int) - base).mean() * 0.75
+    stack.push(np.roll(base, 10, axis=1))  # the band moved
+    assert stack.averaged((0, 0, 40, 40)) is None
+
+
+def test_scan_images_still_work_without_a_seam(station):
+    case = next(c for c in SUBSET if c.condition == "upside" and c.symbology == "code128")
+    results = station.read_frame(Image.fromarray(hard.frame(case)))
+    assert _read(_outs(results), case)
+
+
+def test_every_barcode_error_derives_from_the_package_base():
+    for cls in (gs1.GS1Error, commands.CommandCardError, sheet.SheetError,
+                backends.BackendUnavailableError, backends.FrameError, BarcodeConfigError):
+        assert issubclass(cls, BarcodeError)
+    with pytest.raises(BarcodeError):
+        ReaderSettings(stack_frames=0)
+    with pytest.raises(ValueError, match="local_formats entry 0"):  # still a ValueError
+        build_reader({"local_formats": [{"symbology": "code128", "pattern": "x"}]})
