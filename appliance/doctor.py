@@ -7,13 +7,14 @@ any fail makes the command exit non-zero. Checks never print secrets or patient 
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from sync.durable import remove_durably, write_durably
 
 from .config import Config
 from .enrolment import load_enrolment
@@ -129,13 +130,9 @@ def check_state_dir(cfg: Config) -> Check:
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         probe = root / f".doctor-{uuid.uuid4().hex}"
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, b"x")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-            probe.unlink(missing_ok=True)
+        # The same write the vault does (temp, fsync, link, directory fsync), then removed.
+        write_durably(probe, b"x", replace=False)
+        remove_durably(probe)
     except OSError as exc:
         return Check("state_dir", FAIL, f"{root} is not writable ({exc.strerror})",
                      "create it for the station user, or set [station] state_dir")
