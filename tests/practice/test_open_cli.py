@@ -58,23 +58,25 @@ def receiver(tmp_path_factory):
     return data, result.stdout
 
 
-def _sealed(data: Path, tmp: Path, *, kind: str = "capture",
-            station: Station = STATION) -> tuple[Path, dict, bytes]:
+def _sealed(data: Path, tmp: Path, *, kind: str = "capture", station: Station = STATION,
+            named: str | None = None) -> tuple[Path, dict, bytes]:
+    """A sealed item made by ``station`` (whose metadata names ``named``, if given)."""
     keys = ReceiverKeys.load(data)
+    station_id = named or station.station_id
     recipients = [keys.practice_public, X25519PrivateKey.generate().public_key()]  # + review
     item = uuid7()
     common = {"recipients": recipients, "station_key": station.key, "item_id": item}
     image = _jpeg()
     if kind == "capture":
-        meta = {"station_id": station.station_id, "capture_id": item, "patient_id": PATIENT,
+        meta = {"station_id": station_id, "capture_id": item, "patient_id": PATIENT,
                 "issuer": "HOSP", "captured_at": "2025-03-04T10:11:12Z", "body_site": "heel"}
         sealed = env.seal("capture", meta, {"image": image, "preview": _jpeg((8, 6))}, **common)
     elif kind == "amendment":
-        meta = {"station_id": station.station_id, "amends": uuid7(), "retract": False,
+        meta = {"station_id": station_id, "amends": uuid7(), "retract": False,
                 "at": "2025-03-04T11:00:00Z", "changes": {"body_site": "knee"}}
         sealed = env.seal("amendment", meta, {}, subject=meta["amends"], **common)
     else:
-        meta = {"station_id": station.station_id, "first_seq": 1, "last_seq": 1, "lines": 1}
+        meta = {"station_id": station_id, "first_seq": 1, "last_seq": 1, "lines": 1}
         sealed = env.seal("audit", meta, {"records": b'{"seq":1}\n'}, **common)
     path = tmp / f"{item}.sealed"
     path.write_bytes(sealed)
@@ -256,7 +258,7 @@ def test_open_refuses_a_file_forged_in_a_registered_stations_name(receiver, tmp_
     data, _ = receiver
     forger = new_station("forger")
     monkeypatch.setattr(env, "station_of", lambda _key: STATION.station_id)
-    path, _, _ = _sealed(data, tmp_path, station=Station(forger.key, "exam-3"))
+    path, _, _ = _sealed(data, tmp_path, station=forger, named=STATION.station_id)
     monkeypatch.undo()
     assert env.read_header(path).station_id == STATION.station_id
     _refused(data, path, tmp_path / "out", f"not signed by station {STATION.station_id}")
