@@ -12,9 +12,16 @@ and what is answered if the client stops halfway. Routes::
 
 Order of checks for a PUT: id shape, declared length (411/413), signature (401), replay
 (401), station status (403), then the body streams to a temp file while being hashed; the
-hash must equal the signed digest (400); the envelope must name this item, kind and station
-and open with the practice key (422). Only then is anything filed, and only after the files
-and the database row are durable is a receipt signed. Every refusal files nothing.
+hash must equal the signed digest (400); the envelope's header must name this kind, item and
+the authenticated station (422 ``envelope_mismatch``), its Ed25519 signature must verify with
+that station's registered key and it must open with the practice key (422 ``bad_envelope``;
+:mod:`practice.intake` streams the parts to staged durable files in bounded memory, and
+nothing is released before the signature holds). An amendment or retraction must name a
+capture of the same station (403 ``not_your_capture``); one that arrives before its capture is
+kept sealed and filed when that capture arrives, only if the same station made it. Only then
+is anything filed (:mod:`practice.filing`: the receiver's own sidecar fields are never taken
+from metadata), and only after the files and the database row are durable is a receipt
+signed. Every refusal files nothing.
 """
 
 from __future__ import annotations
@@ -33,8 +40,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from sync import envelope
-from sync.durable import DurableFile, move_durably, write_durably
+from sync import envelope_v2
+from sync.durable import DurableFile, move_durably
 from sync.protocol import (
     MAX_ITEM_BYTES,
     MAX_JSON_BYTES,
@@ -49,13 +56,16 @@ from sync.protocol import (
 )
 from sync.signing import RequestVerifier, SignatureRejected, VerifiedRequest
 
-from .filing import file_capture
+from .filing import file_amendment, file_capture
+from .intake import OpenedToFiles, open_to_files
 from .keys import ReceiverKeys
 from .store import Item, ReceiverStore, TokenError, utc_now
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 1024 * 1024
+#: The parts of each kind that are kept (staged beside the upload, then moved into place).
+STAGED_PARTS = {"capture": ("image",), "audit": ("records",)}
 StartResponse = Callable[..., Any]
 
 
@@ -279,60 +289,115 @@ class ReceiverApp:
 
     def _accept(self, kind: str, item_id: str, tmp: Path, size: int,
                 verified: VerifiedRequest) -> tuple[int, bytes]:
+        station_id = verified.key_id
         try:
-            opened = envelope.open_envelope(tmp, self.keys.practice_private)
-        except envelope.EnvelopeError as exc:
+            header = envelope_v2.read_header(tmp)
+        except envelope_v2.EnvelopeError as exc:
             raise HttpError(422, "bad_envelope", str(exc)[:200]) from None
-        header = opened.header
-        if (header.kind, header.item_id, header.station_id) != (kind, item_id, verified.key_id):
+        if (header.kind, header.item_id, header.station_id) != (kind, item_id, station_id):
             raise HttpError(422, "envelope_mismatch",
                             "the envelope names another kind, item or station")
-        with self._file_lock:
-            known = self.store.item(item_id)
-            if known is not None:  # a concurrent upload of the same item won
-                return self._repeat(known, kind, verified)
-            received_at = utc_now()
-            month = received_at[:7]
-            sealed_dir = self.sealed / kind / month
-            sealed_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
-            sealed_rel = f"sealed/{kind}/{month}/{item_id}.sealed"
-            filed = self._file(opened, item_id, received_at, verified.sha256_hex, sealed_rel)
-            move_durably(tmp, self.data_dir / sealed_rel)
-            receipt = Receipt(
-                v=1, receiver=self.keys.name, station_id=verified.key_id, kind=kind,
-                item_id=item_id, sha256=verified.sha256_hex, size=size, received_at=received_at,
-            )
-            body = sign_receipt(receipt, self.keys.receipt_private)
-            self.store.record_item(Item(
-                item_id=item_id, kind=kind, station_id=verified.key_id,
-                sha256=verified.sha256_hex, size=size, received_at=received_at,
-                sealed_path=sealed_rel, filed_path=filed, receipt=body,
-            ))
-        log.info("received %s %s from %s (%d bytes)", kind, item_id, verified.key_id, size)
+        station_key = self._station_key(station_id)
+        assert station_key is not None  # authenticated with it a moment ago
+        staged = {part: tmp.with_suffix(f".{part}") for part in STAGED_PARTS.get(kind, ())}
+        try:
+            try:
+                result = open_to_files(tmp, staged, self.keys.practice_private, station_key)
+            except envelope_v2.EnvelopeError as exc:
+                raise HttpError(422, "bad_envelope", str(exc)[:200]) from None
+            with self._file_lock:
+                known = self.store.item(item_id)
+                if known is not None:  # a concurrent upload of the same item won
+                    return self._repeat(known, kind, verified)
+                if kind == "amendment":
+                    self._check_amends(header.subject or "", station_id)
+                received_at = utc_now()
+                month = received_at[:7]
+                sealed_dir = self.sealed / kind / month
+                sealed_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
+                sealed_rel = f"sealed/{kind}/{month}/{item_id}.sealed"
+                filed = self._file(result, received_at, verified.sha256_hex, sealed_rel)
+                move_durably(tmp, self.data_dir / sealed_rel)
+                receipt = Receipt(
+                    v=1, receiver=self.keys.name, station_id=station_id, kind=kind,
+                    item_id=item_id, sha256=verified.sha256_hex, size=size,
+                    received_at=received_at,
+                )
+                body = sign_receipt(receipt, self.keys.receipt_private)
+                self.store.record_item(Item(
+                    item_id=item_id, kind=kind, station_id=station_id,
+                    sha256=verified.sha256_hex, size=size, received_at=received_at,
+                    sealed_path=sealed_rel, filed_path=filed, receipt=body,
+                    subject=header.subject,
+                ))
+                if kind == "capture" and filed:
+                    self._apply_waiting(item_id, station_id, self.data_dir / filed)
+        finally:
+            for path in staged.values():
+                path.unlink(missing_ok=True)
+        log.info("received %s %s from %s (%d bytes)", kind, item_id, station_id, size)
         return 201, body
 
-    def _file(self, opened: envelope.OpenedEnvelope, item_id: str, received_at: str,
-              sha256_hex: str, sealed_rel: str) -> str | None:
+    def _check_amends(self, capture_id: str, station_id: str) -> None:
+        """An amendment names a capture of the station that sends it (or one not yet here)."""
+        capture = self.store.item(capture_id)
+        if capture is None:
+            return  # kept sealed; filed when its capture arrives, if from this station
+        if capture.kind != "capture":
+            raise HttpError(422, "not_a_capture", "an amendment names a capture")
+        if capture.station_id != station_id:
+            raise HttpError(403, "not_your_capture",
+                            "only the station that made a capture can amend or retract it")
+
+    def _file(self, result: OpenedToFiles, received_at: str, sha256_hex: str,
+              sealed_rel: str) -> str | None:
+        opened = result.opened
         if opened.kind == "capture":
-            jpg = file_capture(self.inbox, item_id, opened.metadata, opened.image,
-                               received_at=received_at, sealed_sha256=sha256_hex,
-                               sealed_path=sealed_rel)
+            jpg = file_capture(self.inbox, opened.item_id, opened.metadata,
+                               result.files["image"], image_sha256=result.sha256["image"],
+                               station_id=opened.station_id, received_at=received_at,
+                               sealed_sha256=sha256_hex, sealed_path=sealed_rel)
             return str(jpg.relative_to(self.data_dir))
         if opened.kind == "amendment":
             capture = self.store.item(opened.capture_id or "")
             if capture is None or not capture.filed_path:
-                return None  # kept sealed; documented: applied when its capture is known
-            target = (self.data_dir / capture.filed_path).with_suffix("")
-            note = target.with_name(f"{target.name}.amend-{item_id}.json")
-            write_durably(note, json.dumps({"amendment_id": item_id, "received_at": received_at,
-                                            **opened.metadata}, indent=2,
-                                           sort_keys=True).encode(), 0o640)
+                return None  # kept sealed: filed by _apply_waiting when the capture arrives
+            note = file_amendment(self.data_dir / capture.filed_path, opened.item_id,
+                                  opened.metadata, station_id=opened.station_id,
+                                  received_at=received_at, sealed_sha256=sha256_hex,
+                                  sealed_path=sealed_rel)
             return str(note.relative_to(self.data_dir))
         station_dir = self.audit_dir / opened.station_id
         station_dir.mkdir(mode=0o750, exist_ok=True)
-        records = station_dir / f"{item_id}.jsonl"
-        write_durably(records, opened.records, 0o640)
+        records = station_dir / f"{opened.item_id}.jsonl"
+        move_durably(result.files["records"], records)
         return str(records.relative_to(self.data_dir))
+
+    def _apply_waiting(self, capture_id: str, station_id: str, capture_jpg: Path) -> None:
+        """File the amendments that arrived before this capture, if its station sent them.
+
+        One from another station stays sealed and unfiled: it never touches this capture.
+        """
+        for waiting in self.store.waiting_amendments(capture_id):
+            if waiting.station_id != station_id:
+                log.warning("amendment %s names a capture of another station; not applied",
+                            waiting.item_id)
+                continue
+            station_key = self._station_key(waiting.station_id)
+            if station_key is None:
+                continue
+            try:
+                opened = envelope_v2.open_envelope(self.data_dir / waiting.sealed_path,
+                                                   self.keys.practice_private, station_key)
+            except (envelope_v2.EnvelopeError, OSError):
+                log.exception("kept amendment %s no longer opens", waiting.item_id)
+                continue
+            note = file_amendment(capture_jpg, waiting.item_id, opened.metadata,
+                                  station_id=waiting.station_id,
+                                  received_at=waiting.received_at,
+                                  sealed_sha256=waiting.sha256,
+                                  sealed_path=waiting.sealed_path)
+            self.store.set_filed_path(waiting.item_id, str(note.relative_to(self.data_dir)))
 
 
 # -- small WSGI helpers --------------------------------------------------------------------------

@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS items (
     received_at TEXT NOT NULL,
     sealed_path TEXT NOT NULL,
     filed_path TEXT,
-    receipt BLOB NOT NULL
+    receipt BLOB NOT NULL,
+    subject TEXT
 );
 CREATE TABLE IF NOT EXISTS nonces (
     station_id TEXT NOT NULL,
@@ -97,6 +98,8 @@ class Item:
     sealed_path: str
     filed_path: str | None
     receipt: bytes
+    #: For an amendment: the capture it amends (checked against ``station_id`` on filing).
+    subject: str | None = None
 
 
 class ReceiverStore:
@@ -110,6 +113,9 @@ class ReceiverStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
+        if "subject" not in columns:  # a database from before amendments named their capture
+            self._db.execute("ALTER TABLE items ADD COLUMN subject TEXT")
         self.path.chmod(0o600)
 
     def close(self) -> None:
@@ -219,16 +225,35 @@ class ReceiverStore:
         with self._lock:
             row = self._db.execute(
                 "SELECT item_id, kind, station_id, sha256, size, received_at, sealed_path, "
-                "filed_path, receipt FROM items WHERE item_id = ?", (item_id,)).fetchone()
+                "filed_path, receipt, subject FROM items WHERE item_id = ?",
+                (item_id,)).fetchone()
         return Item(*row) if row else None
+
+    def waiting_amendments(self, capture_id: str) -> list[Item]:
+        """Amendments received before the capture they name, not yet filed, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT item_id, kind, station_id, sha256, size, received_at, sealed_path, "
+                "filed_path, receipt, subject FROM items WHERE kind = 'amendment' AND "
+                "subject = ? AND filed_path IS NULL ORDER BY received_at, item_id",
+                (capture_id,)).fetchall()
+        return [Item(*row) for row in rows]
 
     def record_item(self, item: Item) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO items (item_id, kind, station_id, sha256, size, received_at, "
+                "sealed_path, filed_path, receipt, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (item.item_id, item.kind, item.station_id, item.sha256, item.size,
-                 item.received_at, item.sealed_path, item.filed_path, item.receipt),
+                 item.received_at, item.sealed_path, item.filed_path, item.receipt,
+                 item.subject),
             )
+
+    def set_filed_path(self, item_id: str, filed_path: str) -> None:
+        """Record where a waiting amendment was filed once its capture arrived."""
+        with self._lock:
+            self._db.execute("UPDATE items SET filed_path = ? WHERE item_id = ?",
+                             (filed_path, item_id))
 
     def item_count(self) -> int:
         with self._lock:

@@ -9,9 +9,31 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from practice.filing import capture_date, file_capture, safe_component
+from practice.filing import (
+    RECEIVER_FIELDS,
+    capture_date,
+    file_amendment,
+    file_capture,
+    safe_component,
+)
 
 SAFE = set(string.ascii_letters + string.digits + "_-~")
+CAPTURE = "0190f0c2-3b1a-7c2d-8e9f-0a1b2c3d4e5f"
+STATION = "st-" + "ab" * 12
+
+
+def _staged(tmp_path, data: bytes = b"jpeg"):
+    """A staged image file as the receiver's intake leaves it (here, written plainly)."""
+    path = tmp_path / "staged.image"
+    path.write_bytes(data)
+    return path
+
+
+def _file(inbox, metadata, staged, **overrides):
+    args = {"image_sha256": hashlib.sha256(staged.read_bytes()).hexdigest(),
+            "station_id": STATION, "received_at": "2025-05-06T07:08:09Z",
+            "sealed_sha256": "ab" * 32, "sealed_path": "sealed/x.sealed", **overrides}
+    return file_capture(inbox, CAPTURE, metadata, staged, **args)
 
 
 @given(st.text(max_size=200))
@@ -40,13 +62,13 @@ def test_clean_identifiers_are_kept_verbatim():
 
 def test_hostile_metadata_is_filed_inside_the_inbox(tmp_path):
     inbox = tmp_path / "inbox"
-    capture_id = "0190f0c2-3b1a-7c2d-8e9f-0a1b2c3d4e5f"
     hostile = {"issuer": "../../etc", "patient_id": "../\x00\n/passwd",
                "captured_at": "../../2025", "body_site": "heel"}
-    jpg = file_capture(inbox, capture_id, hostile, b"jpeg", received_at="2025-05-06T07:08:09Z",
-                       sealed_sha256="ab" * 32, sealed_path="sealed/x.sealed")
+    staged = _staged(tmp_path)
+    jpg = _file(inbox, hostile, staged)
     assert jpg.resolve().is_relative_to(inbox.resolve())
-    assert jpg.name == f"2025-05-06_{capture_id}.jpg"  # unusable capture time: receipt date
+    assert jpg.name == f"2025-05-06_{CAPTURE}.jpg"  # unusable capture time: receipt date
+    assert jpg.read_bytes() == b"jpeg" and not staged.exists()  # moved into place
     assert [p.relative_to(inbox).parts[:2] for p in inbox.rglob("*.jpg")] == [
         (jpg.parent.parent.name, jpg.parent.name)]
     sidecar = json.loads(jpg.with_suffix(".json").read_text())
@@ -59,3 +81,40 @@ def test_capture_date_uses_utc_and_falls_back():
     assert capture_date("garbage", "2020-01-01T00:00:00Z") == "2020-01-01"
     assert capture_date(None, "also garbage") == "unknown-date"
     assert capture_date("1970-01-01T00:00:00Z", "2024-02-02T00:00:00Z") == "2024-02-02"
+
+
+def test_metadata_never_sets_the_receivers_fields(tmp_path):
+    """Even metadata the envelope would refuse cannot override what the receiver writes."""
+    inbox = tmp_path / "inbox"
+    claims = {field: "forged" for field in RECEIVER_FIELDS}
+    metadata = {"issuer": "HOSP", "patient_id": "4711", "captured_at": "2025-01-02T03:04:05Z",
+                **claims}
+    jpg = _file(inbox, metadata, _staged(tmp_path))
+    sidecar = json.loads(jpg.with_suffix(".json").read_text())
+    assert sidecar["station_id"] == STATION and sidecar["capture_id"] == CAPTURE
+    assert sidecar["received_at"] == "2025-05-06T07:08:09Z"
+    assert sidecar["sealed_file"] == "sealed/x.sealed"
+    assert sidecar["image_file"] == jpg.name
+    assert "forged" not in sidecar.values() and "amendment_id" not in sidecar
+
+    note = file_amendment(jpg, "0190f0c2-3b1a-7c2d-8e9f-0a1b2c3d4e60",
+                          {"amends": CAPTURE, "retract": True, "changes": {}, **claims},
+                          station_id=STATION, received_at="2025-05-07T00:00:00Z",
+                          sealed_sha256="cd" * 32, sealed_path="sealed/a.sealed")
+    record = json.loads(note.read_text())
+    assert note.name == f"{jpg.stem}.amend-0190f0c2-3b1a-7c2d-8e9f-0a1b2c3d4e60.json"
+    assert record == {"amends": CAPTURE, "retract": True, "changes": {}, "at": None,
+                      "operator": None, "reason": None,
+                      "amendment_id": "0190f0c2-3b1a-7c2d-8e9f-0a1b2c3d4e60",
+                      "station_id": STATION, "received_at": "2025-05-07T00:00:00Z",
+                      "sealed_file": "sealed/a.sealed", "sealed_sha256": "cd" * 32}
+
+
+def test_filing_again_gives_the_same_files(tmp_path):
+    inbox = tmp_path / "inbox"
+    metadata = {"issuer": "HOSP", "patient_id": "4711", "captured_at": "2025-01-02T03:04:05Z"}
+    first = _file(inbox, metadata, _staged(tmp_path, b"same"))
+    before = {p: p.read_bytes() for p in inbox.rglob("*")  if p.is_file()}
+    second = _file(inbox, metadata, _staged(tmp_path, b"same"))
+    assert second == first
+    assert {p: p.read_bytes() for p in inbox.rglob("*") if p.is_file()} == before

@@ -9,7 +9,6 @@ import os
 import stat
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from PIL import Image
 
 from practice.keys import ReceiverKeys
-from sync import envelope as env
+from practice.store import ReceiverStore
+from sync import envelope_v2 as env
+from tests.sync.helpers import Station, b64, new_station, uuid7
 
 PATIENT = "0000000000004711234"
+#: The station registered in the module's receiver (created once, at import).
+STATION = new_station("exam-3")
 
 
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -36,32 +39,45 @@ def _jpeg(size=(64, 48)) -> bytes:
     return buf.getvalue()
 
 
+def _register(data: Path, station: Station, status: str = "approved") -> None:
+    store = ReceiverStore(data)
+    try:
+        token, _ = store.create_token("room 3", 600, require_approval=False)
+        store.redeem_token(token, station.station_id, station.public_raw, station.name)
+        store.set_status(station.station_id, status)
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="module")
 def receiver(tmp_path_factory):
     data = tmp_path_factory.mktemp("rx") / "data"
     result = cli("init", "--data-dir", data, "--name", "practice-rx")
     assert result.returncode == 0, result.stderr
+    _register(data, STATION)
     return data, result.stdout
 
 
-def _sealed(data: Path, tmp: Path, *, kind: str = "capture") -> tuple[Path, dict, bytes]:
+def _sealed(data: Path, tmp: Path, *, kind: str = "capture", station: Station = STATION,
+            named: str | None = None) -> tuple[Path, dict, bytes]:
+    """A sealed item made by ``station`` (whose metadata names ``named``, if given)."""
     keys = ReceiverKeys.load(data)
-    review = X25519PrivateKey.generate()
-    recipients = [("practice", env.load_public_key(keys.practice_public_raw)),
-                  ("review", review.public_key())]
-    item = str(uuid.uuid4())
-    meta = {"patient_id": PATIENT, "issuer": "HOSP", "body_site": "heel"}
+    station_id = named or station.station_id
+    recipients = [keys.practice_public, X25519PrivateKey.generate().public_key()]  # + review
+    item = uuid7()
+    common = {"recipients": recipients, "station_key": station.key, "item_id": item}
     image = _jpeg()
     if kind == "capture":
-        sealed = env.seal_capture(meta, image, _jpeg((8, 6)), recipients=recipients,
-                                  station_id="st-abc", capture_id=item)
+        meta = {"station_id": station_id, "capture_id": item, "patient_id": PATIENT,
+                "issuer": "HOSP", "captured_at": "2025-03-04T10:11:12Z", "body_site": "heel"}
+        sealed = env.seal("capture", meta, {"image": image, "preview": _jpeg((8, 6))}, **common)
     elif kind == "amendment":
-        sealed = env.seal_amendment({"changes": {"body_site": "knee"}}, recipients=recipients,
-                                    station_id="st-abc", amendment_id=item,
-                                    capture_id=str(uuid.uuid4()))
+        meta = {"station_id": station_id, "amends": uuid7(), "retract": False,
+                "at": "2025-03-04T11:00:00Z", "changes": {"body_site": "knee"}}
+        sealed = env.seal("amendment", meta, {}, subject=meta["amends"], **common)
     else:
-        sealed = env.seal_audit({"first_seq": 1}, b'{"seq":1}\n', recipients=recipients,
-                                station_id="st-abc", batch_id=item)
+        meta = {"station_id": station_id, "first_seq": 1, "last_seq": 1, "lines": 1}
+        sealed = env.seal("audit", meta, {"records": b'{"seq":1}\n'}, **common)
     path = tmp / f"{item}.sealed"
     path.write_bytes(sealed)
     return path, meta, image
@@ -113,8 +129,11 @@ def test_open_writes_image_preview_and_metadata(receiver, tmp_path):
     facts = json.loads((out / f"{item}.json").read_text())
     assert facts["metadata"] == meta
     assert facts["envelope"]["kind"] == "capture"
-    assert facts["envelope"]["station_id"] == "st-abc"
-    assert facts["envelope"]["opened_as"] == "practice"
+    assert facts["envelope"]["station_id"] == STATION.station_id
+    assert facts["envelope"]["opened_as"] == env.key_id(ReceiverKeys.load(data).practice_public)
+    assert facts["station"] == {"station_id": STATION.station_id, "name": "exam-3",
+                                "signature": "verified"}
+    assert f"made by station {STATION.station_id} (exam-3)" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"{item}.jpg", f"{item}.preview.jpg", f"{item}.json"])
     for written in out.iterdir():
@@ -136,8 +155,8 @@ def test_open_amendment_and_audit(receiver, tmp_path):
         assert facts["envelope"]["kind"] == kind
 
 
-def _refused(data: Path, path: Path, out: Path, reason: str) -> None:
-    result = cli("open", "--data-dir", data, path, "--out", out)
+def _refused(data: Path, path: Path, out: Path, reason: str, *extra: str | Path) -> None:
+    result = cli("open", "--data-dir", data, path, "--out", out, *extra)
     assert result.returncode == 1, result.stdout
     assert reason in result.stderr
     assert "nothing written" in result.stderr
@@ -152,7 +171,7 @@ def test_open_refuses_tampered_file(receiver, tmp_path):
     damaged = bytearray(path.read_bytes())
     damaged[-100] ^= 0x04
     path.write_bytes(bytes(damaged))
-    _refused(data, path, tmp_path / "out", "does not authenticate")
+    _refused(data, path, tmp_path / "out", "not signed by station")
 
 
 def test_open_refuses_truncated_file(receiver, tmp_path):
@@ -166,8 +185,9 @@ def test_open_refuses_wrongly_addressed_file(receiver, tmp_path):
     data, _ = receiver
     other = tmp_path / "other"
     assert cli("init", "--data-dir", other, "--name", "other").returncode == 0
+    _register(other, STATION)
     path, _, _ = _sealed(other, tmp_path)
-    _refused(data, path, tmp_path / "out", "not addressed to this key")
+    _refused(data, path, tmp_path / "out", "not addressed to key")
 
 
 def test_open_refuses_non_sealed_and_missing_files(receiver, tmp_path):
@@ -196,3 +216,49 @@ def test_open_without_keys_says_how_to_fix(tmp_path):
     path.write_bytes(b"CAPSEAL")
     result = cli("open", "--data-dir", tmp_path / "nokeys", path, "--out", tmp_path / "o")
     assert result.returncode == 1 and "capture-receiver init" in result.stderr
+
+
+def _key_file(tmp: Path, station: Station) -> Path:
+    path = tmp / f"{station.name}.pub"
+    path.write_text(b64(station.public_raw) + "\n")
+    return path
+
+
+def test_open_refuses_unknown_station_and_accepts_its_key(receiver, tmp_path):
+    data, _ = receiver
+    visitor = new_station("elsewhere")
+    path, _, image = _sealed(data, tmp_path, station=visitor)
+    _refused(data, path, tmp_path / "out", "not registered here")
+    result = cli("open", "--data-dir", data, path, "--out", tmp_path / "out",
+                 "--station-key", _key_file(tmp_path, visitor))
+    assert result.returncode == 0, result.stderr
+    assert f"made by station {visitor.station_id} (not registered here)" in result.stdout
+    item = path.name.removesuffix(".sealed")
+    assert (tmp_path / "out" / f"{item}.jpg").read_bytes() == image
+    # another station's key is refused before anything is opened
+    _refused(data, path, tmp_path / "out2", "the key in", "--station-key",
+             _key_file(tmp_path, STATION))
+    junk = tmp_path / "junk.pub"
+    junk.write_text("not a key")
+    _refused(data, path, tmp_path / "out3", "not an Ed25519 public key", "--station-key", junk)
+
+
+def test_open_refuses_revoked_station(receiver, tmp_path):
+    data, _ = receiver
+    revoked = new_station("gone")
+    _register(data, revoked, status="revoked")
+    path, _, _ = _sealed(data, tmp_path, station=revoked)
+    _refused(data, path, tmp_path / "out", "is revoked here")
+
+
+def test_open_refuses_a_file_forged_in_a_registered_stations_name(receiver, tmp_path,
+                                                                   monkeypatch):
+    """Valid key wraps to the practice, header and metadata naming the registered station,
+    signed by a key that is not the station's: refused, nothing written."""
+    data, _ = receiver
+    forger = new_station("forger")
+    monkeypatch.setattr(env, "station_of", lambda _key: STATION.station_id)
+    path, _, _ = _sealed(data, tmp_path, station=forger, named=STATION.station_id)
+    monkeypatch.undo()
+    assert env.read_header(path).station_id == STATION.station_id
+    _refused(data, path, tmp_path / "out", f"not signed by station {STATION.station_id}")

@@ -75,7 +75,7 @@ def test_upload_files_capture_and_repeat_returns_same_receipt(receiver):
     assert sidecar["patient_id"] == "000123456"
     assert sidecar["body_site"] == "heel" and sidecar["laterality"] == "left"
     assert sidecar["station_id"] == station.station_id
-    assert sidecar["provenance"] == {"patient": "gs1-8018 code128"}
+    assert sidecar["provenance"] == "scanned-gs1"
     sealed_copy = receiver.data_dir / sidecar["sealed_file"]
     assert sealed_copy.read_bytes() == sealed
 

@@ -1,5 +1,6 @@
 """Shared test scaffolding for the delivery tests: a file-backed outbox, a running receiver,
-sealed captures made with the real envelope code, and a station identity.
+sealed captures and amendments made with the real envelope code (v2, signed with the test
+station's Ed25519 key), and a station identity.
 
 The outbox here is a plain implementation of :class:`sync.outbox.Outbox` (the station's
 vault is the production one); it keeps sealed files on disk so uploads really stream.
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from practice.keys import ReceiverKeys
 from practice.receiver_api import ReceiverApp
 from practice.store import ReceiverStore
-from sync import envelope
+from sync import envelope_v2
 from sync.outbox import OutboxItem
 from sync.protocol import station_id_for
 from sync.uploader import DeliveryTarget
@@ -135,13 +136,15 @@ def new_station(name: str = "exam-1") -> Station:
     return Station(Ed25519PrivateKey.generate(), name)
 
 
+#: Capture metadata as a station seals it (every key from the v2 table in sync/envelope_v2.py).
 METADATA = {
     "patient_id": "000123456", "issuer": "GSRN-8018", "encounter": "E-77",
-    "operator": "nurse-4", "consent": "clinical-record", "body_site": "heel",
+    "operator": "nurse-4", "consent": "record-only", "body_site": "heel",
     "laterality": "left", "station_name": "exam-1",
     "captured_at": "2025-03-04T10:11:12+00:00", "clock_synced": True,
-    "provenance": {"patient": "gs1-8018 code128"},
+    "provenance": "scanned-gs1",
 }
+PREVIEW = b"\xff\xd8preview"
 
 
 def seal_capture(keys: ReceiverKeys, station: Station, capture_id: str | None = None,
@@ -155,12 +158,27 @@ def seal_capture_to(practice_public, station: Station, capture_id: str | None = 
     """Like :func:`seal_capture`, with only the practice public key (as a station has it)."""
     capture_id = capture_id or uuid7()
     image = image if image is not None else b"\xff\xd8\xff\xe0fake-jpeg-" + capture_id.encode()
-    metadata = {**METADATA, "station_id": station.station_id, **meta}
-    sealed = envelope.seal_capture(
-        metadata, image, b"\xff\xd8preview",
-        recipients=[("practice", practice_public)],
-        station_id=station.station_id, capture_id=capture_id)
+    metadata = {**METADATA, "station_id": station.station_id, "capture_id": capture_id, **meta}
+    sealed = envelope_v2.seal("capture", metadata, {"image": image, "preview": PREVIEW},
+                              recipients=[practice_public], station_key=station.key,
+                              item_id=capture_id)
     return capture_id, sealed, image
+
+
+def seal_amendment(keys: ReceiverKeys, station: Station, capture_id: str, *,
+                   retract: bool = False, changes: dict | None = None,
+                   amendment_id: str | None = None) -> tuple[str, bytes]:
+    """(amendment id, sealed bytes) of an amendment (or retraction) of ``capture_id``."""
+    amendment_id = amendment_id or uuid7()
+    metadata = {"station_id": station.station_id, "amends": capture_id,
+                "at": "2025-03-04T11:00:00+00:00", "retract": retract,
+                "changes": {} if retract else (changes or {"body_site": "knee"})}
+    if retract:
+        metadata["reason"] = "wrong patient"
+    sealed = envelope_v2.seal("amendment", metadata, {}, recipients=[keys.practice_public],
+                              station_key=station.key, item_id=amendment_id,
+                              subject=capture_id)
+    return amendment_id, sealed
 
 
 @dataclass
