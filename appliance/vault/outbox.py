@@ -23,7 +23,7 @@ from .catalog import (
     settle_requeued,
 )
 from .context import VaultContext
-from .durable import file_sha256
+from .sealing import file_sha256
 from .errors import UnknownCaptureError
 from .shredding import is_discarded_capture, shred
 

@@ -138,3 +138,9 @@ def identifying_jpeg(orientation: int = 6, size=(96, 64), progressive=False) -> 
 SECRETS = (b"Dr Artist Owner", b"BODYSERIAL123456", b"CameraOwnerName-Jane", b"LENSSERIAL98765",
            b"AcmeCam", b"Firmware 1.2.3", b"XMPCreatorSecret", b"IPTCBylineSecret",
            b"VENDORMAKERNOTE", b"COMMENT patient", b"TRAILERIMAGE")
+
+
+def sealed_metadata(station_id: str, capture_id: str, **extra) -> dict:
+    """Complete capture metadata for sealing directly (the vault fills these keys itself)."""
+    return {**metadata(**extra), "station_id": station_id, "capture_id": capture_id,
+            "captured_at": "2027-01-15T08:00:00.000+00:00"}
