@@ -16,6 +16,7 @@ from PIL import Image
 from appliance.enrolment import Enrolment, save_enrolment
 from appliance.paths import StatePaths
 from appliance.vault import Vault
+from sync.envelope_v2 import open_envelope as _open_envelope
 from capture.fake import FakeCamera
 
 PATIENT = "4711000000000815"
@@ -144,3 +145,26 @@ def sealed_metadata(station_id: str, capture_id: str, **extra) -> dict:
     """Complete capture metadata for sealing directly (the vault fills these keys itself)."""
     return {**metadata(**extra), "station_id": station_id, "capture_id": capture_id,
             "captured_at": "2027-01-15T08:00:00.000+00:00"}
+
+
+class Opened:
+    """An opened item with the v2 parts as attributes (image, preview, records)."""
+
+    def __init__(self, opened) -> None:
+        self.raw = opened
+        self.kind, self.item_id, self.header = opened.kind, opened.item_id, opened.header
+        self.metadata = opened.metadata
+        self.image = opened.parts.get("image", b"")
+        self.preview = opened.parts.get("preview", b"")
+        self.records = opened.parts.get("records", b"")
+
+
+def opener(vault_or_identity):
+    """``open_envelope(source, private_key)`` checking the signature of this vault's station."""
+    identity = getattr(vault_or_identity, "identity", vault_or_identity)
+    public = identity.private_key.public_key()
+
+    def open_envelope(source, private_key):
+        return Opened(_open_envelope(source, private_key, public))
+
+    return open_envelope
