@@ -11,7 +11,6 @@ import json
 
 from sqlite_utils import Database
 
-
 from ..enrolment import NotEnrolledError
 from .audit import iter_lines
 from .catalog import set_setting

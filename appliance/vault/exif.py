@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import struct
+
 from .errors import JpegError
 
 SOI = b"\xff\xd8"

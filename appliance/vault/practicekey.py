@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-
 from ..enrolment import NotEnrolledError, load_enrolment
 from ..paths import StatePaths
 
