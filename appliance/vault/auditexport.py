@@ -11,8 +11,6 @@ import json
 
 from sqlite_utils import Database
 
-from sync.envelope import encode_metadata, seal_chunks
-
 from ..enrolment import NotEnrolledError
 from .audit import iter_lines
 from .catalog import set_setting
@@ -45,17 +43,14 @@ def queue_audit_batch(ctx: VaultContext) -> str | None:
         if not lines:
             return None
         batch_id = uuid7()
-        chunks = seal_chunks(
-            "audit", {"metadata": encode_metadata({
-                "first_seq": _seq_of(lines[0]), "last_seq": _seq_of(lines[-1]),
-                "station_id": ctx.station_id, "lines": len(lines)}),
-                "records": b"\n".join(lines) + b"\n"},
-            recipients=[("practice", practice)], station_id=ctx.station_id, item_id=batch_id)
+        metadata = {"station_id": ctx.station_id, "first_seq": _seq_of(lines[0]),
+                    "last_seq": _seq_of(lines[-1]), "lines": len(lines)}
 
         def move_offset(db: Database) -> None:
             set_setting(db, _OFFSET, str(end))
 
-        queue_sealed(ctx, item_id=batch_id, kind="audit", capture_id=None, chunks=chunks,
+        queue_sealed(ctx, kind="audit", item_id=batch_id, capture_id=None, metadata=metadata,
+                     parts={"records": b"\n".join(lines) + b"\n"}, recipients=[practice],
                      also=move_offset)
         return batch_id
 

@@ -20,7 +20,9 @@ yields, so a caller composes several of them into one atomic unit::
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,10 +39,26 @@ UNHASHED = ""
 Row = dict[str, Any]
 
 
+def _owner_only(path: Path) -> None:
+    """Create the database file (mode 0600) before SQLite opens it, or tighten an old one.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode, so those are 0600
+    too, whatever the process umask (which can only take permissions away).
+    """
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if stat.S_IMODE(os.stat(name).st_mode) != 0o600:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 class Catalog:
     """The connection, its lock and the reads (one connection, many threads)."""
 
     def __init__(self, path: Path) -> None:
+        _owner_only(path)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0)
         self.db = Database(conn, execute_plugins=False)
         self._lock = threading.RLock()

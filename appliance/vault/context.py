@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync.envelope import SUFFIX
+from sync.envelope_v2 import SUFFIX
 
 from ..paths import StatePaths
 from .audit import AuditLog
 from .catalog import Catalog
-from .keys import SessionKeys
+from .keys import SessionKeys, StationIdentity
 from .practicekey import PracticeKey
 
 log = logging.getLogger("capture_station.vault")
@@ -46,11 +46,15 @@ class VaultContext:
     catalog: Catalog
     audit: AuditLog
     keys: SessionKeys
-    station_id: str
+    identity: StationIdentity
     clock: Callable[[], float]
     policy: Policy
     practice_key: PracticeKey
     mutex: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def station_id(self) -> str:
+        return self.identity.station_id
 
     def path(self, file: str) -> Path:
         """Where a sealed file named in the catalog lives."""

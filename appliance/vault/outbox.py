@@ -23,8 +23,8 @@ from .catalog import (
     settle_requeued,
 )
 from .context import VaultContext
-from .durable import file_sha256
 from .errors import UnknownCaptureError
+from .sealing import file_sha256
 from .shredding import is_discarded_capture, shred
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from sync.envelope import EnvelopeError, load_public_key
-
 from ..enrolment import NotEnrolledError, load_enrolment
 from ..paths import StatePaths
 
@@ -31,8 +29,8 @@ class PracticeKey:
         if enrolment is None:
             raise NotEnrolledError()
         try:
-            key = load_public_key(enrolment.practice_key_bytes)
-        except (EnvelopeError, ValueError):
+            key = X25519PublicKey.from_public_bytes(enrolment.practice_key_bytes)
+        except (TypeError, ValueError):
             raise NotEnrolledError() from None
         self._cache = (identity, key)
         return key

@@ -8,17 +8,19 @@ file it does not know about (a crash in between is what start-up recovery adopts
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlite_utils import Database
 
 from sync.durable import remove_durably
 
 from .catalog import UNHASHED, Catalog, insert_item
 from .context import VaultContext
-from .durable import write_new
 from .errors import DiskFullError, VaultError
+from .sealing import write_sealed
 
 Rows = Callable[[Database], None]
 
@@ -43,17 +45,21 @@ def commit_rows(catalog: Catalog, path: Path, rows: Rows) -> None:
         raise
 
 
-def queue_sealed(ctx: VaultContext, *, item_id: str, kind: str, capture_id: str | None,
-                 chunks: Iterable[bytes], also: Rows | None = None) -> None:
-    """Write a small sealed item (an amendment, an audit batch) and queue it; ``also`` runs
-    in the same transaction as its outbox row.
+def queue_sealed(ctx: VaultContext, *, kind: str, item_id: str, capture_id: str | None,
+                 metadata: Mapping[str, Any], parts: Mapping[str, bytes],
+                 recipients: Sequence[X25519PublicKey], subject: str | None = None,
+                 also: Rows | None = None) -> None:
+    """Seal a small item (an amendment, an audit batch) into its file and queue it; ``also``
+    runs in the same transaction as its outbox row. Raises EnvelopeError, DiskFullError.
 
     The item is queued with sha256 :data:`~.catalog.UNHASHED`: the transfer digest is not
     needed to make it safe, only to send it, so the outbox computes it at the first lease on
     the uploader's thread instead of making the operator wait for it.
     """
     file = ctx.file_for(item_id)
-    size = write_new(ctx.path(file), chunks)
+    size = write_sealed(ctx.path(file), kind, metadata, parts, recipients=recipients,
+                        station_key=ctx.identity.private_key, item_id=item_id,
+                        subject=subject)
     now = ctx.clock()
 
     def rows(db: Database) -> None:

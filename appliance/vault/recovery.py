@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sync.durable import fsync_dir, is_temp_name, move_durably, remove_durably
-from sync.envelope import SUFFIX, EnvelopeError, read_header
+from sync.envelope_v2 import SUFFIX, EnvelopeError, read_header
 
 from .catalog import (
     Catalog,
@@ -40,7 +40,7 @@ from .catalog import (
     mark_shredded,
     release_all_leases,
 )
-from .durable import file_sha256
+from .sealing import file_sha256
 from .shredding import shred_file
 
 
@@ -155,7 +155,7 @@ def _adopt_or_quarantine(catalog: Catalog, path: Path, stem: str, station_id: st
         header = read_header(path)
         size = path.stat().st_size
         valid = (_canonical_id(stem) and header.item_id == stem
-                 and header.station_id == station_id and header.total_size == size)
+                 and header.station_id == station_id and header.file_size == size)
     except (EnvelopeError, OSError):
         valid = False
     if not valid:

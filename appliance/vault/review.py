@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sync.envelope import EnvelopeError, encode_metadata, open_envelope, seal_chunks
+from sync.envelope_v2 import AMENDABLE, EnvelopeError, open_envelope
 
 from .catalog import discard_item, discard_queued_amendments, mark_capture_discarded
 from .context import VaultContext
@@ -23,12 +23,6 @@ from .shredding import shred
 
 log = logging.getLogger("capture_station.vault")
 
-#: Metadata keys an amendment may not change: identity and provenance travel only with the
-#: capture. A capture of the wrong patient is discarded and taken again, never re-labelled.
-FROZEN_KEYS = frozenset({
-    "patient_id", "issuer", "encounter", "provenance", "capture_id", "station_id",
-    "station_name", "captured_at", "clock_synced", "session_id", "sequence",
-})
 DISCARD_REASONS = ("wrong_patient", "poor_quality", "duplicate", "consent_withdrawn", "other")
 
 
@@ -70,11 +64,17 @@ class Review:
     def open_for_review(self, capture_id: str, *, operator: str | None = None,
                         preview_only: bool = False) -> ReviewCapture:
         """Decrypt a capture of this start with the in-memory review key (audited)."""
+        parts: dict[str, bytearray] = {"image": bytearray(), "preview": bytearray()}
+
+        def keep(name: str, data: memoryview) -> None:
+            if not (preview_only and name == "image"):
+                parts[name] += data
+
         ctx = self.ctx
         row = self._reviewable_row(capture_id)
         try:
-            opened = open_envelope(ctx.path(row["file"]), ctx.keys.review_private, "review",
-                                   only=["preview"] if preview_only else None)
+            opened = open_envelope(ctx.path(row["file"]), ctx.keys.review_private,
+                                   ctx.identity.private_key.public_key(), write=keep)
         except EnvelopeError as exc:
             ctx.audit_quietly("error.review_open", capture_id=capture_id, reason=str(exc)[:200])
             raise NotReviewableError(f"the sealed file cannot be opened: {exc}") from None
@@ -89,7 +89,8 @@ class Review:
             log.error("capture view refused: audit log not writable (%s)", exc.strerror)
             raise VaultError("the view could not be recorded in the audit log (disk full?); "
                              "the image is not shown") from None
-        return ReviewCapture(capture_id, row["state"], metadata, opened.image, opened.preview)
+        return ReviewCapture(capture_id, row["state"], metadata, bytes(parts["image"]),
+                             bytes(parts["preview"]))
 
     # -- amendments and discards --------------------------------------------------------------
 
@@ -100,15 +101,11 @@ class Review:
         meta = {"amends": capture_id, "at": ctx.now_iso(), "station_id": ctx.station_id,
                 **body}
         try:
-            encoded = encode_metadata(meta)
+            queue_sealed(ctx, kind="amendment", item_id=amendment_id, capture_id=capture_id,
+                         metadata=meta, parts={},
+                         recipients=[practice, ctx.keys.review_public], subject=capture_id)
         except EnvelopeError as exc:
             raise VaultError(f"amendment cannot be stored: {exc}") from None
-        chunks = seal_chunks(
-            "amendment", {"metadata": encoded},
-            recipients=[("practice", practice), ("review", ctx.keys.review_public)],
-            station_id=ctx.station_id, item_id=amendment_id, subject=capture_id)
-        queue_sealed(ctx, item_id=amendment_id, kind="amendment", capture_id=capture_id,
-                     chunks=chunks)
         return amendment_id
 
     def amend(self, capture_id: str, changes: Mapping[str, Any], operator: str | None) -> str:
@@ -117,10 +114,11 @@ class Review:
             raise VaultError("an amendment needs at least one change")
         if any(not isinstance(k, str) for k in changes):
             raise VaultError("amendment keys are strings")
-        frozen = sorted(set(changes) & FROZEN_KEYS)
-        if frozen:
-            raise VaultError(f"{', '.join(frozen)} cannot be amended; discard the capture and "
-                             "take it again")
+        fixed = sorted(set(changes) - set(AMENDABLE))
+        if fixed:
+            raise VaultError(f"{', '.join(fixed)[:200]} cannot be amended (only "
+                             f"{', '.join(AMENDABLE)}); a capture of the wrong patient is "
+                             "discarded and taken again")
         with self.ctx.mutex:
             row = self.ctx.catalog.capture(capture_id)
             if row is None:

@@ -1,124 +1,73 @@
-"""Seal a capture straight to disk while its image data is still being checked.
+"""Sealed files on disk: each item sealed chunk by chunk straight into a new durable file.
 
-Storing a capture is three long jobs over the same five megabytes: finding where the JPEG's
-entropy-coded data ends (:mod:`.exif`: to drop anything trailing the image, such as MPF
-secondary images or an appended motion-photo video, every byte has to be looked at), sealing
-it (:func:`sync.envelope.seal_into`) and writing it (:class:`.durable.WriteBehindFile`). On
-the station's two cores they overlap:
+The path of a capture, read top to bottom (:func:`seal_capture_file`):
 
-1. the header segments are cleaned (head-only :func:`.exif.strip_plan`, microseconds);
-2. the *speculative* image -- the cleaned header followed by the original from the first scan
-   to the very end, as two views, never copied -- is sealed into the reused buffer under a
-   fresh data key. The calling thread encrypts the near half and writes every sealed stretch
-   at once (the disk is the slowest part, so it starts first); the worker encrypts the far
-   half, then walks the whole image (:func:`.exif.strip_plan` with its numpy marker scan).
-   The key wraps and Poly1305 come last on the calling thread, while the disk catches up;
-3. in the common case (nothing dropped after the first scan, nothing after the end-of-image
-   marker) the check agrees and the temp file is committed (fsync, link, directory fsync).
-   Otherwise the temp file is removed uncommitted and the image as actually stripped is
-   sealed again under a *new* data key, so no key and nonce ever encrypt two plaintexts.
+1. strip identifying metadata from the JPEG (:mod:`.exif`; the image data stays a view);
+2. make the preview, unless the camera handed one in (:mod:`.preview`);
+3. seal (:func:`sync.envelope_v2.seal_to`) and write each 64 KiB chunk as it is sealed, into
+   a temp file beside the target (:class:`sync.durable.DurableFile`, mode 0600);
+4. fsync, link under its name (never replacing a file), fsync the directory.
 
-A wrong guess can put ciphertext of the trailing data into a temp file that is deleted again:
-never plaintext, and only under a key that exists nowhere but in that file's key wraps.
+The caller then commits the catalog row (:mod:`.queueing`). A full disk is a
+:class:`DiskFullError`; after any error nothing is left on disk. Amendments and audit batches
+take the same path without steps 1 and 2 (:func:`write_sealed`).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+import errno
+import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from sync.envelope import PartData, part_lengths, plan_envelope, seal_into
+from sync.durable import DurableFile
+from sync.envelope_v2 import PartData, seal_to
 
-from .durable import AlignedBuffer, WriteBehindFile
-from .exif import StripPlan, strip_plan
+from .errors import DiskFullError
+from .exif import strip_identifying_metadata, stripped_pieces
+from .preview import make_preview
 
-#: Threads seal_capture_file needs on its ``worker``: one, which encrypts the far half of the
-#: photo and then checks the image (the calling thread seals the rest and writes).
-WORKER_THREADS = 1
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
-def seal_capture_file(
-    jpeg: bytes,
-    *,
-    path: Path,
-    metadata: bytes,
-    preview: bytes,
-    recipients: Sequence[tuple[str, X25519PublicKey]],
-    station_id: str,
-    item_id: str,
-    worker: Executor,
-    buffer: AlignedBuffer,
-) -> int:
-    """Durably create ``path``: the sealed capture of ``jpeg`` with identifying metadata
-    removed (see module doc); returns its size. ``metadata`` is the encoded metadata part;
-    ``worker`` needs :data:`WORKER_THREADS` free threads. Raises JpegError for an image that
-    is not a complete JPEG, EnvelopeError if the envelope cannot be built, DiskFullError;
-    nothing is left on disk after an error."""
-    head = strip_plan(jpeg, head_only=True)
-    speculative = [head.head, memoryview(jpeg)[head.scan_at:]]
-    target = _CaptureFile(path, metadata, preview, tuple(recipients), station_id, item_id,
-                          worker, buffer)
-    checking: list[Future[StripPlan]] = []
+def seal_capture_file(path: Path, jpeg: bytes, metadata: Mapping[str, Any], *,
+                      preview: bytes | None, recipients: Sequence[X25519PublicKey],
+                      station_key: Ed25519PrivateKey, capture_id: str) -> int:
+    """Durably create ``path``: the sealed capture of ``jpeg`` without identifying metadata
+    (see module doc); returns its size. Raises JpegError, EnvelopeError, DiskFullError."""
+    image = stripped_pieces(jpeg)
+    small = make_preview(b"".join(image)) if preview is None \
+        else strip_identifying_metadata(preview)
+    return write_sealed(path, "capture", metadata, {"image": image, "preview": small},
+                        recipients=recipients, station_key=station_key, item_id=capture_id)
 
-    def start_check() -> None:
-        # Queued behind the half of the photo the sealer hands the worker first.
-        if not checking:
-            checking.append(worker.submit(strip_plan, jpeg))
 
+def write_sealed(path: Path, kind: str, metadata: Mapping[str, Any],
+                 parts: Mapping[str, PartData], *, recipients: Sequence[X25519PublicKey],
+                 station_key: Ed25519PrivateKey, item_id: str,
+                 subject: str | None = None) -> int:
+    """Seal one item into a new file at ``path``, each chunk written as it is sealed, then
+    fsync and link; returns the size. Never replaces a file (``FileExistsError``). Raises
+    EnvelopeError (before anything is written) or DiskFullError; leaves nothing on error."""
     try:
-        with target.sealed(speculative, on_first_stretch=start_check) as out:
-            start_check()
-            if not checking[0].done():
-                out.sync()  # let the disk finish while the check does
-            plan = checking[0].result()
-            if plan.head == head.head and plan.tail_is_rest_of(len(jpeg)):
-                return out.commit()
-    except BaseException:
-        if checking and not checking[0].cancel():
-            with contextlib.suppress(Exception):
-                checking[0].result()  # the worker must be done with the image before we return
+        with DurableFile(path, 0o600, replace=False) as out:
+            seal_to(out.write, kind, metadata, parts, recipients=recipients,
+                    station_key=station_key, item_id=item_id, subject=subject)
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise DiskFullError("disk full while writing a sealed file") from None
         raise
-    # Something after the first scan was dropped or trailed the image: the speculative file
-    # is gone; seal the stripped image under a fresh data key.
-    with target.sealed(plan.pieces(jpeg)) as out:
-        return out.commit()
+    return out.size
 
 
-@dataclass(frozen=True)
-class _CaptureFile:
-    """Where and how one capture is sealed; :meth:`sealed` may run twice (see module doc)."""
-
-    path: Path
-    metadata: bytes
-    preview: bytes
-    recipients: tuple[tuple[str, X25519PublicKey], ...]
-    station_id: str
-    item_id: str
-    worker: Executor
-    buffer: AlignedBuffer
-
-    @contextlib.contextmanager
-    def sealed(self, image: PartData,
-               on_first_stretch: Callable[[], None] | None = None) -> Iterator[WriteBehindFile]:
-        """Seal ``image`` into the buffer and write behind into a temp file for ``path``;
-        yields the :class:`WriteBehindFile` complete and ready to commit (removed if it is
-        not). ``on_first_stretch`` runs once the first sealed stretch is ready."""
-        parts = {"metadata": self.metadata, "image": image, "preview": self.preview}
-        plan = plan_envelope("capture", part_lengths(parts), recipients=self.recipients,
-                             station_id=self.station_id, item_id=self.item_id)
-
-        def ready(start: int, end: int) -> None:
-            nonlocal on_first_stretch
-            if on_first_stretch is not None:
-                on_first_stretch()
-                on_first_stretch = None
-            out.ready(start, end)
-
-        with WriteBehindFile(self.path, plan.total_size, self.buffer) as out:
-            seal_into(plan, parts, out.buffer, on_ready=ready, worker=self.worker)
-            yield out
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a sealed file, read a megabyte at a time (never whole into memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,6 +1,6 @@
 """The vault: seal each capture in memory, store it durably, queue it, let staff review it.
 
-What reaches the disk is sealed files (``captures/<id>.sealed``, see ``docs/envelope.md``), the
+What reaches the disk is sealed files (``captures/<id>.sealed``, see ``docs/envelope-v2.md``), the
 catalog database (delivery facts and keyed pseudonyms, :mod:`.catalog`) and the audit log.
 :class:`Vault` holds the state directory (a lock file keeps it to one process), runs start-up
 recovery and composes the parts, each with one job:
@@ -11,7 +11,8 @@ recovery and composes the parts, each with one job:
 * :mod:`.shredding` and :mod:`.auditexport`: periodic upkeep (:meth:`Vault.tick`).
 
 Threads: the capture thread, the web UI and the uploader may all call in at once; the catalog
-serialises database work, sealing and file writes run outside its lock.
+serialises database work; sealing and file writes run outside its lock, on the
+calling thread.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ class Vault:
         except BaseException:
             os.close(self._lock_fd)
             raise
-        self._ctx = VaultContext(paths, self.catalog, self.audit, self.keys, self.station_id,
+        self._ctx = VaultContext(paths, self.catalog, self.audit, self.keys, self.identity,
                                  clock, self.policy, PracticeKey(paths))
         self.store = CaptureStore(self._ctx)
         self.review = Review(self._ctx)
@@ -107,7 +108,6 @@ class Vault:
         return cls(StatePaths(cfg.state_dir), **options)
 
     def close(self) -> None:
-        self.store.close()
         self.catalog.close()
         self.audit.close()
         if self._lock_fd >= 0:

@@ -17,6 +17,7 @@ from appliance.enrolment import Enrolment, save_enrolment
 from appliance.paths import StatePaths
 from appliance.vault import Vault
 from capture.fake import FakeCamera
+from sync.envelope_v2 import open_envelope as _open_envelope
 
 PATIENT = "4711000000000815"
 ISSUER = "HOSP-A"
@@ -138,3 +139,32 @@ def identifying_jpeg(orientation: int = 6, size=(96, 64), progressive=False) -> 
 SECRETS = (b"Dr Artist Owner", b"BODYSERIAL123456", b"CameraOwnerName-Jane", b"LENSSERIAL98765",
            b"AcmeCam", b"Firmware 1.2.3", b"XMPCreatorSecret", b"IPTCBylineSecret",
            b"VENDORMAKERNOTE", b"COMMENT patient", b"TRAILERIMAGE")
+
+
+def sealed_metadata(station_id: str, capture_id: str, **extra) -> dict:
+    """Complete capture metadata for sealing directly (the vault fills these keys itself)."""
+    return {**metadata(**extra), "station_id": station_id, "capture_id": capture_id,
+            "captured_at": "2027-01-15T08:00:00.000+00:00"}
+
+
+class Opened:
+    """An opened item with the v2 parts as attributes (image, preview, records)."""
+
+    def __init__(self, opened) -> None:
+        self.raw = opened
+        self.kind, self.item_id, self.header = opened.kind, opened.item_id, opened.header
+        self.metadata = opened.metadata
+        self.image = opened.parts.get("image", b"")
+        self.preview = opened.parts.get("preview", b"")
+        self.records = opened.parts.get("records", b"")
+
+
+def opener(vault_or_identity):
+    """``open_envelope(source, private_key)`` checking the signature of this vault's station."""
+    identity = getattr(vault_or_identity, "identity", vault_or_identity)
+    public = identity.private_key.public_key()
+
+    def open_envelope(source, private_key):
+        return Opened(_open_envelope(source, private_key, public))
+
+    return open_envelope

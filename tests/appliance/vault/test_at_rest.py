@@ -10,9 +10,8 @@ import pytest
 from appliance.paths import StatePaths
 from appliance.vault import DiskFullError, Vault, verify_audit_log
 from capture.fake import FakeCamera
-from sync.envelope import open_envelope
 
-from .conftest import ISSUER, enrol, identifying_jpeg, metadata
+from .conftest import enrol, identifying_jpeg, metadata, opener
 from .plaintext import assert_no_plaintext, findings, jpeg_offsets
 
 PATIENTS = ["7788990011223344", "MRN-00424242"]
@@ -45,7 +44,7 @@ def test_no_plaintext_under_the_state_directory_after_a_session(paths, practice,
             ids.append(vault.store_capture(jpeg, metadata(patient=PATIENTS[n % 2])).capture_id)
         for capture_id in ids[:3]:
             vault.open_for_review(capture_id, operator="rev")
-        vault.amend(ids[0], {"note": f"re {ISSUER}"}, "rev")
+        vault.amend(ids[0], {"operator": "rev-2"}, "rev")
         vault.discard(ids[1], "wrong_patient", "rev")
         for _ in range(3):
             item = vault.lease_next(30)
@@ -58,6 +57,7 @@ def test_no_plaintext_under_the_state_directory_after_a_session(paths, practice,
     # Sanity: what is still held opens to real images, so the scan looks at real ciphertext.
     sealed = sorted(paths.captures.glob("*.sealed"))
     assert len(sealed) >= 3
+    open_envelope = opener(vault)
     images = [open_envelope(p, practice).image for p in sealed]
     assert any(jpeg_offsets(image) for image in images)
     assert_no_plaintext(paths.root, [p.encode() for p in PATIENTS])
@@ -88,6 +88,7 @@ def test_full_disk_refuses_captures_cleanly(small_disk, practice):
         assert vault.pending_count() == len(stored)
         held = sorted(p.name.removesuffix(".sealed") for p in paths.captures.glob("*.sealed"))
         assert held == sorted(stored)
+        open_envelope = opener(vault)
         for capture_id in stored:
             opened = open_envelope(paths.captures / f"{capture_id}.sealed", practice)
             assert opened.metadata["capture_id"] == capture_id
@@ -117,5 +118,5 @@ def test_reserve_on_a_real_small_disk(small_disk, practice):
         assert free - shutil.disk_usage(small_disk).free <= 8192
         assert not [n for n in os.listdir(paths.captures) if n.endswith(".tmp")]
         assert [p.name for p in paths.captures.glob("*.sealed")] == [f"{kept}.sealed"]
-        assert open_envelope(paths.captures / f"{kept}.sealed", practice)
+        assert opener(vault)(paths.captures / f"{kept}.sealed", practice)
         assert vault.pending_count() == 1

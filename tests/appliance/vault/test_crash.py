@@ -27,9 +27,8 @@ from pathlib import Path
 import pytest
 
 from appliance.vault import Vault, verify_audit_log
-from sync.envelope import open_envelope
 
-from .conftest import enrol
+from .conftest import enrol, opener
 from .crash_writer import PATIENT
 from .plaintext import assert_no_plaintext
 
@@ -50,6 +49,7 @@ def _check(paths, practice, committed: set[str], verified: set[str]) -> None:
         files = {n for n in names if n.endswith(".sealed")}
         assert files == {r["file"] for r in rows.values() if r["file"]}, "orphans or missing"
         assert not [r for r in rows.values() if r["state"] == "lost"]
+        open_envelope = opener(vault)
         for item_id, row in rows.items():
             if row["file"] is None or item_id in verified:
                 continue

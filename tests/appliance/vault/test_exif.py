@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 
 import numpy as np
 import pytest
@@ -11,10 +10,9 @@ from PIL import Image
 
 from appliance.vault.exif import (
     JpegError,
-    find_markers,
+    find_marker,
     orientation_exif,
     strip_identifying_metadata,
-    strip_plan,
     stripped_pieces,
 )
 from appliance.vault.preview import make_preview
@@ -163,53 +161,33 @@ def test_preview_is_small_upright_and_metadata_free():
         make_preview(b"\xff\xd8garbage")
 
 
-def _markers_by_regex(data: bytes, start: int = 0) -> list[int]:
-    """The definition find_markers implements: FF followed by anything but 00, D0-D7, FF."""
-    return [m.start() for m in re.finditer(rb"(?=\xff[\x01-\xcf\xd8-\xfe])", data[start:])]
+def _next_marker_by_definition(data: bytes, start: int) -> int:
+    """FF followed by anything but 00, D0-D7 or FF, found byte by byte."""
+    for i in range(start, len(data) - 1):
+        if data[i] == 0xFF and data[i + 1] not in (0x00, 0xFF, *range(0xD0, 0xD8)):
+            return i
+    return -1
 
 
-def test_find_markers_matches_its_definition_at_every_alignment():
+def test_find_marker_matches_its_definition():
     rng = np.random.default_rng(7)
-    # Dense in FF, stuffing, restart markers and EOI, across word and block boundaries.
+    # Dense in FF, stuffing, restart markers and EOI.
     alphabet = np.array([0xFF, 0xFF, 0x00, 0xD0, 0xD7, 0xD9, 0xDA, 0x12], np.uint8)
-    for size in (0, 1, 2, 7, 8, 9, 63, 1000, 600_000):
+    for size in (0, 1, 2, 7, 9, 1000):
         data = rng.choice(alphabet, size).tobytes()
-        for start in (0, 1, 5):
-            got = [int(x) for x in find_markers(data, start)]
-            assert got == [start + i for i in _markers_by_regex(data, start)], (size, start)
+        for start in range(min(size, 40)):
+            assert find_marker(data, start) == _next_marker_by_definition(data, start), \
+                (size, start)
 
 
 @pytest.mark.parametrize("progressive", [False, True])
-@pytest.mark.parametrize("restart", [0, 1])
-def test_head_only_plan_predicts_the_full_strip_when_nothing_trails(progressive, restart):
-    noise = np.random.default_rng(5).integers(0, 256, (120, 160, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(noise).save(buf, "JPEG", progressive=progressive,
-                                restart_marker_blocks=restart, exif=_orientation_only(3))
-    jpeg = buf.getvalue()
-    head, full = strip_plan(jpeg, head_only=True), strip_plan(jpeg)
-    assert head.head == full.head and head.scan_at == full.scan_at and head.tail == ()
-    assert full.tail_is_rest_of(len(jpeg))  # the speculation of vault.sealing holds
-    assert head.head + jpeg[head.scan_at:] == strip_identifying_metadata(jpeg)
-
-
-def _orientation_only(value: int) -> Image.Exif:
-    exif = Image.Exif()
-    exif[0x0112] = value
-    return exif
-
-
-@pytest.mark.parametrize("progressive", [False, True])
-def test_full_plan_refutes_the_speculation_when_something_must_go(progressive):
+def test_trailer_and_segments_between_scans_are_dropped(progressive):
     jpeg = identifying_jpeg(progressive=progressive)  # ends in a trailing secondary image
-    full = strip_plan(jpeg)
-    assert not full.tail_is_rest_of(len(jpeg))
-    assert strip_plan(jpeg[: jpeg.rindex(b"TRAILER") - 4]).tail_is_rest_of(
-        len(jpeg[: jpeg.rindex(b"TRAILER") - 4]))
-    # A comment between two scans of a progressive image is dropped: no longer verbatim.
-    plain = strip_identifying_metadata(identifying_jpeg(progressive=True))
-    second = plain.index(b"\xff\xda", plain.index(b"\xff\xda") + 2)
-    with_comment = plain[:second] + app_segment(0xFE, b"between scans 4711") + plain[second:]
-    plan = strip_plan(with_comment)
-    assert not plan.tail_is_rest_of(len(with_comment))
-    assert b"".join(plan.pieces(with_comment)) == plain
+    plain = strip_identifying_metadata(jpeg)
+    assert b"TRAILER" not in plain and plain.endswith(b"\xff\xd9")
+    assert strip_identifying_metadata(jpeg[: jpeg.rindex(b"TRAILER") - 4]) == plain
+    if progressive:  # a comment between two scans is dropped too
+        second = plain.index(b"\xff\xda", plain.index(b"\xff\xda") + 2)
+        with_comment = plain[:second] + app_segment(0xFE, b"between scans 4711") \
+            + plain[second:]
+        assert strip_identifying_metadata(with_comment) == plain

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from appliance.vault import Vault, verify_audit_log
-from sync import envelope as env
+from sync import envelope_v2 as env
 
-from .conftest import identifying_jpeg, metadata
+from .conftest import identifying_jpeg, metadata, sealed_metadata
 
 
 def _open(paths, clock=None):
@@ -42,9 +43,10 @@ def test_leases_are_released(vault, paths):
 def test_complete_orphan_of_this_station_is_adopted(vault, paths, practice):
     """Sealed and renamed, killed before the row committed: delivered anyway, not lost."""
     capture_id = "0189abcd-0000-7000-8000-000000000001"
-    sealed = env.seal_capture(metadata(), b"\xff\xd8jpeg\xff\xd9", b"\xff\xd8p\xff\xd9",
-                              recipients=[("practice", practice.public_key())],
-                              station_id=vault.station_id, capture_id=capture_id)
+    sealed = env.seal("capture", sealed_metadata(vault.station_id, capture_id),
+                      {"image": b"\xff\xd8jpeg\xff\xd9", "preview": b"\xff\xd8p\xff\xd9"},
+                      recipients=[practice.public_key()],
+                      station_key=vault.identity.private_key, item_id=capture_id)
     vault.close()
     (paths.captures / f"{capture_id}.sealed").write_bytes(sealed)
     with _open(paths) as again:
@@ -58,9 +60,13 @@ def test_complete_orphan_of_this_station_is_adopted(vault, paths, practice):
 
 
 def test_foreign_or_damaged_files_are_quarantined(vault, paths):
-    other_station = env.seal_capture(
-        {}, b"", b"", recipients=[("practice", X25519PrivateKey.generate().public_key())],
-        station_id="st-someoneelse", capture_id="0189abcd-0000-7000-8000-000000000002")
+    other_key = Ed25519PrivateKey.generate()
+    other_id = "0189abcd-0000-7000-8000-000000000002"
+    other_station = env.seal(
+        "capture", sealed_metadata(env.station_of(other_key.public_key()), other_id),
+        {"image": b"", "preview": b""},
+        recipients=[X25519PrivateKey.generate().public_key()], station_key=other_key,
+        item_id=other_id)
     vault.close()
     (paths.captures / "0189abcd-0000-7000-8000-000000000002.sealed").write_bytes(other_station)
     (paths.captures / "0189abcd-0000-7000-8000-000000000003.sealed").write_bytes(b"junk")

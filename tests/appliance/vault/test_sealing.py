@@ -1,115 +1,106 @@
-"""Sealing straight to disk while the image is checked: one envelope, nothing left over, and a
-wrong guess costs a new key."""
+"""Sealing straight to disk: strip, preview, seal chunk by chunk into a durable file."""
 
 from __future__ import annotations
 
+import io
 import os
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from PIL import Image
 
-from appliance.vault import sealing
-from appliance.vault.durable import AlignedBuffer
+from appliance.vault import DiskFullError, sealing
 from appliance.vault.exif import JpegError, strip_identifying_metadata
-from sync.envelope import EnvelopeError, open_envelope, read_header
+from sync.durable import DurableFile
+from sync.envelope_v2 import CHUNK_SIZE, TAG_LEN, EnvelopeError, open_envelope, station_of
 
-from .conftest import identifying_jpeg
+from .conftest import SECRETS, identifying_jpeg, sealed_metadata
 
-
-@pytest.fixture
-def worker():
-    with ThreadPoolExecutor(max_workers=sealing.WORKER_THREADS) as pool:
-        yield pool
+CAPTURE = "0189abcd-0000-7000-8000-00000000000a"
+PREVIEW = strip_identifying_metadata(identifying_jpeg(size=(32, 24)))
 
 
 @pytest.fixture
-def plans(monkeypatch):
-    """The plan of every envelope seal_capture_file seals (the real seal_into, observed)."""
-    made = []
-    real = sealing.seal_into
-
-    def spy(plan, *args, **kwargs):
-        made.append(plan)
-        return real(plan, *args, **kwargs)
-
-    monkeypatch.setattr(sealing, "seal_into", spy)
-    return made
+def keys():
+    return X25519PrivateKey.generate(), Ed25519PrivateKey.generate()
 
 
-def _seal(jpeg: bytes, key: X25519PrivateKey, worker, directory, buffer=None) -> bytes:
-    path = directory / f"{uuid.uuid4()}.sealed"
+def _seal(directory, jpeg: bytes, keys, preview: bytes | None = PREVIEW,
+          **meta) -> tuple[int, object]:
+    practice, station = keys
+    path = directory / f"{CAPTURE}.sealed"
     size = sealing.seal_capture_file(
-        jpeg, path=path, metadata=b'{"k":1}', preview=b"\xff\xd8preview\xff\xd9",
-        recipients=[("practice", key.public_key())], station_id="st",
-        item_id=path.name.removesuffix(".sealed"), worker=worker,
-        buffer=buffer or AlignedBuffer())
-    sealed = path.read_bytes()
-    assert size == len(sealed)
-    return sealed
+        path, jpeg, sealed_metadata(station_of(station.public_key()), CAPTURE, **meta),
+        preview=preview, recipients=[practice.public_key()], station_key=station,
+        capture_id=CAPTURE)
+    assert size == path.stat().st_size
+    return size, open_envelope(path, practice, station.public_key())
 
 
-@pytest.mark.parametrize("progressive,size", [(False, None), (True, None),
-                                               (False, (3000, 2000))])
-def test_speculation_holds_for_a_clean_image_one_seal(worker, plans, progressive, size,
-                                                      tmp_path):
-    key = X25519PrivateKey.generate()
-    options = {"size": size} if size else {}
-    jpeg = strip_identifying_metadata(identifying_jpeg(progressive=progressive, **options))
-    sealed = _seal(jpeg, key, worker, tmp_path)
-    assert len(plans) == 1
-    opened = open_envelope(sealed, key)
-    assert opened.image == jpeg and opened.metadata == {"k": 1}
-    assert os.listdir(tmp_path) == [f"{opened.item_id}.sealed"]  # no temp file left
-    assert os.stat(tmp_path / f"{opened.item_id}.sealed").st_mode & 0o777 == 0o600
+def test_a_capture_is_stripped_sealed_and_durable(tmp_path, keys):
+    original = identifying_jpeg()  # EXIF, XMP, IPTC, a comment and a trailing image
+    _size, opened = _seal(tmp_path, original, keys, preview=None)
+    image = opened.parts["image"]
+    assert image == strip_identifying_metadata(original)
+    assert not [s for s in SECRETS if s in image]
+    assert opened.metadata["capture_id"] == CAPTURE and opened.metadata["body_site"] == "heel"
+    with Image.open(io.BytesIO(opened.parts["preview"])) as preview:
+        assert max(preview.size) <= 320  # made from the stripped image
+    assert os.listdir(tmp_path) == [f"{CAPTURE}.sealed"]  # no temp file left
+    assert os.stat(tmp_path / f"{CAPTURE}.sealed").st_mode & 0o777 == 0o600
 
 
-def test_identifying_header_is_cleaned_in_the_first_seal(worker, plans, tmp_path):
-    key = X25519PrivateKey.generate()
-    original = identifying_jpeg()
-    no_trailer = original[: original.rindex(b"\xff\xd8\xff\xe1TRAILER")]
-    sealed = _seal(no_trailer, key, worker, tmp_path)
-    assert len(plans) == 1  # EXIF, XMP, IPTC... are all in the header: the guess holds
-    assert open_envelope(sealed, key).image == strip_identifying_metadata(original)
+def test_a_given_preview_is_stripped_too(tmp_path, keys):
+    _size, opened = _seal(tmp_path, identifying_jpeg(), keys, preview=identifying_jpeg())
+    assert opened.parts["preview"] == strip_identifying_metadata(identifying_jpeg())
 
 
-def test_trailer_is_cut_and_sealed_again_under_a_new_key(worker, plans, tmp_path):
-    key = X25519PrivateKey.generate()
-    original = identifying_jpeg()  # a secondary image trails the end-of-image marker
-    sealed = _seal(original, key, worker, tmp_path)
-    assert len(plans) == 2
-    assert plans[0].data_key != plans[1].data_key
-    assert dict(plans[0].part_lengths)["image"] > dict(plans[1].part_lengths)["image"]
-    image = open_envelope(sealed, key).image
-    assert image == strip_identifying_metadata(original) and b"TRAILER" not in image
-    assert read_header(sealed).parts[1].length == dict(plans[1].part_lengths)["image"]
-    assert len(os.listdir(tmp_path)) == 1  # the speculative temp file is gone
+def test_each_chunk_is_written_as_it_is_sealed(tmp_path, keys, monkeypatch):
+    writes: list[int] = []
+    real = DurableFile.write
+
+    def spy(self, data):
+        writes.append(len(data))
+        return real(self, data)
+
+    monkeypatch.setattr(DurableFile, "write", spy)
+    jpeg = strip_identifying_metadata(identifying_jpeg(size=(1600, 1200)))
+    size, _opened = _seal(tmp_path, jpeg, keys)
+    assert sum(writes) == size
+    chunks = writes[1:-1]  # between the header and the signature
+    assert len(chunks) >= 3 and max(chunks) == CHUNK_SIZE + TAG_LEN
 
 
-def test_the_reused_buffer_serves_one_capture_after_another(worker, tmp_path):
-    key, buffer = X25519PrivateKey.generate(), AlignedBuffer()
-    big = strip_identifying_metadata(identifying_jpeg(size=(1600, 1200)))
-    small = strip_identifying_metadata(identifying_jpeg(size=(320, 240)))
-    for jpeg in (big, small, big):
-        assert open_envelope(_seal(jpeg, key, worker, tmp_path, buffer), key).image == jpeg
-    buffer.close()
-
-
-def test_truncated_image_is_refused_and_nothing_is_left(worker, plans, tmp_path):
+def test_truncated_image_is_refused_and_nothing_is_left(tmp_path, keys):
     jpeg = strip_identifying_metadata(identifying_jpeg())
     with pytest.raises(JpegError, match="no end marker"):
-        _seal(jpeg[: len(jpeg) // 2], X25519PrivateKey.generate(), worker, tmp_path)
+        _seal(tmp_path, jpeg[: len(jpeg) // 2], keys)
     assert os.listdir(tmp_path) == []
-    assert worker.submit(len, plans).result() <= 1  # the worker is free again
 
 
-def test_a_sealing_error_leaves_nothing(worker, tmp_path, monkeypatch):
-    def broken(*args, **kwargs):
-        raise EnvelopeError("sealing broke")
-
-    monkeypatch.setattr(sealing, "seal_into", broken)
-    with pytest.raises(EnvelopeError, match="sealing broke"):
-        _seal(strip_identifying_metadata(identifying_jpeg()), X25519PrivateKey.generate(),
-              worker, tmp_path)
+def test_metadata_outside_the_table_is_refused_before_writing(tmp_path, keys):
+    with pytest.raises(EnvelopeError, match="not defined for a capture"):
+        _seal(tmp_path, identifying_jpeg(), keys, note="free text")
     assert os.listdir(tmp_path) == []
+
+
+def test_never_replaces_an_existing_file(tmp_path, keys):
+    (tmp_path / f"{CAPTURE}.sealed").write_bytes(b"kept")
+    with pytest.raises(FileExistsError):
+        _seal(tmp_path, identifying_jpeg(), keys)
+    assert os.listdir(tmp_path) == [f"{CAPTURE}.sealed"]
+    assert (tmp_path / f"{CAPTURE}.sealed").read_bytes() == b"kept"
+
+
+@pytest.mark.root
+def test_a_full_disk_is_a_disk_full_error_and_leaves_nothing(small_disk, keys):
+    practice, station = keys
+    with pytest.raises(DiskFullError):
+        sealing.write_sealed(
+            small_disk / "big.sealed", "audit",
+            {"station_id": station_of(station.public_key()), "first_seq": 1, "last_seq": 1,
+             "lines": 1},
+            {"records": bytes(4 << 20)}, recipients=[practice.public_key()],
+            station_key=station, item_id=CAPTURE)
+    assert os.listdir(small_disk) == []

@@ -6,6 +6,7 @@ import hashlib
 import inspect
 import io
 import json
+import os
 import sqlite3
 import stat
 import uuid
@@ -24,10 +25,10 @@ from appliance.vault import (
     VaultError,
     verify_audit_log,
 )
-from sync.envelope import EnvelopeError, open_envelope, read_header
+from sync.envelope_v2 import EnvelopeError, key_id, read_header
 from sync.outbox import Outbox
 
-from .conftest import ISSUER, PATIENT, SECRETS, enrol, identifying_jpeg, metadata
+from .conftest import ISSUER, PATIENT, SECRETS, enrol, identifying_jpeg, metadata, opener
 
 
 def _sealed_files(paths: StatePaths) -> list[str]:
@@ -49,6 +50,7 @@ def test_capture_refused_before_enrolment(paths):
 
 
 def test_a_new_enrolment_takes_effect_at_the_next_capture(vault, paths, practice):
+    open_envelope = opener(vault)
     """The practice key is cached, but never past a replaced or removed enrolment file."""
     first = vault.store_capture(identifying_jpeg(), metadata()).capture_id
     assert open_envelope(paths.captures / f"{first}.sealed", practice)
@@ -64,6 +66,7 @@ def test_a_new_enrolment_takes_effect_at_the_next_capture(vault, paths, practice
 
 
 def test_store_seals_to_practice_and_review(vault, paths, practice):
+    open_envelope = opener(vault)
     jpeg = identifying_jpeg()
     record = vault.store_capture(jpeg, metadata())
     assert uuid.UUID(record.capture_id).version == 7
@@ -81,13 +84,15 @@ def test_store_seals_to_practice_and_review(vault, paths, practice):
     assert vault.lease_next(60).sha256 == item.sha256
     header = read_header(data)
     assert header.kind == "capture" and header.station_id == vault.station_id
-    assert [r.rid for r in header.recipients] == ["practice", "review"]
+    assert [kid for kid, _enc in header.recipients] == [key_id(practice.public_key()),
+                                                        vault.review_kid]
     opened = open_envelope(data, practice)
     assert opened.metadata["patient_id"] == PATIENT
     assert opened.metadata["capture_id"] == record.capture_id
     assert opened.metadata["station_id"] == vault.station_id
     for secret in SECRETS:
         assert secret not in opened.image
+    assert opened.metadata["captured_at"].startswith("2027-")  # from the vault's clock
     with Image.open(io.BytesIO(opened.image)) as image:
         assert image.getexif()[0x0112] == 6
     with Image.open(io.BytesIO(opened.preview)) as preview:
@@ -118,6 +123,22 @@ def test_database_is_wal_and_synchronous_full(vault):
     assert vault.catalog.integrity_ok()
 
 
+def test_database_and_its_wal_and_shm_are_owner_only(paths, practice):
+    enrol(paths, practice)
+    old = os.umask(0o022)  # what a service gets by default: files 0644 unless made 0600
+    try:
+        with Vault(paths, reserve_bytes=0) as vault:
+            vault.store_capture(identifying_jpeg(), metadata())
+            names = [paths.db.name + suffix for suffix in ("", "-wal", "-shm")]
+            modes = {name: stat.S_IMODE((paths.root / name).stat().st_mode) for name in names}
+    finally:
+        os.umask(old)
+    assert modes == dict.fromkeys(names, 0o600)
+    others = [p for p in paths.root.rglob("*")
+              if p.is_file() and stat.S_IMODE(p.stat().st_mode) != 0o600]
+    assert others == []  # every file of the state directory
+
+
 def test_capture_and_outbox_rows_commit_together(vault, paths):
     """If the second insert fails, the first is rolled back and the sealed file removed."""
     vault.catalog.db.execute(
@@ -132,6 +153,8 @@ def test_capture_and_outbox_rows_commit_together(vault, paths):
 def test_bad_metadata_or_image_leaves_nothing(vault, paths):
     with pytest.raises(VaultError, match="metadata"):
         vault.store_capture(identifying_jpeg(), {"patient_id": "1", "when": object()})
+    with pytest.raises(VaultError, match="needs 'issuer'"):
+        vault.store_capture(identifying_jpeg(), {"patient_id": "1"})
     with pytest.raises(VaultError, match="JPEG"):
         vault.store_capture(b"not a jpeg", metadata())
     assert _sealed_files(paths) == []
@@ -142,6 +165,7 @@ def test_reserve_refuses_with_typed_error_and_keeps_existing(paths, practice, st
     enrol(paths, practice)
     with Vault(paths, reserve_bytes=0) as vault:
         kept = vault.store_capture(still, metadata())
+        open_envelope = opener(vault)
     with Vault(paths, reserve_bytes=1 << 60) as vault:
         with pytest.raises(DiskFullError, match="reserve"):
             vault.store_capture(still, metadata())
@@ -187,6 +211,7 @@ def test_a_view_that_cannot_be_audited_is_not_shown(vault, paths, monkeypatch):
 
 
 def test_after_restart_nothing_is_reviewable(vault, paths, practice):
+    open_envelope = opener(vault)
     record = vault.store_capture(identifying_jpeg(), metadata())
     vault.close()
     with Vault(paths, reserve_bytes=0) as again:
@@ -200,6 +225,7 @@ def test_after_restart_nothing_is_reviewable(vault, paths, practice):
 
 
 def test_amend_queues_a_sealed_amendment(vault, paths, practice):
+    open_envelope = opener(vault)
     record = vault.store_capture(identifying_jpeg(), metadata())
     amendment_id = vault.amend(record.capture_id, {"body_site": "knee"}, "rev1")
     opened = open_envelope(paths.captures / f"{amendment_id}.sealed", practice)
@@ -209,6 +235,10 @@ def test_amend_queues_a_sealed_amendment(vault, paths, practice):
     assert vault.open_for_review(record.capture_id).metadata["body_site"] == "knee"
     with pytest.raises(VaultError, match="patient_id cannot be amended"):
         vault.amend(record.capture_id, {"patient_id": "other"}, "rev1")
+    with pytest.raises(VaultError, match="note cannot be amended"):
+        vault.amend(record.capture_id, {"note": "free text"}, "rev1")
+    with pytest.raises(VaultError, match="amendment cannot be stored"):
+        vault.amend(record.capture_id, {"emergency_override": "yes"}, "rev1")
     with pytest.raises(VaultError, match="at least one change"):
         vault.amend(record.capture_id, {}, "rev1")
     with pytest.raises(UnknownCaptureError):
@@ -244,6 +274,7 @@ def test_discard_before_delivery_shreds_at_once(vault, paths):
 
 
 def test_discard_after_delivery_sends_a_retraction(vault, paths, practice):
+    open_envelope = opener(vault)
     record = vault.store_capture(identifying_jpeg(), metadata())
     vault.mark_delivered(vault.lease_next(30).item_id, b"receipt")
     retraction = vault.discard(record.capture_id, "Patient asked: wrong arm", "rev1")
@@ -342,6 +373,7 @@ def test_undelivered_captures_are_never_shredded(vault, paths, clock):
 
 
 def test_audit_lines_are_exported_sealed(vault, paths, practice):
+    open_envelope = opener(vault)
     vault.store_capture(identifying_jpeg(), metadata())
     batch = vault.queue_audit_batch()
     opened = open_envelope(paths.captures / f"{batch}.sealed", practice)

@@ -9,7 +9,7 @@ import re
 from PIL import Image
 
 from appliance.vault import Vault
-from sync.envelope import open_envelope
+from sync.envelope_v2 import open_envelope
 
 from .conftest import PATIENT
 
@@ -52,7 +52,7 @@ def test_full_image_is_the_sealed_photo_streamed_from_memory(rig, tmp_path):
     assert _jpeg_size(response.data) == (800, 600)
     # the same bytes the vault sealed: compare with the review-key opening of the file
     opened = open_envelope(rig.paths.captures / f"{cid}.sealed", rig.vault.keys.review_private,
-                           "review")
+                           rig.vault.identity.private_key.public_key())
     assert response.data == opened.parts["image"]
     # and nothing on disk holds them in plaintext
     for path in rig.paths.root.rglob("*"):
