@@ -33,7 +33,7 @@ MAX_COMPONENT = 64
 SIDECAR_KEYS = (
     "patient_id", "issuer", "encounter", "operator", "consent", "emergency_override",
     "body_site", "laterality", "station_name", "captured_at", "clock_synced", "provenance",
-    "session_id", "sequence",
+    "session_id", "sequence", "note",
 )
 #: Amendment metadata keys copied into its note.
 AMENDMENT_KEYS = ("amends", "at", "retract", "changes", "operator", "reason")

@@ -1,6 +1,6 @@
 """Open one sealed file into durable files, in bounded memory: the receiver's and ``open``'s core.
 
-:func:`sync.envelope_v2.open_envelope` verifies the station's signature over every byte
+:func:`sync.envelope.open_envelope` verifies the station's signature over every byte
 before it releases any plaintext, then hands the parts out chunk by chunk. Here each part the
 caller wants goes straight into its own :class:`~sync.durable.DurableFile` (hashed on the
 way), parts nobody asked for are dropped, and nothing is held in memory but one chunk. The
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from sync.durable import DurableFile
-from sync.envelope_v2 import Opened, open_envelope
+from sync.envelope import Opened, open_envelope
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def open_to_files(sealed: Path, targets: Mapping[str, Path], private_key: X25519
                   replace: bool = True) -> OpenedToFiles:
     """Verify and open ``sealed``; write each part named in ``targets`` to its path.
 
-    Raises :class:`sync.envelope_v2.EnvelopeError` (nothing written) if the file is not
+    Raises :class:`sync.envelope.EnvelopeError` (nothing written) if the file is not
     exactly what ``station_key``'s station sealed to ``private_key``. ``replace=False``
     never overwrites an existing target (``FileExistsError``).
     """

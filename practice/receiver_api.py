@@ -40,7 +40,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from sync import envelope_v2
+from sync import envelope
 from sync.durable import DurableFile, move_durably
 from sync.protocol import (
     MAX_ITEM_BYTES,
@@ -291,8 +291,8 @@ class ReceiverApp:
                 verified: VerifiedRequest) -> tuple[int, bytes]:
         station_id = verified.key_id
         try:
-            header = envelope_v2.read_header(tmp)
-        except envelope_v2.EnvelopeError as exc:
+            header = envelope.read_header(tmp)
+        except envelope.EnvelopeError as exc:
             raise HttpError(422, "bad_envelope", str(exc)[:200]) from None
         if (header.kind, header.item_id, header.station_id) != (kind, item_id, station_id):
             raise HttpError(422, "envelope_mismatch",
@@ -303,7 +303,7 @@ class ReceiverApp:
         try:
             try:
                 result = open_to_files(tmp, staged, self.keys.practice_private, station_key)
-            except envelope_v2.EnvelopeError as exc:
+            except envelope.EnvelopeError as exc:
                 raise HttpError(422, "bad_envelope", str(exc)[:200]) from None
             with self._file_lock:
                 known = self.store.item(item_id)
@@ -387,9 +387,9 @@ class ReceiverApp:
             if station_key is None:
                 continue
             try:
-                opened = envelope_v2.open_envelope(self.data_dir / waiting.sealed_path,
+                opened = envelope.open_envelope(self.data_dir / waiting.sealed_path,
                                                    self.keys.practice_private, station_key)
-            except (envelope_v2.EnvelopeError, OSError):
+            except (envelope.EnvelopeError, OSError):
                 log.exception("kept amendment %s no longer opens", waiting.item_id)
                 continue
             note = file_amendment(capture_jpg, waiting.item_id, opened.metadata,

@@ -1,141 +1,604 @@
-"""Envelope format v1: the one reader and writer of ``.sealed`` files, for station and receiver.
+"""Envelope format v2: sealed, signed, streamed ``.sealed`` files, for station and practice.
 
-A sealed file holds one item (a capture, an amendment naming a capture, or a batch of audit
-records) that only its recipients can open. It is specified byte for byte in
-``docs/envelope.md``; this module is the reference implementation, and the test vectors in
-``docs/envelope-vectors.json`` are checked against it.
+A sealed file holds one item of one station: a capture, a scanned document, an amendment of a
+capture, or a batch of audit lines. ``docs/envelope.md`` specifies every byte; this module
+is the reference implementation and ``docs/envelope-vectors.json`` is checked against it.
 
-Layout (all integers big-endian)::
+Layout (integers big-endian)::
 
-    magic   "CAPSEAL" (7 bytes) + version byte 0x01
-    u32     length of the header
-    header  UTF-8 JSON object (the writer emits sorted keys, no spaces)
-    part 0  ChaCha20-Poly1305 ciphertext + 16-byte tag
-    part 1  ...
+    "CAPSEAL" 0x02                       magic and version (8 bytes)
+    u16 H, header (H bytes)              ASCII JSON: kind, station, item, HPKE key wraps, parts
+    chunk 0 .. chunk n-1                 the parts' plaintext, concatenated, cut into 64 KiB
+                                         chunks, each ChaCha20-Poly1305(data key) under the
+                                         STREAM nonce (11-byte counter, last-chunk flag) with
+                                         the file's first 10 + H bytes as associated data
+    signature (64 bytes)                 Ed25519 by the station over a label and the SHA-256
+                                         of everything before it
 
-Everything up to the end of the header is the *associated data* of every part, so a single
-changed header byte (a recipient, a length, the station id) makes the payload refuse to open.
-Each item gets a fresh 32-byte data key; part ``i`` is encrypted under it with the nonce
-``i`` as 12 big-endian bytes. The data key is sealed to each recipient with HPKE (RFC 9180,
-base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305); the HPKE ``info``
-binds the kind, the station id and the item id, so a key wrap cannot be moved to another item.
+Three keys, three jobs. A fresh data key per item encrypts the payload; HPKE (RFC 9180,
+one-shot, ``info`` = kind, station, item) wraps it to each recipient. The station's Ed25519
+identity key signs the whole file, so anyone with the station's public key can tell offline
+that the station made exactly these bytes; the station id *is* a hash of that key
+(:func:`sync.protocol.station_id_for`), so the signer cannot be confused with another station.
 
-Every failure raises :class:`EnvelopeError` with a message that says what is wrong and never
-contains key material or payload bytes.
+Opening is two passes over a file that stays put: the first hashes every byte and checks the
+signature (and nothing is decrypted before it holds), the second decrypts chunk by chunk,
+hashing again, and hands the plaintext to a writer, so memory stays bounded whatever the size.
+Every failure raises :class:`EnvelopeError`; its message says what is wrong and never holds
+key material, metadata values or payload bytes.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import dataclasses
+import binascii
+import datetime as dt
 import hashlib
+import io
 import json
 import os
 import re
 import struct
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
-from .chacha_stream import PartAuthenticator, PartEncryptor
+from .errors import SyncError
+from .protocol import MAX_ITEM_BYTES, STATION_ID_RE, station_id_for
 
 MAGIC = b"CAPSEAL"
-VERSION = 1
+VERSION = 2
 PREFIX = MAGIC + bytes([VERSION])
+#: magic + version + u16 header length
+HEAD_LEN = len(PREFIX) + 2
 SUFFIX = ".sealed"
+CHUNK_SIZE = 64 * 1024
 TAG_LEN = 16
+SIGNATURE_LEN = 64
 DATA_KEY_LEN = 32
-#: HPKE output for a 32-byte data key: enc (32) + ciphertext (32) + tag (16).
+#: One HPKE key wrap: enc (32) + the sealed data key (32) + its tag (16).
 WRAP_LEN = 32 + DATA_KEY_LEN + TAG_LEN
-MAX_HEADER = 64 * 1024
-MAX_PART = 1 << 30
-MAX_RECIPIENTS = 8
-INFO_LABEL = b"capture-station envelope v1"
-#: RFC 9180 identifiers of the one suite v1 uses, written into every header.
-SUITE_IDS = {"kem": 0x0020, "kdf": 0x0001, "aead": 0x0003}
+MAX_HEADER = 4096
+MAX_RECIPIENTS = 4
+#: The metadata part is at most one chunk, so it is always whole in chunk 0.
+MAX_METADATA = CHUNK_SIZE
+#: Largest sealed file, signature included (the protocol's upload limit).
+MAX_FILE = MAX_ITEM_BYTES
+MAX_TEXT = 1024
+MAX_COUNT = 2**53 - 1
+INFO_LABEL = b"capture-station envelope v2"
+SIGNATURE_LABEL = b"capture-station envelope v2 signature\n"
 
-#: Parts each kind carries, in order. ``metadata`` is always a JSON object.
+#: The parts each kind carries after ``metadata`` (which is always first), in order.
 KIND_PARTS: dict[str, tuple[str, ...]] = {
-    "capture": ("metadata", "image", "preview"),
-    "amendment": ("metadata",),
-    "audit": ("metadata", "records"),
+    "capture": ("image", "preview"),
+    "document": ("pdf", "preview"),
+    "amendment": (),
+    "audit": ("records",),
 }
 
 _SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.CHACHA20_POLY1305)
-_STATION_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_RID_RE = re.compile(r"[a-z0-9._:-]{1,64}")
 _KID_RE = re.compile(r"[0-9a-f]{16}")
-_HEADER_KEYS = {"v", "suite", "kind", "station", "id", "subject", "recipients", "parts"}
+_UUID7_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+_TIME_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+_HEADER_KEYS = frozenset({"kind", "station", "id", "subject", "recipients", "parts"})
+_MAX_INT_DIGITS = 16
 
-#: ``wrap(data_key, recipient_public_key, info) -> bytes``; the default is single-shot HPKE.
+#: ``wrap(data_key, recipient, info) -> enc || ct``: one-shot HPKE unless a vector needs a seam.
 KeyWrapper = Callable[[bytes, X25519PublicKey, bytes], bytes]
+#: Plaintext of a part: one buffer, or pieces that are concatenated (never joined up front).
+PartData = bytes | bytearray | memoryview | Sequence[bytes | bytearray | memoryview]
+#: What opening hands the plaintext to: ``write(part name, bytes)``, in file order.
+PartWriter = Callable[[str, memoryview], object]
+Source = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 
 
-class EnvelopeError(ValueError):
+class EnvelopeError(SyncError, ValueError):
     """A sealed file cannot be written or opened; the message says why (never a secret)."""
 
 
-@dataclass(frozen=True)
-class Recipient:
-    """One key wrap: ``rid`` is the sealer's label, ``kid`` the key's fingerprint."""
+# -- the metadata table (docs/envelope.md, "Metadata") -------------------------------------
 
-    rid: str
-    kid: str
-    enc: bytes
+TEXT, TIME, BOOL, COUNT, UUID7, STATION, CHANGES = (
+    "text", "time", "bool", "count", "uuid7", "station", "changes")
 
 
 @dataclass(frozen=True)
-class PartInfo:
-    name: str
-    length: int  # plaintext bytes; the ciphertext is TAG_LEN longer
+class MetaField:
+    """One metadata key: its type, and whether it must be present (required ones never null)."""
+
+    type: str
+    required: bool = False
+
+
+_CAPTURE_FIELDS: dict[str, MetaField] = {
+    "station_id": MetaField(STATION, True),
+    "capture_id": MetaField(UUID7, True),
+    "patient_id": MetaField(TEXT, True),
+    "issuer": MetaField(TEXT, True),
+    "captured_at": MetaField(TIME, True),
+    "encounter": MetaField(TEXT),
+    "operator": MetaField(TEXT),
+    "consent": MetaField(TEXT),
+    "emergency_override": MetaField(BOOL),
+    "body_site": MetaField(TEXT),
+    "laterality": MetaField(TEXT),
+    "provenance": MetaField(TEXT),
+    "session_id": MetaField(TEXT),
+    "sequence": MetaField(COUNT),
+    "station_name": MetaField(TEXT),
+    "clock_synced": MetaField(BOOL),
+    "note": MetaField(TEXT),
+}
+#: Capture keys an amendment may change; identity and provenance travel only with the capture.
+AMENDABLE = ("operator", "consent", "emergency_override", "body_site", "laterality", "note")
+
+#: Every metadata key of every kind. Nothing else is accepted, on sealing or on opening.
+METADATA_FIELDS: dict[str, dict[str, MetaField]] = {
+    "capture": _CAPTURE_FIELDS,
+    "document": {**_CAPTURE_FIELDS, "pages": MetaField(COUNT)},
+    "amendment": {
+        "station_id": MetaField(STATION, True),
+        "amends": MetaField(UUID7, True),
+        "at": MetaField(TIME, True),
+        "retract": MetaField(BOOL, True),
+        "changes": MetaField(CHANGES, True),
+        "operator": MetaField(TEXT),
+        "reason": MetaField(TEXT),
+    },
+    "audit": {
+        "station_id": MetaField(STATION, True),
+        "first_seq": MetaField(COUNT, True),
+        "last_seq": MetaField(COUNT, True),
+        "lines": MetaField(COUNT, True),
+    },
+}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_value(kind_of: str, value: object) -> bool:
+    """Whether ``value`` (not None) has the metadata type ``kind_of``."""
+    if kind_of == BOOL:
+        return isinstance(value, bool)
+    if kind_of == COUNT:
+        return _is_int(value) and 0 <= value <= MAX_COUNT  # type: ignore[operator]
+    if kind_of == CHANGES:
+        return isinstance(value, dict) and all(
+            key in AMENDABLE and (new is None or _check_value(_CAPTURE_FIELDS[key].type, new))
+            for key, new in value.items())
+    if not isinstance(value, str):
+        return False
+    if kind_of == TEXT:
+        return 1 <= len(value) <= MAX_TEXT and _is_unicode(value)
+    if kind_of == UUID7:
+        return _is_uuid7(value)
+    if kind_of == STATION:
+        return bool(STATION_ID_RE.fullmatch(value))
+    return kind_of == TIME and _is_time(value)
+
+
+def _is_unicode(text: str) -> bool:
+    """No lone surrogates (JSON's ``\\ud800`` parses, but is no character)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_time(text: str) -> bool:
+    if not _TIME_RE.fullmatch(text):
+        return False
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_uuid7(text: object) -> bool:
+    return isinstance(text, str) and bool(_UUID7_RE.fullmatch(text))
+
+
+def check_metadata(kind: str, metadata: object, *, station_id: str, item_id: str,
+                   subject: str | None) -> dict[str, Any]:
+    """``metadata`` if it is exactly what the table allows for ``kind`` and names this file's
+    station and item (the header's are authoritative); raises EnvelopeError naming the key."""
+    if not isinstance(metadata, dict):
+        raise EnvelopeError("metadata must be a JSON object")
+    fields = METADATA_FIELDS[kind]
+    for key in metadata:
+        if key not in fields:
+            raise EnvelopeError(f"metadata key {str(key)[:40]!r} is not defined for a {kind}")
+    for key, spec in fields.items():
+        value = metadata.get(key)
+        if value is None:
+            if spec.required:
+                raise EnvelopeError(f"{kind} metadata needs {key!r}")
+            continue
+        if not _check_value(spec.type, value):
+            raise EnvelopeError(f"metadata {key!r} is not a valid {spec.type}")
+    if metadata["station_id"] != station_id:
+        raise EnvelopeError("metadata names another station than the header")
+    if kind in ("capture", "document") and metadata["capture_id"] != item_id:
+        raise EnvelopeError("metadata names another capture than the header")
+    if kind == "amendment" and metadata["amends"] != subject:
+        raise EnvelopeError("metadata amends another capture than the header names")
+    if kind == "audit" and metadata["first_seq"] > metadata["last_seq"]:
+        raise EnvelopeError("audit metadata has first_seq after last_seq")
+    return metadata
+
+
+# -- JSON that cannot surprise ------------------------------------------------------------------
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise EnvelopeError("JSON object repeats a key")
+        result[key] = value
+    return result
+
+
+def _small_int(digits: str) -> int:
+    if len(digits) > _MAX_INT_DIGITS:
+        raise EnvelopeError("JSON number is too long")
+    return int(digits)
+
+
+def _no_float(_text: str) -> float:
+    raise EnvelopeError("JSON numbers here are integers")
+
+
+def _no_constant(_text: str) -> float:
+    raise EnvelopeError("NaN and Infinity are not JSON")
+
+
+def _parse_json(data: bytes, what: str, *, ascii_only: bool) -> Any:
+    """Strict JSON: UTF-8 (or ASCII), no duplicate keys, integers of at most 16 digits, no
+    floats, NaN or Infinity; any nesting depth or garbage gives EnvelopeError, nothing else."""
+    try:
+        text = data.decode("ascii" if ascii_only else "utf-8")
+    except UnicodeDecodeError:
+        raise EnvelopeError(f"{what} is not {'ASCII' if ascii_only else 'UTF-8'}") from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_small_int,
+                          parse_float=_no_float, parse_constant=_no_constant)
+    except EnvelopeError as exc:
+        raise EnvelopeError(f"{what}: {exc}") from None
+    except (ValueError, RecursionError):
+        raise EnvelopeError(f"{what} is not valid JSON") from None
+
+
+def _encode_json(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
+
+
+# -- small shared pieces --------------------------------------------------------------------
+
+
+def key_id(public_key: X25519PublicKey) -> str:
+    """16 hex digits naming a recipient key: the start of SHA-256 of its raw 32 bytes."""
+    return hashlib.sha256(_raw(public_key)).hexdigest()[:16]
+
+
+def hpke_info(kind: str, station_id: str, item_id: str) -> bytes:
+    """The HPKE ``info``: label, kind, station id and item id joined by NUL bytes."""
+    return b"\x00".join((INFO_LABEL, kind.encode(), station_id.encode(), item_id.encode()))
+
+
+def chunk_nonce(index: int, last: bool) -> bytes:
+    """STREAM nonce: the chunk's index as 11 big-endian bytes, then 0x01 on the last chunk."""
+    return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+
+
+def chunk_count(plaintext_length: int) -> int:
+    """Chunks for a payload: full chunks and one shorter last one; never zero."""
+    return max(1, -(-plaintext_length // CHUNK_SIZE))
+
+
+def station_of(public_key: Ed25519PublicKey) -> str:
+    """The station id that ``public_key`` signs as."""
+    return station_id_for(_raw(public_key))
+
+
+def _raw(public_key: X25519PublicKey | Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+# -- the header -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Header:
-    """What anyone can read without a key."""
+    """What anyone can read without a key; ``raw`` (file bytes 0 .. 10 + H) is every chunk's
+    associated data."""
 
-    version: int
     kind: str
     station_id: str
     item_id: str
     subject: str | None
-    recipients: tuple[Recipient, ...]
-    parts: tuple[PartInfo, ...]
-    raw: bytes  # magic .. end of header JSON: the associated data of every part
+    recipients: tuple[tuple[str, bytes], ...]  # (kid, HPKE enc || ct)
+    parts: tuple[tuple[str, int], ...]  # (name, plaintext length), metadata first
+    raw: bytes
 
     @property
     def payload_offset(self) -> int:
         return len(self.raw)
 
     @property
-    def total_size(self) -> int:
-        """The exact size of a complete sealed file with this header."""
-        return self.payload_offset + sum(p.length + TAG_LEN for p in self.parts)
+    def plaintext_length(self) -> int:
+        return sum(length for _name, length in self.parts)
+
+    @property
+    def chunks(self) -> int:
+        return chunk_count(self.plaintext_length)
+
+    @property
+    def file_size(self) -> int:
+        """The exact size of the complete sealed file."""
+        return (self.payload_offset + self.plaintext_length + TAG_LEN * self.chunks
+                + SIGNATURE_LEN)
 
     @property
     def capture_id(self) -> str | None:
-        """The capture concerned: the item itself, the amended capture, or None for audit."""
-        if self.kind == "capture":
+        """The capture concerned: the item itself, the amended capture, or None (audit)."""
+        if self.kind in ("capture", "document"):
             return self.item_id
         return self.subject
 
 
+def _check_item(kind: object, item_id: object, subject: object) -> None:
+    if not isinstance(kind, str) or kind not in KIND_PARTS:
+        raise EnvelopeError(f"unknown kind; known: {', '.join(KIND_PARTS)}")
+    if not _is_uuid7(item_id):
+        raise EnvelopeError("item id must be a lowercase hyphenated UUIDv7")
+    if kind == "amendment":
+        if not _is_uuid7(subject):
+            raise EnvelopeError("an amendment names the capture it amends (a UUIDv7 subject)")
+    elif subject is not None:
+        raise EnvelopeError(f"a {kind} has no subject")
+
+
+def _build_header(kind: str, station_id: str, item_id: str, subject: str | None,
+                  recipients: Sequence[tuple[str, bytes]],
+                  parts: Sequence[tuple[str, int]]) -> bytes:
+    header = {
+        "kind": kind,
+        "station": station_id,
+        "id": item_id,
+        "subject": subject,
+        "recipients": [{"kid": kid, "enc": base64.b64encode(enc).decode()}
+                       for kid, enc in recipients],
+        "parts": [{"name": name, "len": length} for name, length in parts],
+    }
+    body = _encode_json(header)
+    if len(body) > MAX_HEADER:
+        raise EnvelopeError(f"header larger than {MAX_HEADER} bytes")
+    return PREFIX + struct.pack(">H", len(body)) + body
+
+
+def parse_header(data: bytes) -> Header:
+    """Parse and check the header at the start of ``data`` (which may hold more)."""
+    if len(data) < HEAD_LEN:
+        raise EnvelopeError("not a sealed file: too short")
+    if data[: len(MAGIC)] != MAGIC:
+        raise EnvelopeError("not a sealed file (bad magic)")
+    if data[len(MAGIC)] != VERSION:
+        raise EnvelopeError(f"envelope version {data[len(MAGIC)]} is not 2")
+    (length,) = struct.unpack(">H", data[len(PREFIX): HEAD_LEN])
+    if length > MAX_HEADER:
+        raise EnvelopeError(f"header longer than {MAX_HEADER} bytes")
+    end = HEAD_LEN + length
+    if len(data) < end:
+        raise EnvelopeError("sealed file is truncated inside its header")
+    fields = _parse_json(bytes(data[HEAD_LEN:end]), "header", ascii_only=True)
+    if not isinstance(fields, dict) or set(fields) != _HEADER_KEYS:
+        raise EnvelopeError(f"header must have exactly the keys {', '.join(sorted(_HEADER_KEYS))}")
+    kind, item_id, subject = fields["kind"], fields["id"], fields["subject"]
+    _check_item(kind, item_id, subject)
+    station_id = fields["station"]
+    if not isinstance(station_id, str) or not STATION_ID_RE.fullmatch(station_id):
+        raise EnvelopeError("header station id is not st- and 24 lowercase hex digits")
+    header = Header(kind, station_id, item_id, subject, _parse_recipients(fields["recipients"]),
+                    _parse_parts(kind, fields["parts"]), bytes(data[:end]))
+    if header.file_size > MAX_FILE:
+        raise EnvelopeError(f"the item is larger than {MAX_FILE} bytes")
+    return header
+
+
+def _parse_recipients(value: object) -> tuple[tuple[str, bytes], ...]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_RECIPIENTS:
+        raise EnvelopeError(f"header must list 1 to {MAX_RECIPIENTS} recipients")
+    result: list[tuple[str, bytes]] = []
+    for entry in value:
+        if not isinstance(entry, dict) or set(entry) != {"kid", "enc"}:
+            raise EnvelopeError("a recipient has exactly the keys kid and enc")
+        kid, enc = entry["kid"], entry["enc"]
+        if not isinstance(kid, str) or not _KID_RE.fullmatch(kid):
+            raise EnvelopeError("a recipient kid is 16 lowercase hex digits")
+        raw = _strict_b64(enc)
+        if raw is None or len(raw) != WRAP_LEN:
+            raise EnvelopeError(f"a recipient enc is base64 of {WRAP_LEN} bytes")
+        if any(kid == seen for seen, _enc in result):
+            raise EnvelopeError("header has two recipients with the same kid")
+        result.append((kid, raw))
+    return tuple(result)
+
+
+def _strict_b64(text: object) -> bytes | None:
+    """RFC 4648 section 4 base64 with padding, in its one canonical spelling; else None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if base64.b64encode(raw).decode() == text else None
+
+
+def _parse_parts(kind: str, value: object) -> tuple[tuple[str, int], ...]:
+    names = ("metadata", *KIND_PARTS[kind])
+    if not isinstance(value, list) or len(value) != len(names):
+        raise EnvelopeError(f"a {kind} has the parts {', '.join(names)}")
+    result = []
+    for name, entry in zip(names, value, strict=True):
+        if not isinstance(entry, dict) or set(entry) != {"name", "len"}:
+            raise EnvelopeError("a part has exactly the keys name and len")
+        if entry["name"] != name:
+            raise EnvelopeError(f"a {kind} has the parts {', '.join(names)}, in that order")
+        length = entry["len"]
+        limit = MAX_METADATA if name == "metadata" else MAX_FILE
+        if not _is_int(length) or not 0 <= length <= limit:
+            raise EnvelopeError(f"part {name!r} has an impossible length")
+        result.append((name, length))
+    return tuple(result)
+
+
+# -- sealing ---------------------------------------------------------------------------------
+
+
+def _views(data: PartData) -> list[memoryview]:
+    if isinstance(data, bytes | bytearray | memoryview):
+        return [memoryview(data).cast("B")]
+    if isinstance(data, Sequence) and not isinstance(data, str):
+        try:
+            return [memoryview(piece).cast("B") for piece in data]
+        except TypeError:
+            pass
+    raise EnvelopeError("a part is bytes, or a sequence of byte pieces")
+
+
+def _plaintext_chunks(pieces: list[memoryview], total: int) -> Iterator[bytes | memoryview]:
+    """The concatenation of ``pieces`` cut into CHUNK_SIZE chunks (the last one shorter),
+    exactly :func:`chunk_count` of them; a chunk inside one piece is a view, never a copy."""
+    current: list[memoryview] = []
+    filled = 0
+    for piece in pieces:
+        while piece:
+            take = piece[: CHUNK_SIZE - filled]
+            current.append(take)
+            filled += len(take)
+            piece = piece[len(take):]
+            if filled == CHUNK_SIZE:
+                yield current[0] if len(current) == 1 else b"".join(current)
+                current, filled = [], 0
+    if filled or total == 0:
+        yield b"".join(current)
+
+
+def seal_to(
+    write: Callable[[bytes | memoryview], object],
+    kind: str,
+    metadata: Mapping[str, Any],
+    parts: Mapping[str, PartData],
+    *,
+    recipients: Sequence[X25519PublicKey],
+    station_key: Ed25519PrivateKey,
+    item_id: str,
+    subject: str | None = None,
+    _data_key: bytes | None = None,
+    _wrap: KeyWrapper | None = None,
+) -> int:
+    """Seal one item and hand the file to ``write`` as it is made: the header, each sealed
+    chunk, then the signature. Returns the file's size.
+
+    ``metadata`` is checked against the table for ``kind`` (it must name the station of
+    ``station_key`` and this item); ``parts`` holds the kind's other parts, each bytes or a
+    sequence of pieces. The station id is derived from ``station_key``. Nothing is written
+    before every check has passed; if ``write`` fails, the caller discards what it wrote.
+    ``_data_key`` and ``_wrap`` exist only to reproduce the published vectors.
+    """
+    if not isinstance(station_key, Ed25519PrivateKey):
+        raise EnvelopeError("sealing needs the station's Ed25519 private key")
+    station_id = station_of(station_key.public_key())
+    _check_item(kind, item_id, subject)
+    if not isinstance(metadata, Mapping):
+        raise EnvelopeError("metadata must be a mapping")
+    check_metadata(kind, dict(metadata), station_id=station_id, item_id=item_id,
+                   subject=subject)
+    try:
+        encoded = _encode_json(dict(metadata))
+    except (TypeError, ValueError):
+        raise EnvelopeError("metadata must be JSON-serialisable") from None
+    if len(encoded) > MAX_METADATA:
+        raise EnvelopeError(f"metadata is larger than {MAX_METADATA} bytes")
+    names = KIND_PARTS[kind]
+    if set(parts) != set(names):
+        raise EnvelopeError(f"a {kind} carries exactly the parts {', '.join(names) or '(none)'}")
+    pieces = [memoryview(encoded)]
+    lengths = [("metadata", len(encoded))]
+    for name in names:
+        views = _views(parts[name])
+        pieces += views
+        lengths.append((name, sum(len(v) for v in views)))
+    if not 1 <= len(recipients) <= MAX_RECIPIENTS or not all(
+            isinstance(r, X25519PublicKey) for r in recipients):
+        raise EnvelopeError(f"1 to {MAX_RECIPIENTS} X25519 recipient public keys")
+    if len({key_id(r) for r in recipients}) != len(recipients):
+        raise EnvelopeError("a recipient key is given twice")
+
+    data_key = os.urandom(DATA_KEY_LEN) if _data_key is None else bytes(_data_key)
+    wrap = _wrap or (lambda key, public, info: _SUITE.encrypt(key, public, info=info))
+    info = hpke_info(kind, station_id, item_id)
+    wraps = [(key_id(r), wrap(data_key, r, info)) for r in recipients]
+    if len(data_key) != DATA_KEY_LEN or any(len(enc) != WRAP_LEN for _kid, enc in wraps):
+        raise EnvelopeError("a key wrap has the wrong length")
+    header = _build_header(kind, station_id, item_id, subject, wraps, lengths)
+    total = sum(length for _name, length in lengths)
+    count = chunk_count(total)
+    size = len(header) + total + TAG_LEN * count + SIGNATURE_LEN
+    if size > MAX_FILE:
+        raise EnvelopeError(f"the sealed item would be larger than {MAX_FILE} bytes")
+
+    digest = hashlib.sha256(header)
+    write(header)
+    aead = ChaCha20Poly1305(data_key)
+    for index, plain in enumerate(_plaintext_chunks(pieces, total)):
+        sealed = aead.encrypt(chunk_nonce(index, index == count - 1), plain, header)
+        digest.update(sealed)
+        write(sealed)
+    write(station_key.sign(SIGNATURE_LABEL + digest.digest()))
+    return size
+
+
+def seal(kind: str, metadata: Mapping[str, Any], parts: Mapping[str, PartData], *,
+         recipients: Sequence[X25519PublicKey], station_key: Ed25519PrivateKey, item_id: str,
+         subject: str | None = None, _data_key: bytes | None = None,
+         _wrap: KeyWrapper | None = None) -> bytes:
+    """The whole sealed file as bytes (see :func:`seal_to`); for small items and tests."""
+    out: list[bytes] = []
+    seal_to(lambda data: out.append(bytes(data)), kind, metadata, parts, recipients=recipients,
+            station_key=station_key, item_id=item_id, subject=subject, _data_key=_data_key,
+            _wrap=_wrap)
+    return b"".join(out)
+
+
+# -- opening ---------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class OpenedEnvelope:
+class Opened:
+    """A verified, decrypted item. ``parts`` holds the plaintext of the parts other than
+    metadata only when no writer was given (opening to memory)."""
+
     header: Header
-    recipient_id: str
+    kid: str  # the recipient entry that opened it
     metadata: dict[str, Any]
-    parts: dict[str, bytes]
+    parts: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -153,698 +616,161 @@ class OpenedEnvelope:
     def capture_id(self) -> str | None:
         return self.header.capture_id
 
-    @property
-    def image(self) -> bytes:
-        return self.parts.get("image", b"")
 
-    @property
-    def preview(self) -> bytes:
-        return self.parts.get("preview", b"")
+class _Reader:
+    """Exact reads from one open file; a short read is a truncated sealed file."""
 
-    @property
-    def records(self) -> bytes:
-        return self.parts.get("records", b"")
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
 
+    def exactly(self, count: int) -> bytes:
+        data = self.handle.read(count)
+        if data is None or len(data) != count:
+            raise EnvelopeError("sealed file is truncated")
+        return data
 
-# -- helpers shared by writer and reader ------------------------------------------------------
+    def size(self) -> int:
+        at = self.handle.tell()
+        end = self.handle.seek(0, io.SEEK_END)
+        self.handle.seek(at)
+        return end
 
 
-def key_id(public_key: X25519PublicKey | bytes) -> str:
-    """16 hex digits naming a recipient key: the start of SHA-256 of its raw 32 bytes."""
-    raw = public_key if isinstance(public_key, bytes) else _raw_public(public_key)
-    if len(raw) != 32:
-        raise EnvelopeError("an X25519 public key is 32 bytes")
-    return hashlib.sha256(raw).hexdigest()[:16]
-
-
-def hpke_info(kind: str, station_id: str, item_id: str) -> bytes:
-    """The HPKE ``info``: label, kind, station id and item id joined by NUL bytes."""
-    return b"\x00".join((INFO_LABEL, kind.encode(), station_id.encode(), item_id.encode()))
-
-
-def part_nonce(index: int) -> bytes:
-    return index.to_bytes(12, "big")
-
-
-def _raw_public(public_key: X25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def _hpke_wrap(data_key: bytes, public_key: X25519PublicKey, info: bytes) -> bytes:
-    return _SUITE.encrypt(data_key, public_key, info=info)
-
-
-def _canonical_uuid(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise EnvelopeError(f"{what} must be a UUID string")
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        raise EnvelopeError(f"{what} is not a UUID") from None
-    if str(parsed) != value:
-        raise EnvelopeError(f"{what} must be a lowercase hyphenated UUID")
-    return value
-
-
-def _check_station(value: object) -> str:
-    if not isinstance(value, str) or not _STATION_RE.fullmatch(value):
-        raise EnvelopeError("station id must be 1-128 of A-Z a-z 0-9 . _ : -")
-    return value
-
-
-def _check_item(kind: str, item_id: str, subject: str | None) -> None:
-    if kind not in KIND_PARTS:
-        raise EnvelopeError(f"unknown envelope kind {kind!r}; known: {', '.join(KIND_PARTS)}")
-    _canonical_uuid(item_id, "item id")
-    if kind == "amendment":
-        if subject is None:
-            raise EnvelopeError("an amendment must name the capture it amends (subject)")
-        _canonical_uuid(subject, "subject")
-    elif subject is not None:
-        raise EnvelopeError(f"a {kind} envelope has no subject")
-
-
-# -- writing ----------------------------------------------------------------------------------
-
-
-def encode_metadata(metadata: Mapping[str, Any]) -> bytes:
-    """Metadata as stored in the ``metadata`` part: compact UTF-8 JSON, sorted keys."""
-    if not isinstance(metadata, Mapping):
-        raise EnvelopeError("metadata must be a mapping")
-    try:
-        return json.dumps(
-            dict(metadata), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-            allow_nan=False,
-        ).encode()
-    except (TypeError, ValueError):
-        raise EnvelopeError("metadata must be JSON-serialisable (str keys, finite numbers)") \
-            from None
-
-
-#: A part's plaintext: one buffer, or pieces to be concatenated (never joined by the sealer).
-PartData = bytes | bytearray | memoryview | Sequence[bytes | bytearray | memoryview]
-
-
-def part_lengths(parts: Mapping[str, PartData]) -> dict[str, int]:
-    """The plaintext length of each part (a part may be given in pieces), for plan_envelope."""
-    return {name: sum(len(v) for v in _pieces(data)) for name, data in parts.items()}
-
-
-def _pieces(data: PartData) -> list[memoryview]:
-    if isinstance(data, bytes | bytearray | memoryview):
-        return [memoryview(data).cast("B")]
-    return [memoryview(piece).cast("B") for piece in data]
-
-
-@dataclass(frozen=True)
-class EnvelopePlan:
-    """Everything about an envelope that is fixed before any byte is encrypted.
-
-    The header's length is known here already (a key wrap always has the same size), so a
-    sealer can place the ciphertext of each part in the file before the HPKE wraps exist:
-    see :func:`seal_into`. :meth:`associated_data` computes the wraps (the slow part).
-    """
-
-    kind: str
-    station_id: str
-    item_id: str
-    subject: str | None
-    recipients: tuple[tuple[str, X25519PublicKey], ...]
-    part_lengths: tuple[tuple[str, int], ...]
-    data_key: bytes
-    wrap: KeyWrapper
-    aad_length: int
-
-    @property
-    def offsets(self) -> list[int]:
-        """Where each part's ciphertext starts in the sealed file."""
-        out, at = [], self.aad_length
-        for _name, length in self.part_lengths:
-            out.append(at)
-            at += length + TAG_LEN
-        return out
-
-    @property
-    def total_size(self) -> int:
-        return self.aad_length + sum(n + TAG_LEN for _name, n in self.part_lengths)
-
-    def _header(self, wraps: Sequence[bytes]) -> bytes:
-        entries = [{"rid": rid, "kid": key_id(key), "enc": base64.b64encode(enc).decode()}
-                   for (rid, key), enc in zip(self.recipients, wraps, strict=True)]
-        header = {
-            "v": VERSION,
-            "suite": SUITE_IDS,
-            "kind": self.kind,
-            "station": self.station_id,
-            "id": self.item_id,
-            "subject": self.subject,
-            "recipients": entries,
-            "parts": [{"name": name, "len": n} for name, n in self.part_lengths],
-        }
-        header_json = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-        if len(header_json) > MAX_HEADER:
-            raise EnvelopeError("header too large")
-        return PREFIX + struct.pack(">I", len(header_json)) + header_json
-
-    def associated_data(self) -> bytes:
-        """Wrap the data key to every recipient; return the file's start up to the payload."""
-        info = hpke_info(self.kind, self.station_id, self.item_id)
-        wraps = []
-        for _rid, public_key in self.recipients:
-            enc = self.wrap(self.data_key, public_key, info)
-            if len(enc) != WRAP_LEN:
-                raise EnvelopeError("key wrap has the wrong length")
-            wraps.append(enc)
-        aad = self._header(wraps)
-        if len(aad) != self.aad_length:  # a wrap's size is fixed, so this cannot move
-            raise EnvelopeError("header length changed while sealing")
-        return aad
-
-
-def plan_envelope(
-    kind: str,
-    part_lengths: Mapping[str, int],
-    *,
-    recipients: Sequence[tuple[str, X25519PublicKey]],
-    station_id: str,
-    item_id: str,
-    subject: str | None = None,
-    _data_key: bytes | None = None,
-    _wrap: KeyWrapper | None = None,
-) -> EnvelopePlan:
-    """Validate an item and draw its fresh data key (see :class:`EnvelopePlan`)."""
-    _check_item(kind, item_id, subject)
-    _check_station(station_id)
-    wanted = KIND_PARTS[kind]
-    if set(part_lengths) != set(wanted):
-        raise EnvelopeError(f"a {kind} envelope carries exactly the parts {', '.join(wanted)}")
-    for name in wanted:
-        if part_lengths[name] > MAX_PART:
-            raise EnvelopeError(f"part {name!r} is larger than {MAX_PART} bytes")
-    if not recipients:
-        raise EnvelopeError("an envelope needs at least one recipient")
-    if len(recipients) > MAX_RECIPIENTS:
-        raise EnvelopeError(f"at most {MAX_RECIPIENTS} recipients")
-    seen: set[str] = set()
-    for rid, public_key in recipients:
-        if not isinstance(rid, str) or not _RID_RE.fullmatch(rid):
-            raise EnvelopeError("recipient ids are 1-64 of a-z 0-9 . _ : -")
-        if rid in seen:
-            raise EnvelopeError(f"recipient id {rid!r} given twice")
-        seen.add(rid)
-        if not isinstance(public_key, X25519PublicKey):
-            raise EnvelopeError(f"recipient {rid!r} needs an X25519 public key")
-    data_key = os.urandom(DATA_KEY_LEN) if _data_key is None else bytes(_data_key)
-    if len(data_key) != DATA_KEY_LEN:
-        raise EnvelopeError("the data key is 32 bytes")
-    plan = EnvelopePlan(kind, station_id, item_id, subject, tuple(recipients),
-                        tuple((name, int(part_lengths[name])) for name in wanted), data_key,
-                        _wrap or _hpke_wrap, 0)
-    aad_length = len(plan._header([bytes(WRAP_LEN)] * len(recipients)))
-    return dataclasses.replace(plan, aad_length=aad_length)
-
-
-def _begin(
-    kind: str,
-    parts: Mapping[str, PartData],
-    recipients: Sequence[tuple[str, X25519PublicKey]],
-    station_id: str,
-    item_id: str,
-    subject: str | None,
-    data_key: bytes | None,
-    wrap: KeyWrapper | None,
-) -> tuple[bytes, bytes, list[list[memoryview]]]:
-    """Validate, draw the data key, wrap it; return (AAD, data key, plaintext pieces per part)."""
-    pieces = _part_pieces(kind, parts)
-    plan = plan_envelope(kind, part_lengths(parts), recipients=recipients,
-                         station_id=station_id, item_id=item_id, subject=subject,
-                         _data_key=data_key, _wrap=wrap)
-    return plan.associated_data(), plan.data_key, pieces
-
-
-def _part_pieces(kind: str, parts: Mapping[str, PartData]) -> list[list[memoryview]]:
-    """Each part of ``kind`` in order, as byte views (a part may be given in pieces)."""
-    wanted = KIND_PARTS[kind]
-    if set(parts) != set(wanted):
-        raise EnvelopeError(f"a {kind} envelope carries exactly the parts {', '.join(wanted)}")
-    pieces = []
-    for name in wanted:
-        try:
-            pieces.append(_pieces(parts[name]))
-        except TypeError:
-            raise EnvelopeError(f"part {name!r} must be bytes") from None
-    return pieces
-
-
-#: The largest part, if at least this large, is sealed in stretches by seal_into.
-STREAM_MIN = 256 * 1024
-#: One stretch: small enough that a writer gets the first one early, large enough that the
-#: per-call overhead does not show.
-STREAM_CHUNK = 512 * 1024
-#: With a worker, a part at least this large is encrypted in two halves at once.
-SPLIT_MIN = 1 << 20
-
-
-def seal_into(
-    plan: EnvelopePlan,
-    parts: Mapping[str, PartData],
-    out: memoryview,
-    *,
-    on_ready: Callable[[int, int], None] | None = None,
-    worker: Executor | None = None,
-) -> None:
-    """Seal ``parts`` as planned into ``out`` (at least ``plan.total_size`` bytes).
-
-    The result is the file :func:`seal_chunks` writes with the plan's data key, built so a
-    writer can put it on disk while it is being sealed. The largest part (the photo) is
-    encrypted a stretch at a time (:mod:`sync.chacha_stream`); a stretch is final as soon as
-    ChaCha20 has run over it, so ``on_ready(start, end)`` reports the part's growing stretch
-    at once, before the key wraps exist (the header is the associated data: needed to
-    authenticate, not to encrypt). When everything is done, ``on_ready(0, plan.total_size)``.
-    With a ``worker`` (one free thread), half of a large photo is encrypted there meanwhile
-    (see :func:`_seal_streamed`). Raises EnvelopeError if the parts do not match the plan.
-    """
-    pieces = _part_pieces(plan.kind, parts)
-    for views, (name, length) in zip(pieces, plan.part_lengths, strict=True):
-        if sum(len(v) for v in views) != length:
-            raise EnvelopeError(f"part {name!r} is not the planned length")
-    if len(out) < plan.total_size:
-        raise EnvelopeError("the output buffer is smaller than the envelope")
-    offsets = plan.offsets
-    largest = max(range(len(pieces)), key=lambda i: plan.part_lengths[i][1])
-    streamed = largest if plan.part_lengths[largest][1] >= STREAM_MIN else None
-    if streamed is not None:
-        aad = _seal_streamed(plan, streamed, pieces[streamed], out, on_ready, worker)
-    else:
-        aad = plan.associated_data()
-    out[: len(aad)] = aad
-    aead = ChaCha20Poly1305(plan.data_key)
-    for index, (views, (_name, length)) in enumerate(zip(pieces, plan.part_lengths,
-                                                          strict=True)):
-        if index != streamed:
-            plain = views[0] if len(views) == 1 else b"".join(views)
-            aead.encrypt_into(part_nonce(index), plain, aad,
-                              out[offsets[index]: offsets[index] + length + TAG_LEN])
-    if on_ready is not None:
-        on_ready(0, plan.total_size)
-
-
-def _seal_streamed(plan: EnvelopePlan, index: int, views: list[memoryview], out: memoryview,
-                   on_ready: Callable[[int, int], None] | None,
-                   worker: Executor | None) -> bytes:
-    """Encrypt and authenticate the streamed part into ``out``; returns the associated data.
-
-    Order matters more than anything here. ChaCha20 runs without the interpreter lock and can
-    start on any 64-byte block, so with a ``worker`` the far half is encrypted there while
-    this thread does the near half. With a writer (``on_ready``), each stretch goes to it the
-    moment it is encrypted, and the wraps and Poly1305 (which hold the lock) come after: the
-    disk is the slowest part and should never wait for them. Without a writer, each stretch
-    is authenticated right after it is encrypted, while it is still in the cache.
-    """
-    nonce, begin = part_nonce(index), plan.offsets[index]
-    length = plan.part_lengths[index][1]
-    split = length if worker is None or length < SPLIT_MIN else length // 2 // 64 * 64
-    far = None
-    if worker is not None and split < length:
-        far = worker.submit(_encrypt_range, plan.data_key, nonce, views, split, length,
-                            out[begin + split: begin + length])
-
-    def report(end: int) -> None:
-        if on_ready is not None:
-            on_ready(begin, begin + end)
-
-    try:
-        authenticator: PartAuthenticator | None = None
-        aad, authenticated, reported = b"", 0, 0
-        encryptor = PartEncryptor(plan.data_key, nonce)
-        for start in range(0, split, STREAM_CHUNK):
-            end = min(start + STREAM_CHUNK, split)
-            _encrypt_views(encryptor, _slice(views, start, end), out[begin + start: begin + end])
-            report(end)
-            reported = end
-            if on_ready is None:
-                if authenticator is None:
-                    aad = plan.associated_data()
-                    authenticator = PartAuthenticator(plan.data_key, nonce, aad)
-                authenticator.update(out[begin + start: begin + end])
-                authenticated = end
-        if far is not None and far.done():  # hand the far half over before the wraps
-            far.result()
-            far, reported = None, length
-            report(length)
-        if authenticator is None:
-            aad = plan.associated_data()
-            authenticator = PartAuthenticator(plan.data_key, nonce, aad)
-        for start in range(authenticated, length, STREAM_CHUNK):
-            end = min(start + STREAM_CHUNK, length)
-            if end > reported:
-                if far is not None:
-                    far.result()
-                    far = None
-                reported = length
-                report(length)
-            authenticator.update(out[begin + start: begin + end])
-    finally:
-        if far is not None:  # never return while the worker still writes into ``out``
-            with contextlib.suppress(Exception):
-                far.result()
-    out[begin + length: begin + length + TAG_LEN] = authenticator.tag()
-    return aad
-
-
-def _slice(views: list[memoryview], start: int, end: int) -> list[memoryview]:
-    """Bytes ``start:end`` of the concatenation of ``views``, as views."""
-    out, at = [], 0
-    for view in views:
-        lo, hi = max(start - at, 0), min(end - at, len(view))
-        if lo < hi:
-            out.append(view[lo:hi])
-        at += len(view)
-    return out
-
-
-def _encrypt_views(encryptor: PartEncryptor, views: list[memoryview], out: memoryview) -> None:
-    at = 0
-    for view in views:
-        encryptor.encrypt_into(view, out[at: at + len(view)])
-        at += len(view)
-
-
-def _encrypt_range(key: bytes, nonce: bytes, views: list[memoryview], start: int, end: int,
-                   out: memoryview) -> None:
-    _encrypt_views(PartEncryptor(key, nonce, start), _slice(views, start, end), out)
-
-
-def seal_chunks(
-    kind: str,
-    parts: Mapping[str, bytes | bytearray | memoryview],
-    *,
-    recipients: Sequence[tuple[str, X25519PublicKey]],
-    station_id: str,
-    item_id: str,
-    subject: str | None = None,
-    _data_key: bytes | None = None,
-    _wrap: KeyWrapper | None = None,
-) -> list[bytes]:
-    """Seal ``parts`` (raw bytes by part name, ``metadata`` already encoded) into chunks whose
-    concatenation is the sealed file; writing them with ``os.writev`` avoids one big copy.
-
-    ``_data_key`` and ``_wrap`` exist only to reproduce the published test vectors
-    deterministically; production callers leave them unset (fresh key, fresh HPKE ephemeral).
-    """
-    aad, data_key, pieces = _begin(kind, parts, recipients, station_id, item_id, subject,
-                                   _data_key, _wrap)
-    aead = ChaCha20Poly1305(data_key)
-    chunks = [aad]
-    for index, views in enumerate(pieces):
-        plain = views[0] if len(views) == 1 else b"".join(views)
-        chunks.append(aead.encrypt(part_nonce(index), plain, aad))
-    return chunks
-
-
-def seal(
-    kind: str,
-    parts: Mapping[str, bytes | bytearray | memoryview],
-    *,
-    recipients: Sequence[tuple[str, X25519PublicKey]],
-    station_id: str,
-    item_id: str,
-    subject: str | None = None,
-    _data_key: bytes | None = None,
-    _wrap: KeyWrapper | None = None,
-) -> bytes:
-    """Seal an item to ``recipients`` and return the whole sealed file (see :func:`seal_chunks`)."""
-    return b"".join(seal_chunks(
-        kind, parts, recipients=recipients, station_id=station_id, item_id=item_id,
-        subject=subject, _data_key=_data_key, _wrap=_wrap,
-    ))
-
-
-def seal_capture(
-    metadata: Mapping[str, Any],
-    image: bytes,
-    preview: bytes,
-    *,
-    recipients: Sequence[tuple[str, X25519PublicKey]],
-    station_id: str,
-    capture_id: str,
-) -> bytes:
-    """A capture: metadata JSON, the JPEG and a small preview JPEG."""
-    parts = {"metadata": encode_metadata(metadata), "image": image, "preview": preview}
-    return seal("capture", parts, recipients=recipients, station_id=station_id,
-                item_id=capture_id)
-
-
-def seal_amendment(
-    metadata: Mapping[str, Any],
-    *,
-    recipients: Sequence[tuple[str, X25519PublicKey]],
-    station_id: str,
-    amendment_id: str,
-    capture_id: str,
-) -> bytes:
-    """An amendment (changed tags, or a retraction) of ``capture_id``."""
-    return seal("amendment", {"metadata": encode_metadata(metadata)}, recipients=recipients,
-                station_id=station_id, item_id=amendment_id, subject=capture_id)
-
-
-def seal_audit(
-    metadata: Mapping[str, Any],
-    records: bytes,
-    *,
-    recipients: Sequence[tuple[str, X25519PublicKey]],
-    station_id: str,
-    batch_id: str,
-) -> bytes:
-    """A batch of audit log lines (``records``, newline-delimited JSON) for the receiver."""
-    parts = {"metadata": encode_metadata(metadata), "records": records}
-    return seal("audit", parts, recipients=recipients, station_id=station_id, item_id=batch_id)
-
-
-# -- reading ----------------------------------------------------------------------------------
-
-
-def _read_source(
-    source: bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO,
-) -> bytes:
-    if isinstance(source, bytes | bytearray | memoryview):
-        return bytes(source)
-    if isinstance(source, str | os.PathLike):
-        try:
-            with open(source, "rb") as handle:
-                return handle.read()
-        except OSError as exc:
-            raise EnvelopeError(f"cannot read {os.fspath(source)}: {exc.strerror}") from None
-    return source.read()
-
-
-def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise EnvelopeError(f"header repeats the key {key!r}")
-        result[key] = value
-    return result
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def parse_header(data: bytes) -> Header:
-    """Parse and validate the header at the start of ``data`` (which may hold more)."""
-    if len(data) < len(PREFIX) + 4:
-        raise EnvelopeError("not a sealed file: too short (truncated?)")
-    if data[: len(MAGIC)] != MAGIC:
-        raise EnvelopeError("not a sealed file (bad magic)")
-    if data[len(MAGIC)] != VERSION:
-        raise EnvelopeError(f"unsupported envelope version {data[len(MAGIC)]} (this reads 1)")
-    (length,) = struct.unpack(">I", data[len(PREFIX): len(PREFIX) + 4])
-    if length > MAX_HEADER:
-        raise EnvelopeError("header length is implausible (damaged file)")
-    end = len(PREFIX) + 4 + length
-    if len(data) < end:
-        raise EnvelopeError("sealed file is truncated inside its header")
-    try:
-        fields = json.loads(data[len(PREFIX) + 4: end].decode("utf-8"),
-                            object_pairs_hook=_json_object)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise EnvelopeError("header is not valid JSON (damaged file)") from None
-    if not isinstance(fields, dict) or set(fields) != _HEADER_KEYS:
-        raise EnvelopeError("header does not have the v1 fields")
-    if fields["v"] != VERSION or not _is_int(fields["v"]):
-        raise EnvelopeError("header version does not match the file version")
-    if fields["suite"] != SUITE_IDS or any(not _is_int(v) for v in fields["suite"].values()):
-        raise EnvelopeError("unsupported cipher suite")
-    kind, item_id, subject = fields["kind"], fields["id"], fields["subject"]
-    if not isinstance(kind, str):
-        raise EnvelopeError("header kind must be a string")
-    _check_item(kind, item_id, subject)
-    station_id = _check_station(fields["station"])
-    recipients = _parse_recipients(fields["recipients"])
-    parts = _parse_parts(kind, fields["parts"])
-    return Header(VERSION, kind, station_id, item_id, subject, recipients, parts,
-                  bytes(data[:end]))
-
-
-def _parse_recipients(value: object) -> tuple[Recipient, ...]:
-    if not isinstance(value, list) or not 1 <= len(value) <= MAX_RECIPIENTS:
-        raise EnvelopeError(f"header must list 1 to {MAX_RECIPIENTS} recipients")
-    result = []
-    for entry in value:
-        if not isinstance(entry, dict) or set(entry) != {"rid", "kid", "enc"}:
-            raise EnvelopeError("a recipient entry needs exactly rid, kid and enc")
-        rid, kid, enc = entry["rid"], entry["kid"], entry["enc"]
-        if not isinstance(rid, str) or not _RID_RE.fullmatch(rid):
-            raise EnvelopeError("bad recipient id in header")
-        if not isinstance(kid, str) or not _KID_RE.fullmatch(kid):
-            raise EnvelopeError("bad recipient key id in header")
-        try:
-            raw = base64.b64decode(enc, validate=True) if isinstance(enc, str) else b""
-        except ValueError:
-            raw = b""
-        if len(raw) != WRAP_LEN:
-            raise EnvelopeError("bad key wrap in header")
-        result.append(Recipient(rid, kid, raw))
-    if len({r.rid for r in result}) != len(result):
-        raise EnvelopeError("header repeats a recipient id")
-    return tuple(result)
-
-
-def _parse_parts(kind: str, value: object) -> tuple[PartInfo, ...]:
-    wanted = KIND_PARTS[kind]
-    if not isinstance(value, list) or len(value) != len(wanted):
-        raise EnvelopeError(f"a {kind} envelope has the parts {', '.join(wanted)}")
-    result = []
-    for name, entry in zip(wanted, value, strict=True):
-        if not isinstance(entry, dict) or set(entry) != {"name", "len"}:
-            raise EnvelopeError("a part entry needs exactly name and len")
-        if entry["name"] != name:
-            raise EnvelopeError(f"a {kind} envelope has the parts {', '.join(wanted)} in order")
-        size = entry["len"]
-        if not _is_int(size) or not 0 <= size <= MAX_PART:
-            raise EnvelopeError(f"part {name!r} has an implausible length")
-        result.append(PartInfo(name, size))
-    return tuple(result)
-
-
-def read_header(
-    source: bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO,
-) -> Header:
-    """The header of a sealed file, bytes or stream, without any key (reads only the header)."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        return parse_header(bytes(source))
-    if isinstance(source, str | os.PathLike):
-        try:
-            with open(source, "rb") as handle:
-                return read_header(handle)
-        except OSError as exc:
-            raise EnvelopeError(f"cannot read {os.fspath(source)}: {exc.strerror}") from None
-    start = source.read(len(PREFIX) + 4)
-    if len(start) < len(PREFIX) + 4 or start[: len(MAGIC)] != MAGIC:
+def _read_header(reader: _Reader) -> Header:
+    start = reader.handle.read(HEAD_LEN) or b""
+    if len(start) < HEAD_LEN or start[: len(PREFIX)] != PREFIX:
         return parse_header(start)  # raises the matching error
-    (length,) = struct.unpack(">I", start[len(PREFIX):])
-    if length > MAX_HEADER:
-        return parse_header(start)  # raises: implausible length
-    return parse_header(start + source.read(length))
+    (length,) = struct.unpack(">H", start[len(PREFIX):])
+    return parse_header(start + (reader.handle.read(min(length, MAX_HEADER + 1)) or b""))
 
 
-def _find_recipients(header: Header, private_key: X25519PrivateKey,
-                     recipient_id: str | None) -> list[Recipient]:
-    kid = key_id(private_key.public_key())
-    matches = [r for r in header.recipients if r.kid == kid
-               and (recipient_id is None or r.rid == recipient_id)]
-    if not matches:
-        named = f" as {recipient_id!r}" if recipient_id else ""
+def _with_file(source: Source, job: Callable[[_Reader], Any]) -> Any:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return job(_Reader(io.BytesIO(source)))
+    if isinstance(source, str | os.PathLike):
+        try:
+            handle = open(source, "rb")
+        except OSError as exc:
+            raise EnvelopeError(f"cannot read the sealed file: {exc.strerror}") from None
+        with handle:
+            return job(_Reader(handle))
+    return job(_Reader(source))
+
+
+def read_header(source: Source) -> Header:
+    """The header of a sealed file (bytes, path or binary stream), without any key."""
+    return _with_file(source, _read_header)
+
+
+def _ciphertext_pieces(reader: _Reader, header: Header) -> Iterator[bytes]:
+    """The sealed chunks in order, read one at a time from just after the header."""
+    remaining = header.plaintext_length
+    for _index in range(header.chunks):
+        length = min(remaining, CHUNK_SIZE)
+        remaining -= length
+        yield reader.exactly(length + TAG_LEN)
+
+
+def _verify_signature(reader: _Reader, header: Header, station_key: Ed25519PublicKey) -> bytes:
+    """Pass 1: hash header and chunks, check the signature; returns the digest."""
+    digest = hashlib.sha256(header.raw)
+    for sealed in _ciphertext_pieces(reader, header):
+        digest.update(sealed)
+    signature = reader.exactly(SIGNATURE_LEN)
+    try:
+        station_key.verify(signature, SIGNATURE_LABEL + digest.digest())
+    except InvalidSignature:
         raise EnvelopeError(
-            f"this sealed file is not addressed to this key{named} (key id {kid}; "
-            f"recipients: {', '.join(f'{r.rid}:{r.kid}' for r in header.recipients)})"
-        )
-    return matches
+            f"the file is not signed by station {header.station_id}: forged or damaged") from None
+    return digest.digest()
 
 
-def open_envelope(
-    source: bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO,
-    private_key: X25519PrivateKey,
-    recipient_id: str | None = None,
-    *,
-    only: Iterable[str] | None = None,
-) -> OpenedEnvelope:
-    """Check and decrypt a sealed file with a recipient's private key.
+def _unwrap(header: Header, private_key: X25519PrivateKey) -> tuple[str, bytes]:
+    kid = key_id(private_key.public_key())
+    enc = dict(header.recipients).get(kid)
+    if enc is None:
+        raise EnvelopeError(f"this sealed file is not addressed to key {kid}")
+    try:
+        data_key = _SUITE.decrypt(enc, private_key,
+                                  info=hpke_info(header.kind, header.station_id, header.item_id))
+    except InvalidTag:
+        raise EnvelopeError("the key wrap for this key does not open") from None
+    if len(data_key) != DATA_KEY_LEN:
+        raise EnvelopeError("the key wrap holds no data key")
+    return kid, data_key
 
-    ``only`` names the parts to decrypt (``metadata`` is always included), e.g. a review list
-    that needs just the preview. Raises :class:`EnvelopeError` if the file is truncated,
-    extended, tampered with, or not addressed to ``private_key``.
+
+def open_envelope(source: Source, private_key: X25519PrivateKey,
+                  station_key: Ed25519PublicKey, *, write: PartWriter | None = None) -> Opened:
+    """Verify and decrypt a sealed file addressed to ``private_key``, made by the station
+    whose identity key is ``station_key``.
+
+    The signature is checked over every byte before anything is decrypted; then the metadata
+    (chunk 0) is checked against the table and the header, and only then are the other parts
+    decrypted, chunk by chunk, and handed to ``write(part, bytes)`` in order, or kept in
+    ``Opened.parts`` when no writer is given. The file must not change while it is opened
+    (the second pass re-hashes it and refuses if it did). On EnvelopeError the caller
+    discards whatever ``write`` received. A path, a seekable binary file or bytes.
     """
     if not isinstance(private_key, X25519PrivateKey):
         raise EnvelopeError("opening needs an X25519 private key")
-    data = _read_source(source)
-    header = parse_header(data)
-    if len(data) < header.total_size:
-        raise EnvelopeError(
-            f"sealed file is truncated ({len(data)} of {header.total_size} bytes)")
-    if len(data) > header.total_size:
-        raise EnvelopeError("sealed file has unexpected bytes after its payload")
-    info = hpke_info(header.kind, header.station_id, header.item_id)
-    data_key = None
-    used = None
-    for entry in _find_recipients(header, private_key, recipient_id):
-        try:
-            data_key = _SUITE.decrypt(entry.enc, private_key, info=info)
-        except InvalidTag:
-            continue
-        if len(data_key) == DATA_KEY_LEN:
-            used = entry.rid
-            break
-        data_key = None
-    if data_key is None or used is None:
-        raise EnvelopeError(
-            "the key wrap for this key does not open: the file was tampered with or its "
-            "header names another station or item")
-    wanted = {"metadata", *(only if only is not None else KIND_PARTS[header.kind])}
-    unknown = wanted - set(KIND_PARTS[header.kind])
-    if unknown:
-        raise EnvelopeError(f"a {header.kind} envelope has no part {sorted(unknown)[0]!r}")
+    if not isinstance(station_key, Ed25519PublicKey):
+        raise EnvelopeError("opening needs the station's Ed25519 public key")
+
+    def job(reader: _Reader) -> Opened:
+        header = _read_header(reader)
+        size = reader.size()
+        if size != header.file_size:
+            raise EnvelopeError(f"sealed file has {size} bytes, its header says "
+                                f"{header.file_size}: truncated or extended")
+        if station_of(station_key) != header.station_id:
+            raise EnvelopeError(f"the file names station {header.station_id}, the key given "
+                                f"is of station {station_of(station_key)}")
+        signed = _verify_signature(reader, header, station_key)
+        kid, data_key = _unwrap(header, private_key)
+        reader.handle.seek(header.payload_offset)
+        return _decrypt(reader, header, kid, data_key, signed, write)
+
+    return _with_file(source, job)
+
+
+def _decrypt(reader: _Reader, header: Header, kid: str, data_key: bytes, signed: bytes,
+             write: PartWriter | None) -> Opened:
+    """Pass 2: decrypt each chunk in order, check the metadata first, hand out the rest."""
+    kept: dict[str, bytearray] = {name: bytearray() for name, _len in header.parts[1:]}
+
+    def keep(name: str, data: memoryview) -> None:
+        kept[name] += data
+
+    out = write or keep
+    # Plaintext offsets where each part other than metadata starts and ends.
+    bounds, at = [], header.parts[0][1]
+    for name, length in header.parts[1:]:
+        bounds.append((name, at, at + length))
+        at += length
     aead = ChaCha20Poly1305(data_key)
-    parts: dict[str, bytes] = {}
-    offset = header.payload_offset
-    view = memoryview(data)
-    for index, part in enumerate(header.parts):
-        end = offset + part.length + TAG_LEN
-        if part.name in wanted:
-            try:
-                parts[part.name] = aead.decrypt(part_nonce(index), view[offset:end], header.raw)
-            except InvalidTag:
-                raise EnvelopeError(
-                    f"part {part.name!r} does not authenticate: the file was tampered with or "
-                    "damaged") from None
-        offset = end
-    try:
-        metadata = json.loads(parts["metadata"].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise EnvelopeError("metadata is not valid JSON") from None
-    if not isinstance(metadata, dict):
-        raise EnvelopeError("metadata must be a JSON object")
-    return OpenedEnvelope(header=header, recipient_id=used, metadata=metadata, parts=parts)
-
-
-def recipient_id_for(private_key: X25519PrivateKey, header: Header) -> str | None:
-    """The label under which ``header`` addresses ``private_key``, or None."""
-    kid = key_id(private_key.public_key())
-    return next((r.rid for r in header.recipients if r.kid == kid), None)
-
-
-def load_public_key(raw: bytes) -> X25519PublicKey:
-    """An X25519 public key from its raw 32 bytes (as carried in an enrolment)."""
-    if not isinstance(raw, bytes | bytearray) or len(raw) != 32:
-        raise EnvelopeError("an X25519 public key is 32 raw bytes")
-    return X25519PublicKey.from_public_bytes(bytes(raw))
-
-
-def default_name(item_id: str) -> str:
-    """The file name of a sealed item: ``<item id>.sealed``."""
-    return f"{_canonical_uuid(item_id, 'item id')}{SUFFIX}"
-
-
-def path_for(directory: Path, item_id: str) -> Path:
-    return Path(directory) / default_name(item_id)
+    digest = hashlib.sha256(header.raw)
+    metadata: dict[str, Any] = {}
+    position = 0
+    for index, sealed in enumerate(_ciphertext_pieces(reader, header)):
+        digest.update(sealed)
+        try:
+            plain = memoryview(aead.decrypt(chunk_nonce(index, index == header.chunks - 1),
+                                            sealed, header.raw))
+        except InvalidTag:
+            raise EnvelopeError(f"chunk {index} does not authenticate: reordered, duplicated, "
+                                "cut or altered") from None
+        if index == 0:
+            metadata = check_metadata(
+                header.kind, _parse_json(bytes(plain[: header.parts[0][1]]), "metadata",
+                                         ascii_only=False),
+                station_id=header.station_id, item_id=header.item_id, subject=header.subject)
+        for name, start, end in bounds:
+            low, high = max(start, position), min(end, position + len(plain))
+            if low < high:
+                out(name, plain[low - position: high - position])
+        position += len(plain)
+    if digest.digest() != signed:
+        raise EnvelopeError("the sealed file changed while it was being opened")
+    parts = {} if write else {name: bytes(data) for name, data in kept.items()}
+    return Opened(header, kid, metadata, parts)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync.envelope_v2 import SUFFIX
+from sync.envelope import SUFFIX
 
 from ..paths import StatePaths
 from .audit import AuditLog

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from sync.durable import write_durably
-from sync.envelope_v2 import key_id
+from sync.envelope import key_id
 from sync.protocol import station_id_for
 
 from ..paths import StatePaths

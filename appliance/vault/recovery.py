@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sync.durable import fsync_dir, is_temp_name, move_durably, remove_durably
-from sync.envelope_v2 import SUFFIX, EnvelopeError, read_header
+from sync.envelope import SUFFIX, EnvelopeError, read_header
 
 from .catalog import (
     Catalog,

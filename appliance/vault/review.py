@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sync.envelope_v2 import AMENDABLE, EnvelopeError, open_envelope
+from sync.envelope import AMENDABLE, EnvelopeError, open_envelope
 
 from .catalog import discard_item, discard_queued_amendments, mark_capture_discarded
 from .context import VaultContext

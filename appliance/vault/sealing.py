@@ -4,7 +4,7 @@ The path of a capture, read top to bottom (:func:`seal_capture_file`):
 
 1. strip identifying metadata from the JPEG (:mod:`.exif`; the image data stays a view);
 2. make the preview, unless the camera handed one in (:mod:`.preview`);
-3. seal (:func:`sync.envelope_v2.seal_to`) and write each 64 KiB chunk as it is sealed, into
+3. seal (:func:`sync.envelope.seal_to`) and write each 64 KiB chunk as it is sealed, into
    a temp file beside the target (:class:`sync.durable.DurableFile`, mode 0600);
 4. fsync, link under its name (never replacing a file), fsync the directory.
 
@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from sync.durable import DurableFile
-from sync.envelope_v2 import PartData, seal_to
+from sync.envelope import PartData, seal_to
 
 from .errors import DiskFullError
 from .exif import strip_identifying_metadata, stripped_pieces

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from sync.envelope_v2 import EnvelopeError
+from sync.envelope import EnvelopeError
 
 from ..enrolment import NotEnrolledError
 from .catalog import UNHASHED, insert_capture, insert_item
@@ -41,7 +41,7 @@ class CaptureStore:
         """Seal ``jpeg`` (identifying EXIF removed) with ``metadata`` and queue it, durably.
 
         ``metadata`` holds the capture's keys of the envelope's metadata table
-        (:data:`sync.envelope_v2.METADATA_FIELDS`); the vault sets ``station_id`` and
+        (:data:`sync.envelope.METADATA_FIELDS`); the vault sets ``station_id`` and
         ``capture_id`` and, if missing, ``captured_at``. Raises NotEnrolledError (no practice
         key yet), DiskFullError (below the reserve or out of space) or VaultError; in every
         case nothing new is left on disk (the failure is audited as ``error.capture_failed``

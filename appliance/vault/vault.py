@@ -1,6 +1,6 @@
 """The vault: seal each capture in memory, store it durably, queue it, let staff review it.
 
-What reaches the disk is sealed files (``captures/<id>.sealed``, see ``docs/envelope-v2.md``), the
+What reaches the disk is sealed files (``captures/<id>.sealed``, see ``docs/envelope.md``), the
 catalog database (delivery facts and keyed pseudonyms, :mod:`.catalog`) and the audit log.
 :class:`Vault` holds the state directory (a lock file keeps it to one process), runs start-up
 recovery and composes the parts, each with one job:

@@ -25,7 +25,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sync.durable import write_durably
-from sync.envelope_v2 import EnvelopeError, Header, Opened, read_header, station_of
+from sync.envelope import EnvelopeError, Header, Opened, read_header, station_of
 
 from ..intake import open_to_files
 from ..store import ReceiverStore

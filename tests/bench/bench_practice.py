@@ -38,7 +38,7 @@ def _vm_hwm_mb(pid: int) -> float:
 def _seal_file(path: Path, keys, station, image_len: int) -> tuple[str, int]:
     """Seal a capture with an ``image_len``-byte image (pieces of one random block, never
     joined) straight to ``path``; (capture id, file size)."""
-    from sync.envelope_v2 import seal_to
+    from sync.envelope import seal_to
     from tests.sync.helpers import METADATA, PREVIEW, uuid7
 
     block = os.urandom(BLOCK)
@@ -54,8 +54,8 @@ def _seal_file(path: Path, keys, station, image_len: int) -> tuple[str, int]:
 
 def _largest_image(keys, station, probe: Path) -> int:
     """The longest image whose sealed capture still fits ``MAX_ITEM_BYTES`` (the file's size
-    is worked out from an empty-image probe by the layout in docs/envelope-v2.md)."""
-    from sync.envelope_v2 import TAG_LEN, chunk_count, read_header
+    is worked out from an empty-image probe by the layout in docs/envelope.md)."""
+    from sync.envelope import TAG_LEN, chunk_count, read_header
     from sync.protocol import MAX_ITEM_BYTES
 
     _, empty = _seal_file(probe, keys, station, 0)

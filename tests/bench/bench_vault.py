@@ -43,7 +43,7 @@ from appliance.vault.exif import stripped_pieces
 from appliance.vault.preview import make_preview
 from appliance.vault.sealing import write_sealed
 from sync.durable import write_durably
-from sync.envelope_v2 import CHUNK_SIZE, seal_to
+from sync.envelope import CHUNK_SIZE, seal_to
 from tests.bench import Figure
 
 REPEATS = 25

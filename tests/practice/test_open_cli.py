@@ -17,7 +17,7 @@ from PIL import Image
 
 from practice.keys import ReceiverKeys
 from practice.store import ReceiverStore
-from sync import envelope_v2 as env
+from sync import envelope as env
 from tests.sync.helpers import Station, b64, new_station, uuid7
 
 PATIENT = "0000000000004711234"

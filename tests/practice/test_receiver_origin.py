@@ -12,7 +12,7 @@ import tracemalloc
 
 import pytest
 
-from sync import envelope_v2 as env
+from sync import envelope as env
 from sync.client import ReceiverClient
 from sync.protocol import item_path
 from tests.sync.helpers import new_station, seal_amendment, seal_capture, uuid7

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from practice.keys import ReceiverKeys
 from practice.receiver_api import ReceiverApp
 from practice.store import ReceiverStore
-from sync import envelope_v2
+from sync import envelope
 from sync.outbox import OutboxItem
 from sync.protocol import station_id_for
 from sync.uploader import DeliveryTarget
@@ -136,7 +136,7 @@ def new_station(name: str = "exam-1") -> Station:
     return Station(Ed25519PrivateKey.generate(), name)
 
 
-#: Capture metadata as a station seals it (every key from the v2 table in sync/envelope_v2.py).
+#: Capture metadata as a station seals it (every key from the v2 table in sync/envelope.py).
 METADATA = {
     "patient_id": "000123456", "issuer": "GSRN-8018", "encounter": "E-77",
     "operator": "nurse-4", "consent": "record-only", "body_site": "heel",
@@ -159,7 +159,7 @@ def seal_capture_to(practice_public, station: Station, capture_id: str | None = 
     capture_id = capture_id or uuid7()
     image = image if image is not None else b"\xff\xd8\xff\xe0fake-jpeg-" + capture_id.encode()
     metadata = {**METADATA, "station_id": station.station_id, "capture_id": capture_id, **meta}
-    sealed = envelope_v2.seal("capture", metadata, {"image": image, "preview": PREVIEW},
+    sealed = envelope.seal("capture", metadata, {"image": image, "preview": PREVIEW},
                               recipients=[practice_public], station_key=station.key,
                               item_id=capture_id)
     return capture_id, sealed, image
@@ -175,7 +175,7 @@ def seal_amendment(keys: ReceiverKeys, station: Station, capture_id: str, *,
                 "changes": {} if retract else (changes or {"body_site": "knee"})}
     if retract:
         metadata["reason"] = "wrong patient"
-    sealed = envelope_v2.seal("amendment", metadata, {}, recipients=[keys.practice_public],
+    sealed = envelope.seal("amendment", metadata, {}, recipients=[keys.practice_public],
                               station_key=station.key, item_id=amendment_id,
                               subject=capture_id)
     return amendment_id, sealed

@@ -10,8 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
 from sync.enrol import enrol
-from sync.envelope import load_public_key
 from sync.provisioning import read_toml
 from sync.uploader import DeliveryTarget, MdnsLocator, SyncWorker
 from tests.sync.helpers import FileOutbox, new_station, seal_capture_to
@@ -32,7 +33,8 @@ def main(provision_file: str, interface: str) -> int:
         target = DeliveryTarget(result.station_id, result.receiver_name, result.receiver_pin,
                                 result.receipt_public_key)
         outbox = FileOutbox(Path(tempfile.mkdtemp()) / "outbox")
-        capture_id, sealed, _ = seal_capture_to(load_public_key(result.practice_public_key),
+        capture_id, sealed, _ = seal_capture_to(
+            X25519PublicKey.from_public_bytes(result.practice_public_key),
                                                 station)
         outbox.add("capture", capture_id, sealed)
         worker = SyncWorker(outbox, station.key, target, locator,

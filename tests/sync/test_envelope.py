@@ -1,15 +1,10 @@
-"""Envelope v1: round trips, every kind of damage refused, and the published vectors reproduced.
+"""Envelope v2: round trips, the signature, the STREAM chunks, the strict parsers, the vectors.
 
-The test vectors in ``docs/envelope-vectors.json`` are checked two ways:
-
-1. *Opening*: each vector gives recipient private keys and the sealed bytes; opening must give
-   exactly the listed plaintext parts.
-2. *Re-sealing*: the single-shot HPKE API of ``cryptography`` draws a fresh ephemeral key each
-   time, so a deterministic re-seal uses :func:`reference_hpke_seal` below, an independent
-   RFC 9180 base-mode sender fed with the vector's ephemeral key. It is itself checked against
-   the RFC's own vector (A.2.1) and against ``cryptography`` (which must open what it makes).
-   With the vector's data key and these wraps, :func:`sync.envelope.seal` must reproduce the
-   sealed bytes exactly.
+``docs/envelope-vectors.json`` is checked three ways: every positive vector opens to its
+published plaintext, re-seals byte for byte (the data key and the HPKE ephemeral keys are
+fixed through :mod:`tests.sync.hpke_reference`; Ed25519 is deterministic), and is also
+rebuilt by :func:`reference_seal`, a writer made from the spec alone, never from
+:mod:`sync.envelope`; every negative vector is refused with its published reason.
 
 Regenerate the vectors (only when the format changes, which means a new version):
 ``python -m tests.sync.test_envelope --write-vectors``.
@@ -21,452 +16,602 @@ import base64
 import hashlib
 import io
 import json
-import os
 import sys
-import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sync import envelope as env
-from sync.envelope import EnvelopeError
-from tests.sync.hpke_reference import deterministic_wrap, reference_hpke_seal
-from tests.sync.hpke_reference import raw_public as _raw
+from sync.envelope import CHUNK_SIZE, EnvelopeError
+from sync.protocol import MAX_ITEM_BYTES, station_id_for
+from tests.sync.hpke_reference import deterministic_wrap, raw_public, reference_hpke_seal
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "envelope-vectors.json"
-PATIENT = "MRN-4711-0815"
+CAPTURE_ID = "01890a5d-ac96-774b-bcce-b302099a8057"
+AMENDMENT_ID = "01890a5d-b000-7000-8000-000000000001"
+AUDIT_ID = "01890a5d-c000-7000-8000-000000000002"
+DOCUMENT_ID = "01890a5d-d000-7000-8000-000000000003"
+CAPTURED_AT = "2026-01-02T03:04:05.678+00:00"
 
 
-# -- fixtures ----------------------------------------------------------------------------------
+def _x25519(label: str) -> X25519PrivateKey:
+    return X25519PrivateKey.from_private_bytes(hashlib.sha256(label.encode()).digest())
 
 
-def _tiny_jpeg(size: int, colour: tuple[int, int, int]) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", (size, size), colour).save(buf, "JPEG", quality=50)
-    return buf.getvalue()
+def _ed25519(label: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(label.encode()).digest())
 
 
-@pytest.fixture(scope="module")
-def keys():
-    return {"practice": X25519PrivateKey.generate(), "review": X25519PrivateKey.generate()}
+PRACTICE = _x25519("vector practice key")
+REVIEW = _x25519("vector review key")
+STRANGER = _x25519("vector stranger key")
+STATION = _ed25519("vector station key")
+OTHER_STATION = _ed25519("vector other station key")
+STATION_ID = env.station_of(STATION.public_key())
+OTHER_STATION_ID = env.station_of(OTHER_STATION.public_key())
 
 
-def _recipients(keys):
-    return [(rid, k.public_key()) for rid, k in keys.items()]
+def capture_metadata(**changes: object) -> dict:
+    meta = {
+        "station_id": STATION_ID, "capture_id": CAPTURE_ID, "patient_id": "0000000000000000001",
+        "issuer": "EXAMPLE", "captured_at": CAPTURED_AT, "encounter": "V-2026-17",
+        "operator": "badge:42", "consent": "record-only", "emergency_override": False,
+        "body_site": "heel", "laterality": "left", "provenance": "scanned-gs1",
+        "session_id": "5f0c3e2a-0000-4000-8000-000000000000", "sequence": 1,
+        "station_name": "Room 3", "clock_synced": True,
+    }
+    meta.update(changes)
+    return {k: v for k, v in meta.items() if v is not ...}
 
 
-def _capture(keys, *, image=b"\xff\xd8jpeg-bytes\xff\xd9", preview=b"\xff\xd8p\xff\xd9",
-             capture_id=None, station="st-1"):
-    capture_id = capture_id or str(uuid.uuid4())
-    meta = {"patient": PATIENT, "issuer": "HOSP", "body_site": "heel", "consent": "clinical"}
-    sealed = env.seal_capture(meta, image, preview, recipients=_recipients(keys),
-                              station_id=station, capture_id=capture_id)
-    return sealed, meta, capture_id
+def amendment_metadata(**changes: object) -> dict:
+    meta = {"station_id": STATION_ID, "amends": CAPTURE_ID, "at": "2026-01-02T03:10:00Z",
+            "retract": False, "changes": {"body_site": "knee"}, "operator": "badge:42"}
+    meta.update(changes)
+    return meta
+
+
+def audit_metadata() -> dict:
+    return {"station_id": STATION_ID, "first_seq": 1, "last_seq": 2, "lines": 2}
+
+
+def pattern(length: int) -> bytes:
+    """The vectors' stand-in image: byte ``i`` is ``i mod 251``."""
+    return bytes(i % 251 for i in range(length))
+
+
+def seal_capture(image: bytes = b"\xff\xd8jpeg\xff\xd9", preview: bytes = b"\xff\xd8p\xff\xd9",
+                 *, metadata: dict | None = None, **args: object) -> bytes:
+    args.setdefault("recipients", [PRACTICE.public_key(), REVIEW.public_key()])
+    args.setdefault("station_key", STATION)
+    args.setdefault("item_id", CAPTURE_ID)
+    return env.seal("capture", metadata or capture_metadata(), {"image": image,
+                                                                "preview": preview}, **args)
+
+
+def open_capture(sealed: bytes, key: X25519PrivateKey = PRACTICE,
+                 station: Ed25519PublicKey | None = None, **args: object) -> env.Opened:
+    return env.open_envelope(sealed, key, station or STATION.public_key(), **args)
+
+
+# -- a writer made from docs/envelope.md alone ----------------------------------------------
+
+
+def reference_header(kind: str, station: str, item: str, subject: str | None,
+                     wraps: list[tuple[str, bytes]], lengths: list[tuple[str, int]]) -> bytes:
+    body = json.dumps({
+        "kind": kind, "station": station, "id": item, "subject": subject,
+        "recipients": [{"kid": kid, "enc": base64.b64encode(enc).decode()} for kid, enc in wraps],
+        "parts": [{"name": name, "len": n} for name, n in lengths],
+    }, sort_keys=True, separators=(",", ":")).encode("ascii")
+    return b"CAPSEAL\x02" + len(body).to_bytes(2, "big") + body
+
+
+def reference_chunks(head: bytes, data_key: bytes, payload: bytes) -> list[bytes]:
+    count = max(1, -(-len(payload) // 65536))
+    aead = ChaCha20Poly1305(data_key)
+    return [aead.encrypt(i.to_bytes(11, "big") + bytes([i == count - 1]),
+                         payload[i * 65536:(i + 1) * 65536], head) for i in range(count)]
+
+
+def reference_signature(body: bytes, key: Ed25519PrivateKey) -> bytes:
+    return key.sign(b"capture-station envelope v2 signature\n" + hashlib.sha256(body).digest())
+
+
+def reference_seal(kind: str, station_key: Ed25519PrivateKey, item: str, subject: str | None,
+                   recipients: list[tuple[X25519PrivateKey, X25519PrivateKey]],
+                   parts: list[tuple[str, bytes]], data_key: bytes, *,
+                   station: str | None = None, wrap_item: str | None = None,
+                   signer: Ed25519PrivateKey | None = None) -> bytes:
+    """A sealed file from the spec; every check is the caller's (so it can make bad files).
+    ``recipients`` are (recipient, ephemeral) private keys."""
+    station = station or station_id_for(raw_public(station_key.public_key()))
+    info = b"\x00".join((b"capture-station envelope v2", kind.encode(), station.encode(),
+                         (wrap_item or item).encode()))
+    wraps = [(hashlib.sha256(raw_public(r.public_key())).hexdigest()[:16],
+              reference_hpke_seal(e, r.public_key(), info, data_key)) for r, e in recipients]
+    head = reference_header(kind, station, item, subject, wraps,
+                            [(name, len(data)) for name, data in parts])
+    body = head + b"".join(reference_chunks(head, data_key, b"".join(d for _n, d in parts)))
+    return body + reference_signature(body, signer or station_key)
+
+
+def split_file(sealed: bytes) -> tuple[bytes, list[bytes], bytes]:
+    """(header, chunks, signature) of a well-formed sealed file."""
+    header = env.read_header(sealed)
+    chunks, at, left = [], header.payload_offset, header.plaintext_length
+    for _ in range(header.chunks):
+        size = min(left, CHUNK_SIZE) + 16
+        chunks.append(sealed[at:at + size])
+        at, left = at + size, left - size + 16
+    return header.raw, chunks, sealed[at:]
+
+
+def resigned(head: bytes, chunks: list[bytes], key: Ed25519PrivateKey = STATION) -> bytes:
+    body = head + b"".join(chunks)
+    return body + reference_signature(body, key)
 
 
 # -- round trips -------------------------------------------------------------------------------
 
 
-def test_capture_round_trip_for_each_recipient(keys):
-    image = bytes(range(256)) * 1000
-    sealed, meta, cid = _capture(keys, image=image, preview=b"preview!")
-    for rid, key in keys.items():
-        opened = env.open_envelope(sealed, key)
-        assert opened.recipient_id == rid
-        assert opened.metadata == meta
-        assert opened.image == image and opened.preview == b"preview!"
-        assert opened.kind == "capture" and opened.item_id == cid == opened.capture_id
-        assert opened.station_id == "st-1"
-        assert env.open_envelope(sealed, key, rid).recipient_id == rid
-    # Nothing in the sealed bytes is readable.
-    assert PATIENT.encode() not in sealed and b"heel" not in sealed
-    assert image[:64] not in sealed
-
-
-def test_amendment_and_audit_round_trip(keys):
-    cid, aid, bid = (str(uuid.uuid4()) for _ in range(3))
-    sealed = env.seal_amendment({"changes": {"body_site": "knee"}}, recipients=_recipients(keys),
-                                station_id="st-1", amendment_id=aid, capture_id=cid)
+@pytest.mark.parametrize("image_size", [0, 1, CHUNK_SIZE - 600, CHUNK_SIZE, 3 * CHUNK_SIZE + 5])
+def test_capture_round_trip_for_both_recipients(image_size):
+    image = pattern(image_size)
+    sealed = seal_capture(image, b"preview")
     header = env.read_header(sealed)
-    assert (header.kind, header.item_id, header.subject, header.capture_id) == \
-        ("amendment", aid, cid, cid)
-    opened = env.open_envelope(sealed, keys["practice"])
-    assert opened.metadata == {"changes": {"body_site": "knee"}}
-    assert opened.parts.keys() == {"metadata"}
-
-    records = b'{"seq":1}\n{"seq":2}\n'
-    sealed = env.seal_audit({"first": 1, "last": 2}, records, recipients=_recipients(keys),
-                            station_id="st-1", batch_id=bid)
-    opened = env.open_envelope(sealed, keys["practice"])
-    assert opened.records == records and opened.header.capture_id is None
-    assert opened.kind == "audit"
+    assert len(sealed) == header.file_size
+    assert (header.kind, header.station_id, header.item_id, header.capture_id) == \
+        ("capture", STATION_ID, CAPTURE_ID, CAPTURE_ID)
+    for key in (PRACTICE, REVIEW):
+        opened = open_capture(sealed, key)
+        assert opened.parts == {"image": image, "preview": b"preview"}
+        assert opened.metadata == capture_metadata()
+        assert opened.kid == env.key_id(key.public_key())
 
 
-def test_empty_parts_round_trip(keys):
-    sealed, _, _ = _capture(keys, image=b"", preview=b"")
-    opened = env.open_envelope(sealed, keys["review"])
-    assert opened.image == b"" and opened.preview == b""
+def test_other_kinds_round_trip():
+    document = env.seal("document", capture_metadata(capture_id=DOCUMENT_ID, pages=2),
+                        {"pdf": b"%PDF-1.4\n%%EOF\n", "preview": b"p"},
+                        recipients=[PRACTICE.public_key()], station_key=STATION,
+                        item_id=DOCUMENT_ID)
+    amendment = env.seal("amendment", amendment_metadata(), {}, recipients=[
+        PRACTICE.public_key()], station_key=STATION, item_id=AMENDMENT_ID, subject=CAPTURE_ID)
+    audit = env.seal("audit", audit_metadata(), {"records": b'{"seq":1}\n{"seq":2}\n'},
+                     recipients=[PRACTICE.public_key()], station_key=STATION, item_id=AUDIT_ID)
+    assert open_capture(document).parts == {"pdf": b"%PDF-1.4\n%%EOF\n", "preview": b"p"}
+    opened = open_capture(amendment)
+    assert (opened.capture_id, opened.parts, opened.metadata) == \
+        (CAPTURE_ID, {}, amendment_metadata())
+    assert open_capture(audit).parts == {"records": b'{"seq":1}\n{"seq":2}\n'}
+    assert env.read_header(audit).capture_id is None
 
 
-def test_read_header_needs_no_key_and_reads_only_the_header(keys, tmp_path):
-    sealed, _, cid = _capture(keys, image=b"x" * 10_000)
-    path = tmp_path / env.default_name(cid)
-    path.write_bytes(sealed)
-    assert path.name.endswith(".sealed")
-    for source in (sealed, path, str(path)):
-        header = env.read_header(source)
-        assert header.version == 1 and header.kind == "capture"
-        assert header.station_id == "st-1" and header.capture_id == cid
-        assert [r.rid for r in header.recipients] == ["practice", "review"]
-        assert [p.name for p in header.parts] == ["metadata", "image", "preview"]
-        assert header.total_size == len(sealed)
-    stream = io.BytesIO(sealed)
-    header = env.read_header(stream)
-    assert stream.tell() == header.payload_offset < 2000
-    assert env.recipient_id_for(keys["practice"], header) == "practice"
-    assert env.recipient_id_for(X25519PrivateKey.generate(), header) is None
+def test_sealing_writes_as_it_goes_and_opening_streams_to_a_writer(tmp_path):
+    image = pattern(5 * CHUNK_SIZE + 123)
+    writes: list[bytes] = []
+    size = env.seal_to(lambda data: writes.append(bytes(data)), "capture", capture_metadata(),
+                       {"image": [image[:1000], memoryview(image)[1000:]], "preview": b"pv"},
+                       recipients=[PRACTICE.public_key()], station_key=STATION,
+                       item_id=CAPTURE_ID)
+    header = env.parse_header(writes[0])
+    assert len(writes) == 1 + header.chunks + 1 and header.chunks == 6
+    assert all(len(w) == CHUNK_SIZE + 16 for w in writes[1:-2]) and len(writes[-1]) == 64
+    assert size == sum(map(len, writes)) == header.file_size
+    path = tmp_path / f"{CAPTURE_ID}.sealed"
+    path.write_bytes(b"".join(writes))
+    received: list[tuple[str, int]] = []
+    out = io.BytesIO()
+
+    def sink(part: str, data: memoryview) -> None:
+        received.append((part, len(data)))
+        if part == "image":
+            out.write(data)
+
+    opened = env.open_envelope(path, PRACTICE, STATION.public_key(), write=sink)
+    assert opened.parts == {} and opened.metadata == capture_metadata()
+    assert out.getvalue() == image
+    assert max(n for _p, n in received) <= CHUNK_SIZE
+    assert [p for p, _n in received][-1] == "preview"
+    with path.open("rb") as handle:  # an open binary file works the same
+        assert open_capture(handle).parts["image"] == image
 
 
-def test_open_accepts_path_and_stream_and_only_some_parts(keys, tmp_path):
-    sealed, meta, _ = _capture(keys, image=b"I" * 5000, preview=b"P" * 50)
-    path = tmp_path / "x.sealed"
-    path.write_bytes(sealed)
-    assert env.open_envelope(path, keys["practice"]).image == b"I" * 5000
-    assert env.open_envelope(io.BytesIO(sealed), keys["practice"]).preview == b"P" * 50
-    partial = env.open_envelope(sealed, keys["review"], only=["preview"])
-    assert partial.preview == b"P" * 50 and partial.image == b"" and partial.metadata == meta
-    with pytest.raises(EnvelopeError, match="no part 'records'"):
-        env.open_envelope(sealed, keys["review"], only=["records"])
+def test_each_seal_draws_a_fresh_data_key_and_ephemeral():
+    one, two = seal_capture(), seal_capture()
+    assert env.read_header(one).recipients != env.read_header(two).recipients
+    assert split_file(one)[1] != split_file(two)[1]
 
 
-def test_seal_chunks_concatenate_to_seal(keys):
-    cid = str(uuid.uuid4())
+# -- the signature -----------------------------------------------------------------------------
+
+
+def test_a_file_without_the_station_signature_is_refused():
+    sealed = seal_capture(pattern(1000))
+    head, chunks, _signature = split_file(sealed)
+    released: list[str] = []
+    for forged in (head + b"".join(chunks) + bytes(64),
+                   resigned(head, chunks, OTHER_STATION)):
+        with pytest.raises(EnvelopeError, match="not signed by station"):
+            open_capture(forged, write=lambda part, _data: released.append(part))
+    assert released == []  # no plaintext before the signature holds
+
+
+def test_the_station_key_must_be_the_one_the_header_names():
+    sealed = seal_capture()
+    with pytest.raises(EnvelopeError, match="key given is of station"):
+        open_capture(sealed, station=OTHER_STATION.public_key())
+
+
+def test_a_data_key_holder_cannot_swap_the_content_under_the_signature():
+    # The practice (or anyone with the review key) knows the data key and can encrypt other
+    # content under it; the signature covers the ciphertext's hash, so that is refused.
     data_key = b"\x07" * 32
-    eph = {_raw(k.public_key()): X25519PrivateKey.generate() for k in keys.values()}
-    parts = {"metadata": b"{}", "image": b"img", "preview": b"pre"}
-    args = dict(recipients=_recipients(keys), station_id="s", item_id=cid,
-                _data_key=data_key, _wrap=deterministic_wrap(eph))
-    chunks = env.seal_chunks("capture", parts, **args)
-    assert len(chunks) == 4
-    assert b"".join(chunks) == env.seal("capture", parts, **args)
+    ephemerals = {raw_public(PRACTICE.public_key()): _x25519("e")}
+    args = {"recipients": [PRACTICE.public_key()], "_data_key": data_key,
+            "_wrap": deterministic_wrap(ephemerals)}
+    honest = seal_capture(b"A" * 100, **args)
+    head, _chunks, signature = split_file(honest)
+    payload = json.dumps(capture_metadata(), sort_keys=True, separators=(",", ":"),
+                         ensure_ascii=False).encode() + b"B" * 100 + b"\xff\xd8p\xff\xd9"
+    forged = head + b"".join(reference_chunks(head, data_key, payload)) + signature
+    assert forged != honest and len(forged) == len(honest)
+    with pytest.raises(EnvelopeError, match="not signed by station"):
+        open_capture(forged)
 
 
-def test_each_seal_uses_a_fresh_data_key_and_ephemeral(keys):
-    cid = str(uuid.uuid4())
-    a, _, _ = _capture(keys, capture_id=cid)
-    b, _, _ = _capture(keys, capture_id=cid)
-    ha, hb = env.read_header(a), env.read_header(b)
-    assert {r.enc for r in ha.recipients}.isdisjoint({r.enc for r in hb.recipients})
-    assert a[ha.payload_offset:] != b[hb.payload_offset:]
+def test_a_file_that_changes_between_the_two_passes_is_refused():
+    data_key = b"\x09" * 32
+    ephemerals = {raw_public(PRACTICE.public_key()): _x25519("e")}
+    args = {"recipients": [PRACTICE.public_key()], "_data_key": data_key,
+            "_wrap": deterministic_wrap(ephemerals)}
+    first, second = seal_capture(b"A" * 100, **args), seal_capture(b"B" * 100, **args)
+    assert split_file(first)[0] == split_file(second)[0]
+
+    offset = env.read_header(first).payload_offset
+
+    class Swapping:
+        """Serves ``first`` until the opener starts reading the payload a second time."""
+
+        def __init__(self) -> None:
+            self.data, self.at, self.starts = first, 0, 0
+
+        def seek(self, to: int, whence: int = 0) -> int:
+            self.at = to if whence == io.SEEK_SET else len(self.data) + to
+            return self.at
+
+        def tell(self) -> int:
+            return self.at
+
+        def read(self, size: int) -> bytes:
+            if self.at == offset:
+                self.starts += 1
+                self.data = second if self.starts == 2 else self.data
+            out = self.data[self.at:self.at + size]
+            self.at += len(out)
+            return out
+
+    with pytest.raises(EnvelopeError, match="changed while it was being opened"):
+        open_capture(Swapping())  # type: ignore[arg-type]
 
 
-def _seal_into(kind, parts, *, reports=None, worker=None, **args) -> bytes:
-    plan = env.plan_envelope(kind, env.part_lengths(parts), **args)
-    out = bytearray(plan.total_size + 100)
-    env.seal_into(plan, parts, memoryview(out), worker=worker,
-                  on_ready=None if reports is None else
-                  lambda start, end: reports.append((start, end, bytes(out[start:end]))))
-    assert out[plan.total_size:] == bytes(100)  # nothing written past the envelope
-    return bytes(out[: plan.total_size])
+# -- the chunks ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def worker():
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield pool
+@pytest.fixture(scope="module")
+def three_chunks() -> tuple[bytes, list[bytes]]:
+    meta_len = len(json.dumps(capture_metadata(), separators=(",", ":")).encode())
+    sealed = seal_capture(pattern(3 * CHUNK_SIZE - meta_len), b"")  # three full chunks
+    head, chunks, _sig = split_file(sealed)
+    assert len(chunks) == 3
+    return head, chunks
 
 
-@pytest.mark.parametrize("with_worker", [False, True])
-@pytest.mark.parametrize("image_size", [0, 1000, env.STREAM_MIN, 3 * env.STREAM_CHUNK + 5,
-                                        env.SPLIT_MIN + 64 * 3 + 1])
-def test_seal_into_writes_exactly_what_seal_writes(keys, image_size, with_worker, worker):
-    """The streamed sealer (two passes, wraps after the stretches are out, half of a large
-    part encrypted on a worker) changes no byte."""
-    data_key = b"\x07" * 32
-    eph = {_raw(k.public_key()): X25519PrivateKey.generate() for k in keys.values()}
-    image = bytes(range(256)) * (image_size // 256) + b"\xff" * (image_size % 256)
-    args = dict(recipients=_recipients(keys), station_id="s", item_id=str(uuid.uuid4()),
-                _data_key=data_key, _wrap=deterministic_wrap(eph))
-    pieces = [image[:10], memoryview(image)[10:]]  # a part may come in pieces (no copy)
-    expected = env.seal("capture", {"metadata": b"{}", "image": image, "preview": b"pre"},
-                        **args)
-    reports: list[tuple[int, int, bytes]] = []
-    sealed = _seal_into("capture", {"metadata": b"{}", "image": pieces, "preview": b"pre"},
-                        reports=reports, worker=worker if with_worker else None, **args)
-    assert sealed == expected
-    assert _seal_into("capture", {"metadata": b"{}", "image": pieces, "preview": b"pre"},
-                      worker=worker if with_worker else None, **args) == expected
-    assert reports[-1][:2] == (0, len(sealed))
-    stretches = reports[:-1]
-    if image_size < env.STREAM_MIN:
-        assert stretches == []
-        return
-    # The photo's stretch is reported as it grows, from the first half-megabyte on, and every
-    # byte reported is already final (a writer may put it on disk at once).
-    start = env.read_header(sealed).payload_offset + len(b"{}") + env.TAG_LEN
-    assert {s for s, _e, _b in stretches} == {start}
-    ends = [e for _s, e, _b in stretches]
-    assert ends == sorted(ends) and ends[-1] == start + image_size
-    assert ends[0] - start <= env.STREAM_CHUNK
-    for s, e, seen in stretches:
-        assert seen == sealed[s:e]
-
-
-def test_seal_into_vectors_reseal_byte_for_byte():
-    for vector in _load_vectors()["vectors"]:
-        recipients, ephemerals = [], {}
-        for recipient in vector["recipients"]:
-            private = X25519PrivateKey.from_private_bytes(
-                bytes.fromhex(recipient["private_key_hex"]))
-            recipients.append((recipient["rid"], private.public_key()))
-            ephemerals[_raw(private.public_key())] = X25519PrivateKey.from_private_bytes(
-                bytes.fromhex(recipient["ephemeral_private_key_hex"]))
-        resealed = _seal_into(
-            vector["kind"], _vector_parts(vector), recipients=recipients,
-            station_id=vector["station_id"], item_id=vector["item_id"],
-            subject=vector["subject"], _data_key=bytes.fromhex(vector["data_key_hex"]),
-            _wrap=deterministic_wrap(ephemerals))
-        assert resealed.hex() == vector["sealed_hex"], vector["name"]
-
-
-def test_seal_into_opens_with_a_fresh_key_per_plan(keys):
-    image = os.urandom(env.STREAM_MIN + 1)
-    parts = {"metadata": b'{"a":1}', "image": image, "preview": b"p"}
-    args = dict(recipients=_recipients(keys), station_id="s", item_id=str(uuid.uuid4()))
-    one, two = _seal_into("capture", parts, **args), _seal_into("capture", parts, **args)
-    for sealed in (one, two):
-        for key in keys.values():
-            opened = env.open_envelope(sealed, key)
-            assert opened.image == image and opened.metadata == {"a": 1}
-    assert one[env.read_header(one).payload_offset:] != two[env.read_header(two).payload_offset:]
-
-
-def test_seal_into_waits_for_its_worker_before_failing(keys, worker, monkeypatch):
-    """A failure on either thread is raised, and only once the worker has stopped writing
-    into the buffer (the next capture reuses it)."""
-    image = os.urandom(env.SPLIT_MIN * 2)
-    parts = {"metadata": b"{}", "image": image, "preview": b""}
-    args = dict(recipients=_recipients(keys), station_id="s", item_id=str(uuid.uuid4()))
-    plan = env.plan_envelope("capture", {k: len(v) for k, v in parts.items()}, **args)
-    out = memoryview(bytearray(plan.total_size))
-    finished = []
-    real = env._encrypt_range
-
-    def slow_far_half(*a):
-        time.sleep(0.2)
-        real(*a)
-        finished.append(True)
-
-    def broken_writer(start, end):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(env, "_encrypt_range", slow_far_half)
-    with pytest.raises(OSError, match="No space"):
-        env.seal_into(plan, parts, out, worker=worker, on_ready=broken_writer)
-    assert finished == [True]
-
-    def broken_far_half(*a):
-        raise RuntimeError("far half failed")
-
-    monkeypatch.setattr(env, "_encrypt_range", broken_far_half)
-    with pytest.raises(RuntimeError, match="far half failed"):
-        env.seal_into(plan, parts, out, worker=worker)
-    assert worker.submit(lambda: "free").result() == "free"
-
-
-def test_seal_into_refuses_parts_that_do_not_match_the_plan(keys):
-    args = dict(recipients=_recipients(keys), station_id="s", item_id=str(uuid.uuid4()))
-    plan = env.plan_envelope("capture", {"metadata": 2, "image": 5, "preview": 0}, **args)
-    out = memoryview(bytearray(plan.total_size))
-    with pytest.raises(EnvelopeError, match="'image' is not the planned length"):
-        env.seal_into(plan, {"metadata": b"{}", "image": b"1234", "preview": b""}, out)
-    with pytest.raises(EnvelopeError, match="exactly the parts"):
-        env.seal_into(plan, {"metadata": b"{}", "image": b"12345"}, out)
-    with pytest.raises(EnvelopeError, match="smaller than the envelope"):
-        env.seal_into(plan, {"metadata": b"{}", "image": b"12345", "preview": b""}, out[:-1])
-    with pytest.raises(EnvelopeError, match="larger than"):
-        env.plan_envelope("capture", {"metadata": 2, "image": env.MAX_PART + 1, "preview": 0},
-                          **args)
-    assert plan.total_size == plan.aad_length + 2 + 5 + 3 * env.TAG_LEN
-    assert plan.offsets == [plan.aad_length, plan.aad_length + 2 + env.TAG_LEN,
-                            plan.aad_length + 2 + 5 + 2 * env.TAG_LEN]
-
-
-# -- refusals ----------------------------------------------------------------------------------
-
-
-def test_every_single_byte_flip_is_refused(keys):
-    sealed, _, _ = _capture(keys)
-    assert len(sealed) < 1500
-    for position in range(len(sealed)):
-        for mask in (0x01, 0x80):
-            damaged = bytearray(sealed)
-            damaged[position] ^= mask
-            for key in keys.values():
-                with pytest.raises(EnvelopeError) as info:
-                    env.open_envelope(bytes(damaged), key)
-                assert PATIENT not in str(info.value)
-
-
-def test_every_truncation_and_any_extension_is_refused(keys):
-    sealed, _, _ = _capture(keys)
-    for length in range(len(sealed)):
-        with pytest.raises(EnvelopeError):
-            env.open_envelope(sealed[:length], keys["practice"])
-    with pytest.raises(EnvelopeError, match="truncated"):
-        env.open_envelope(sealed[:-1], keys["practice"])
-    with pytest.raises(EnvelopeError, match="unexpected bytes"):
-        env.open_envelope(sealed + b"\x00", keys["practice"])
-    with pytest.raises(EnvelopeError, match="too short"):
-        env.read_header(io.BytesIO(sealed[:5]))
-    with pytest.raises(EnvelopeError, match="truncated inside its header"):
-        env.read_header(io.BytesIO(sealed[:40]))
-
-
-def test_wrong_key_and_wrong_recipient_id_are_refused(keys):
-    sealed, _, _ = _capture(keys)
-    stranger = X25519PrivateKey.generate()
-    with pytest.raises(EnvelopeError, match="not addressed to this key"):
-        env.open_envelope(sealed, stranger)
-    with pytest.raises(EnvelopeError, match="not addressed to this key as 'review'"):
-        env.open_envelope(sealed, keys["practice"], "review")
-    with pytest.raises(EnvelopeError, match="X25519 private key"):
-        env.open_envelope(sealed, "not a key")
-
-
-def _reheadered(sealed: bytes, **changes) -> bytes:
-    """The same payload under a header with some fields changed (what an attacker can do)."""
-    header = env.read_header(sealed)
-    fields = json.loads(header.raw[len(env.PREFIX) + 4:])
-    fields.update(changes)
-    body = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
-    return env.PREFIX + len(body).to_bytes(4, "big") + body + sealed[header.payload_offset:]
-
-
-def test_wrong_info_is_refused(keys):
-    """A wrap made for another station or item does not open, even with a matching header."""
-    cid = str(uuid.uuid4())
-    data_key = b"\x42" * 32
-    parts = {"metadata": b"{}", "image": b"img", "preview": b"pre"}
-
-    def wrap_for_other_item(dk, public_key, info):
-        other = env.hpke_info("capture", "st-1", str(uuid.uuid4()))
-        assert other != info
-        return Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.CHACHA20_POLY1305).encrypt(
-            dk, public_key, info=other)
-
-    sealed = env.seal("capture", parts, recipients=_recipients(keys), station_id="st-1",
-                      item_id=cid, _data_key=data_key, _wrap=wrap_for_other_item)
-    with pytest.raises(EnvelopeError, match="key wrap for this key does not open"):
-        env.open_envelope(sealed, keys["practice"])
-    # Claiming another station or item in the header breaks the wrap's info binding too.
-    good, _, _ = _capture(keys, capture_id=cid)
-    for change in ({"station": "st-2"}, {"id": str(uuid.uuid4())}):
-        with pytest.raises(EnvelopeError, match="key wrap for this key does not open"):
-            env.open_envelope(_reheadered(good, **change), keys["practice"])
-
-
-def test_moved_key_wrap_is_refused(keys):
-    """Pasting a valid wrap from one capture into another capture's header opens nothing."""
-    a, _, _ = _capture(keys)
-    b, _, _ = _capture(keys)
-    wrap_a = env.read_header(a).recipients
-    moved = _reheadered(b, recipients=[
-        {"rid": r.rid, "kid": r.kid, "enc": base64.b64encode(r.enc).decode()} for r in wrap_a])
-    with pytest.raises(EnvelopeError, match="key wrap"):
-        env.open_envelope(moved, keys["practice"])
-
-
-def test_header_fields_that_parse_but_differ_still_fail_authentication(keys):
-    sealed, _, _ = _capture(keys)
-    # Same semantic content, different bytes (spacing): the AAD no longer matches.
-    header = env.read_header(sealed)
-    fields = json.loads(header.raw[len(env.PREFIX) + 4:])
-    body = json.dumps(fields, indent=1).encode()
-    assert body != header.raw[len(env.PREFIX) + 4:]
-    respun = env.PREFIX + len(body).to_bytes(4, "big") + body + sealed[header.payload_offset:]
+@pytest.mark.parametrize("order", [[1, 0, 2], [0, 2, 1], [0, 0, 2], [0, 1, 1], [2, 1, 0]])
+def test_reordered_or_duplicated_chunks_are_refused_even_when_resigned(three_chunks, order):
+    head, chunks = three_chunks
     with pytest.raises(EnvelopeError, match="does not authenticate"):
-        env.open_envelope(respun, keys["practice"])
+        open_capture(resigned(head, [chunks[i] for i in order]))
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"v": 2}, "header version"),
-    ({"kind": "selfie"}, "unknown envelope kind"),
-    ({"kind": "amendment"}, "must name the capture"),
-    ({"subject": "6f1c1f4e-0000-7000-8000-000000000000"}, "has no subject"),
-    ({"id": "NOT-A-UUID"}, "not a UUID"),
-    ({"station": ""}, "station id"),
-    ({"suite": {"kem": 16, "kdf": 1, "aead": 3}}, "cipher suite"),
-    ({"recipients": []}, "1 to 8 recipients"),
-    ({"parts": []}, "has the parts"),
-    ({"extra": 1}, "v1 fields"),
-])
-def test_malformed_headers_give_clear_errors(keys, change, message):
-    sealed, _, _ = _capture(keys)
-    with pytest.raises(EnvelopeError, match=message):
-        env.read_header(_reheadered(sealed, **change))
+def test_dropped_and_cut_chunks_are_refused(three_chunks):
+    head, chunks = three_chunks
+    whole = resigned(head, chunks)
+    for cut in (whole[:-1], whole[:-65], whole[: len(head) + len(chunks[0])],
+                resigned(head, chunks[:2]), resigned(head, chunks[1:]), whole + b"\x00"):
+        with pytest.raises(EnvelopeError, match="truncated"):
+            open_capture(cut)
+    # The last chunk dropped and the header made to agree: the new last chunk lacks the flag
+    # (and the header, which is every chunk's associated data, changed).
+    fields = json.loads(head[10:])
+    fields["parts"][1]["len"] -= len(chunks[2]) - 16
+    body = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    short_head = b"CAPSEAL\x02" + len(body).to_bytes(2, "big") + body
+    with pytest.raises(EnvelopeError, match="chunk 0 does not authenticate"):
+        open_capture(resigned(short_head, chunks[:2]))
 
 
-def test_bad_magic_version_and_json(keys):
-    sealed, _, _ = _capture(keys)
-    with pytest.raises(EnvelopeError, match="bad magic"):
-        env.read_header(b"GIF89a" + sealed[6:])
-    with pytest.raises(EnvelopeError, match="unsupported envelope version 2"):
-        env.read_header(env.MAGIC + b"\x02" + sealed[8:])
-    with pytest.raises(EnvelopeError, match="implausible"):
-        env.read_header(env.PREFIX + b"\xff\xff\xff\xff" + sealed[12:])
-    body = b'{"v":1,"v":1}'
-    with pytest.raises(EnvelopeError, match="repeats the key"):
-        env.read_header(env.PREFIX + len(body).to_bytes(4, "big") + body)
-    with pytest.raises(EnvelopeError, match="not valid JSON"):
-        env.read_header(env.PREFIX + b"\x00\x00\x00\x02{x")
-    with pytest.raises(EnvelopeError, match="cannot read"):
-        env.read_header(Path("/nonexistent/file.sealed"))
+def test_the_last_chunk_flag_is_what_ends_the_stream():
+    # Same data key, same header, chunk 1 sealed without the last-chunk flag: refused.
+    data_key = b"\x05" * 32
+    payload_meta = json.dumps(capture_metadata(), sort_keys=True, separators=(",", ":")).encode()
+    image = pattern(CHUNK_SIZE)
+    sealed = seal_capture(image, b"", recipients=[PRACTICE.public_key()], _data_key=data_key,
+                          _wrap=deterministic_wrap({raw_public(PRACTICE.public_key()):
+                                                    _x25519("e")}))
+    head, chunks, _sig = split_file(sealed)
+    payload = payload_meta + image
+    unflagged = ChaCha20Poly1305(data_key).encrypt(
+        (1).to_bytes(11, "big") + b"\x00", payload[CHUNK_SIZE:], head)
+    with pytest.raises(EnvelopeError, match="chunk 1 does not authenticate"):
+        open_capture(resigned(head, [chunks[0], unflagged]))
+    assert open_capture(resigned(head, chunks)).parts["image"] == image
 
 
-def test_sealing_refuses_bad_input(keys):
-    recips = _recipients(keys)
-    cid = str(uuid.uuid4())
-    ok = {"metadata": b"{}", "image": b"", "preview": b""}
-    with pytest.raises(EnvelopeError, match="exactly the parts"):
-        env.seal("capture", {"metadata": b"{}"}, recipients=recips, station_id="s", item_id=cid)
-    with pytest.raises(EnvelopeError, match="at least one recipient"):
-        env.seal("capture", ok, recipients=[], station_id="s", item_id=cid)
+def test_every_single_byte_flip_is_refused():
+    sealed = seal_capture(b"x" * 50)
+    for offset in range(len(sealed)):
+        damaged = bytearray(sealed)
+        damaged[offset] ^= 0x01
+        with pytest.raises(EnvelopeError):
+            open_capture(bytes(damaged))
+
+
+# -- recipients and the key wraps ----------------------------------------------------------------
+
+
+def test_a_file_not_addressed_to_the_key_is_refused():
+    with pytest.raises(EnvelopeError, match="not addressed to key"):
+        open_capture(seal_capture(), STRANGER)
+
+
+def test_a_key_wrap_bound_to_another_item_does_not_open():
+    moved = reference_seal("capture", STATION, CAPTURE_ID, None, [(PRACTICE, _x25519("e"))],
+                           _capture_parts(), b"\x03" * 32, wrap_item=AMENDMENT_ID)
+    with pytest.raises(EnvelopeError, match="key wrap for this key does not open"):
+        open_capture(moved)
+
+
+def test_two_recipients_with_one_kid_are_refused():
+    twice = reference_seal("capture", STATION, CAPTURE_ID, None,
+                           [(PRACTICE, _x25519("e1")), (PRACTICE, _x25519("e2"))],
+                           _capture_parts(), b"\x03" * 32)
+    with pytest.raises(EnvelopeError, match="same kid"):
+        open_capture(twice)
     with pytest.raises(EnvelopeError, match="given twice"):
-        env.seal("capture", ok, recipients=[recips[0], recips[0]], station_id="s", item_id=cid)
-    with pytest.raises(EnvelopeError, match="recipient ids"):
-        env.seal("capture", ok, recipients=[("Bad Id", recips[0][1])], station_id="s",
-                 item_id=cid)
-    with pytest.raises(EnvelopeError, match="X25519 public key"):
-        env.seal("capture", ok, recipients=[("x", b"raw")], station_id="s", item_id=cid)
-    with pytest.raises(EnvelopeError, match="lowercase hyphenated"):
-        env.seal("capture", ok, recipients=recips, station_id="s", item_id=cid.upper())
-    with pytest.raises(EnvelopeError, match="station id"):
-        env.seal("capture", ok, recipients=recips, station_id="a b", item_id=cid)
-    with pytest.raises(EnvelopeError, match="JSON-serialisable"):
-        env.seal_capture({"when": object()}, b"", b"", recipients=recips, station_id="s",
-                         capture_id=cid)
-    with pytest.raises(EnvelopeError, match="JSON-serialisable"):
-        env.encode_metadata({"x": float("nan")})
-    with pytest.raises(EnvelopeError, match="32 raw bytes"):
-        env.load_public_key(b"short")
-    assert env.key_id(env.load_public_key(_raw(keys["practice"].public_key()))) == \
-        env.key_id(keys["practice"].public_key())
+        seal_capture(recipients=[PRACTICE.public_key(), PRACTICE.public_key()])
 
 
-def test_metadata_must_be_an_object(keys):
-    cid = str(uuid.uuid4())
-    sealed = env.seal("amendment", {"metadata": b"[1,2]"}, recipients=_recipients(keys),
-                      station_id="s", item_id=cid, subject=str(uuid.uuid4()))
-    with pytest.raises(EnvelopeError, match="JSON object"):
-        env.open_envelope(sealed, keys["practice"])
+def _capture_parts(metadata: dict | None = None, image: bytes = b"img") -> list[tuple[str, bytes]]:
+    encoded = json.dumps(metadata or capture_metadata(), separators=(",", ":")).encode()
+    return [("metadata", encoded), ("image", image), ("preview", b"")]
+
+
+# -- metadata ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("changes", "reason"), [
+    ({"station_id": OTHER_STATION_ID}, "another station"),
+    ({"capture_id": AMENDMENT_ID}, "another capture"),
+    ({"favourite_colour": "blue"}, "is not defined"),
+    ({"patient_id": ...}, "needs 'patient_id'"),
+    ({"patient_id": None}, "needs 'patient_id'"),
+    ({"sequence": True}, "'sequence' is not a valid count"),
+    ({"sequence": -1}, "'sequence' is not a valid count"),
+    ({"clock_synced": "yes"}, "'clock_synced' is not a valid bool"),
+    ({"operator": ""}, "'operator' is not a valid text"),
+    ({"operator": "x" * 1025}, "'operator' is not a valid text"),
+    ({"operator": "\ud800"}, "'operator' is not a valid text"),
+    ({"body_site": ["heel"]}, "'body_site' is not a valid text"),
+    ({"captured_at": "2026-01-02 03:04:05"}, "'captured_at' is not a valid time"),
+    ({"captured_at": "2026-02-30T03:04:05Z"}, "'captured_at' is not a valid time"),
+    ({"captured_at": "2026-01-02T03:04:05"}, "'captured_at' is not a valid time"),
+])
+def test_capture_metadata_is_checked_when_sealing_and_when_opening(changes, reason):
+    metadata = capture_metadata(**changes)
+    with pytest.raises(EnvelopeError, match=reason):
+        seal_capture(metadata=metadata)
+    if "\ud800" in str(changes):
+        encoded = b'{"operator":"\\ud800"' + json.dumps(capture_metadata()).encode()[1:]
+        parts = [("metadata", encoded), ("image", b""), ("preview", b"")]
+    else:
+        parts = _capture_parts(metadata)
+    made = reference_seal("capture", STATION, CAPTURE_ID, None, [(PRACTICE, _x25519("e"))],
+                          parts, b"\x04" * 32)
+    with pytest.raises(EnvelopeError, match=reason):
+        open_capture(made)
+
+
+def test_amendments_change_only_amendable_keys_of_the_capture_they_name():
+    def amend(**changes: object) -> bytes:
+        return env.seal("amendment", amendment_metadata(**changes), {},
+                        recipients=[PRACTICE.public_key()], station_key=STATION,
+                        item_id=AMENDMENT_ID, subject=CAPTURE_ID)
+
+    assert open_capture(amend(retract=True, changes={}, reason="wrong patient")).metadata[
+        "retract"] is True
+    with pytest.raises(EnvelopeError, match="'changes' is not a valid changes"):
+        amend(changes={"patient_id": "someone else"})
+    with pytest.raises(EnvelopeError, match="amends another capture"):
+        amend(amends=DOCUMENT_ID)
+    with pytest.raises(EnvelopeError, match="subject"):
+        env.seal("amendment", amendment_metadata(), {}, recipients=[PRACTICE.public_key()],
+                 station_key=STATION, item_id=AMENDMENT_ID)
+
+
+def test_audit_sequence_numbers_are_ordered():
+    with pytest.raises(EnvelopeError, match="first_seq after last_seq"):
+        env.seal("audit", {**audit_metadata(), "first_seq": 3}, {"records": b""},
+                 recipients=[PRACTICE.public_key()], station_key=STATION, item_id=AUDIT_ID)
+
+
+def test_metadata_json_is_strict():
+    for text in (b"[]", b'{"a":1,"a":1}', b"{" * 5000, b'{"sequence":' + b"9" * 5000 + b"}",
+                 b'{"sequence":NaN}', b'{"sequence":Infinity}', b'{"sequence":1.5}',
+                 b"\xff\xfe", b'{"issuer":"\xc3"}', b""):
+        parts = [("metadata", text), ("image", b""), ("preview", b"")]
+        made = reference_seal("capture", STATION, CAPTURE_ID, None, [(PRACTICE, _x25519("e"))],
+                              parts, b"\x04" * 32)
+        with pytest.raises(EnvelopeError, match="metadata"):
+            open_capture(made)
+
+
+# -- the header ----------------------------------------------------------------------------------
+
+
+def _with_header(fields: object, *, raw: bytes | None = None) -> bytes:
+    body = raw if raw is not None else json.dumps(fields).encode()
+    return b"CAPSEAL\x02" + len(body).to_bytes(2, "big") + body
+
+
+def _valid_fields() -> dict:
+    return json.loads(env.read_header(seal_capture()).raw[10:])
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"kind": "photo"}, "unknown kind"),
+    ({"id": "01890a5d-ac96-474b-bcce-b302099a8057"}, "UUIDv7"),
+    ({"id": CAPTURE_ID.upper()}, "UUIDv7"),
+    ({"subject": CAPTURE_ID}, "has no subject"),
+    ({"station": "st-BENCH"}, "station id"),
+    ({"recipients": []}, "1 to 4 recipients"),
+    ({"recipients": [{"kid": "00" * 8, "enc": "AA=="}]}, "base64 of 80 bytes"),
+    ({"recipients": [{"kid": "00" * 8, "enc": base64.b64encode(bytes(80)).decode(),
+                      "rid": "x"}]}, "exactly the keys kid and enc"),
+    ({"parts": [{"name": "metadata", "len": 2}]}, "has the parts"),
+    ({"parts": [{"name": "metadata", "len": 2}, {"name": "preview", "len": 0},
+                {"name": "image", "len": 0}]}, "in that order"),
+    ({"parts": [{"name": "metadata", "len": 2}, {"name": "image", "len": MAX_ITEM_BYTES},
+                {"name": "preview", "len": 0}]}, "larger than"),
+    ({"parts": [{"name": "metadata", "len": 70000}, {"name": "image", "len": 0},
+                {"name": "preview", "len": 0}]}, "impossible length"),
+    ({"parts": [{"name": "metadata", "len": True}, {"name": "image", "len": 0},
+                {"name": "preview", "len": 0}]}, "impossible length"),
+    ({"extra": 1}, "exactly the keys"),
+])
+def test_malformed_headers_are_refused_with_the_reason(change, reason):
+    with pytest.raises(EnvelopeError, match=reason):
+        env.parse_header(_with_header({**_valid_fields(), **change}))
+
+
+def test_non_canonical_base64_is_refused():
+    fields = _valid_fields()
+    enc = fields["recipients"][0]["enc"]
+    for bad in (enc.rstrip("="), enc[:-2] + chr(ord(enc[-2]) + 1) + "=", " " + enc,
+                base64.urlsafe_b64encode(b"\xfb" * 80).decode()):
+        fields["recipients"][0]["enc"] = bad
+        with pytest.raises(EnvelopeError, match="base64"):
+            env.parse_header(_with_header(fields))
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 4000, b'{"kind":' + b"1" * 4000 + b"}", b'{"kind":NaN}', b'{"kind":-Infinity}',
+    b'{"kind":1e400}', b'{"kind":"capture","kind":"capture"}', b'{"kind":"\xc3\xa9"}',
+    b"\xff", b"", b'{"kind":"\\ud800"}',
+])
+def test_hostile_header_json_gives_only_envelope_errors(raw):
+    with pytest.raises(EnvelopeError, match="header"):
+        env.parse_header(_with_header(None, raw=raw))
+
+
+def test_bad_magic_version_and_lengths():
+    good = seal_capture()
+    for bad, reason in ((b"CAPSEAL", "too short"), (b"NOTSEAL\x02\x00\x02{}", "bad magic"),
+                        (b"CAPSEAL\x01\x00\x02{}", "version 1 is not 2"),
+                        (good[:8] + b"\xff\xff" + good[10:], "longer than 4096"),
+                        (good[:40], "truncated inside its header")):
+        with pytest.raises(EnvelopeError, match=reason):
+            env.read_header(bad)
+        with pytest.raises(EnvelopeError, match=reason):
+            open_capture(bad)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_give_only_envelope_errors(data):
+    for candidate in (data, b"CAPSEAL\x02" + data, _with_header(None, raw=data[:4096])):
+        try:
+            env.parse_header(candidate)
+        except EnvelopeError:
+            pass
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(sorted(["kind", "station", "id", "subject", "recipients", "parts",
+                               "whole"])), _json)
+def test_arbitrary_json_shapes_give_only_envelope_errors(where, value):
+    fields = value if where == "whole" else {**_valid_fields(), where: value}
+    try:
+        env.parse_header(_with_header(None, raw=json.dumps(fields).encode()[:4096]))
+    except EnvelopeError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(env.METADATA_FIELDS)), _json, st.text(max_size=12))
+def test_arbitrary_metadata_gives_only_envelope_errors(kind, value, key):
+    for metadata in (value, {**capture_metadata(), key: value}, amendment_metadata(changes=value)):
+        try:
+            env.check_metadata(kind, metadata, station_id=STATION_ID, item_id=CAPTURE_ID,
+                               subject=CAPTURE_ID)
+        except EnvelopeError:
+            pass
+
+
+# -- limits and sealing input --------------------------------------------------------------------
+
+
+def test_the_item_size_limit_is_enforced_before_anything_is_written():
+    writes: list[bytes] = []
+    block = memoryview(bytes(1 << 20))
+    with pytest.raises(EnvelopeError, match="larger than"):
+        env.seal_to(writes.append, "capture", capture_metadata(),
+                    {"image": [block] * 64, "preview": b""},
+                    recipients=[PRACTICE.public_key()], station_key=STATION, item_id=CAPTURE_ID)
+    assert writes == []
+
+
+@pytest.mark.parametrize(("args", "reason"), [
+    ({"recipients": []}, "1 to 4"),
+    ({"recipients": [PRACTICE]}, "1 to 4"),
+    ({"station_key": PRACTICE}, "Ed25519 private key"),
+    ({"item_id": "not-a-uuid"}, "UUIDv7"),
+    ({"subject": CAPTURE_ID}, "no subject"),
+    ({"metadata": capture_metadata(operator=object())}, "not a valid text"),
+])
+def test_sealing_refuses_bad_input(args, reason):
+    with pytest.raises(EnvelopeError, match=reason):
+        seal_capture(**args)
+
+
+def test_sealing_refuses_wrong_parts():
+    for parts in ({"image": b""}, {"image": b"", "preview": b"", "pdf": b""},
+                  {"image": "text", "preview": b""}, {"image": [1, 2], "preview": b""}):
+        with pytest.raises(EnvelopeError, match=r"parts|a part is bytes"):
+            env.seal("capture", capture_metadata(), parts, recipients=[PRACTICE.public_key()],
+                     station_key=STATION, item_id=CAPTURE_ID)
+
+
+def test_opening_refuses_wrong_key_types_and_unreadable_paths(tmp_path):
+    with pytest.raises(EnvelopeError, match="X25519 private key"):
+        env.open_envelope(seal_capture(), STATION, STATION.public_key())  # type: ignore[arg-type]
+    with pytest.raises(EnvelopeError, match="Ed25519 public key"):
+        env.open_envelope(seal_capture(), PRACTICE, STATION)  # type: ignore[arg-type]
+    with pytest.raises(EnvelopeError, match="cannot read"):
+        env.open_envelope(tmp_path / "missing.sealed", PRACTICE, STATION.public_key())
 
 
 # -- published vectors -------------------------------------------------------------------------
@@ -476,142 +621,248 @@ def _load_vectors() -> dict:
     return json.loads(VECTORS.read_text(encoding="utf-8"))
 
 
-def _vector_parts(vector: dict) -> dict[str, bytes]:
-    return {name: bytes.fromhex(value) for name, value in vector["parts_hex"].items()}
+def _plaintext(value: dict) -> bytes:
+    if "pattern_length" in value:
+        return pattern(value["pattern_length"])
+    return bytes.fromhex(value["hex"])
+
+
+def _vector_keys(vectors: dict) -> dict:
+    keys = vectors["keys"]
+    loaded = {}
+    for name, entry in keys.items():
+        if entry["type"] == "x25519":
+            private = serialization.load_pem_private_key(entry["private_pkcs8_pem"].encode(),
+                                                         password=None)
+            assert isinstance(private, X25519PrivateKey)
+            assert base64.b64decode(entry["public_raw_b64"]) == raw_public(private.public_key())
+            loaded[name] = private
+        else:
+            public = Ed25519PublicKey.from_public_bytes(base64.b64decode(entry["public_raw_b64"]))
+            assert station_id_for(raw_public(public)) == entry["station_id"]
+            loaded[name] = public
+            loaded[name + ":private"] = Ed25519PrivateKey.from_private_bytes(
+                bytes.fromhex(entry["private_seed_hex"]))
+    return loaded
+
+
+def _sealed_bytes(entry: dict, by_name: dict[str, bytes]) -> bytes:
+    if "sealed_b64" in entry:
+        return base64.b64decode(entry["sealed_b64"])
+    made = entry["assembled"]
+    head, chunks, _sig = split_file(by_name[made["from"]])
+    header = base64.b64decode(made["header_b64"]) if "header_b64" in made else head
+    return header + b"".join(chunks[i] for i in made["chunks"]) + \
+        base64.b64decode(made["signature_b64"])
 
 
 def test_vectors_open_to_the_published_plaintext():
     vectors = _load_vectors()
-    assert vectors["version"] == 1 and len(vectors["vectors"]) >= 3
-    kinds = set()
+    keys = _vector_keys(vectors)
+    assert {v["kind"] for v in vectors["vectors"]} == set(env.KIND_PARTS)
     for vector in vectors["vectors"]:
-        sealed = bytes.fromhex(vector["sealed_hex"])
+        sealed = base64.b64decode(vector["sealed_b64"])
         header = env.read_header(sealed)
-        assert header.kind == vector["kind"]
-        assert header.station_id == vector["station_id"]
-        assert header.item_id == vector["item_id"]
-        assert header.subject == vector["subject"]
+        assert (header.kind, header.station_id, header.item_id, header.subject) == \
+            (vector["kind"], vector["station_id"], vector["item_id"], vector["subject"])
         assert env.hpke_info(header.kind, header.station_id, header.item_id).hex() == \
             vector["info_hex"]
-        kinds.add(header.kind)
-        for recipient in vector["recipients"]:
-            key = X25519PrivateKey.from_private_bytes(bytes.fromhex(recipient["private_key_hex"]))
-            opened = env.open_envelope(sealed, key)
-            assert opened.recipient_id == recipient["rid"]
-            assert opened.parts == _vector_parts(vector), vector["name"]
-            assert opened.metadata == json.loads(_vector_parts(vector)["metadata"])
-    assert kinds == {"capture", "amendment", "audit"}
+        parts = {name: _plaintext(value) for name, value in vector["parts"].items()}
+        for name in vector["recipients"]:
+            opened = env.open_envelope(sealed, keys[name], keys[vector["signed_by"]])
+            assert opened.metadata == vector["metadata"], vector["name"]
+            assert opened.parts == parts, vector["name"]
+            assert parts.keys() == set(env.KIND_PARTS[vector["kind"]])
 
 
-def test_vectors_reseal_byte_for_byte():
-    for vector in _load_vectors()["vectors"]:
-        recipients, ephemerals = [], {}
-        for recipient in vector["recipients"]:
-            private = X25519PrivateKey.from_private_bytes(
-                bytes.fromhex(recipient["private_key_hex"]))
-            assert _raw(private.public_key()).hex() == recipient["public_key_hex"]
-            recipients.append((recipient["rid"], private.public_key()))
-            ephemerals[_raw(private.public_key())] = X25519PrivateKey.from_private_bytes(
-                bytes.fromhex(recipient["ephemeral_private_key_hex"]))
-        resealed = env.seal(
-            vector["kind"], _vector_parts(vector), recipients=recipients,
-            station_id=vector["station_id"], item_id=vector["item_id"],
-            subject=vector["subject"], _data_key=bytes.fromhex(vector["data_key_hex"]),
-            _wrap=deterministic_wrap(ephemerals))
-        assert resealed.hex() == vector["sealed_hex"], vector["name"]
+def test_vectors_reseal_byte_for_byte_and_match_the_reference_writer():
+    vectors = _load_vectors()
+    keys = _vector_keys(vectors)
+    for vector in vectors["vectors"]:
+        recipients = [keys[name] for name in vector["recipients"]]
+        ephemerals = {raw_public(keys[name].public_key()): X25519PrivateKey.from_private_bytes(
+            bytes.fromhex(vector["ephemeral_private_hex"][name])) for name in vector["recipients"]}
+        parts = {name: _plaintext(value) for name, value in vector["parts"].items()}
+        data_key = bytes.fromhex(vector["data_key_hex"])
+        station_key = keys[vector["signed_by"] + ":private"]
+        resealed = env.seal(vector["kind"], vector["metadata"], parts,
+                            recipients=[k.public_key() for k in recipients],
+                            station_key=station_key, item_id=vector["item_id"],
+                            subject=vector["subject"], _data_key=data_key,
+                            _wrap=deterministic_wrap(ephemerals))
+        assert base64.b64encode(resealed).decode() == vector["sealed_b64"], vector["name"]
+        encoded = json.dumps(vector["metadata"], sort_keys=True, separators=(",", ":"),
+                             ensure_ascii=False).encode()
+        reference = reference_seal(
+            vector["kind"], station_key, vector["item_id"], vector["subject"],
+            [(k, ephemerals[raw_public(k.public_key())]) for k in recipients],
+            [("metadata", encoded)] + [(n, parts[n]) for n in env.KIND_PARTS[vector["kind"]]],
+            data_key)
+        assert reference == resealed, vector["name"]
 
 
 def test_negative_vectors_are_refused_with_the_published_reason():
     vectors = _load_vectors()
-    assert len(vectors["negative"]) >= 4
-    for vector in vectors["negative"]:
-        key = X25519PrivateKey.from_private_bytes(bytes.fromhex(vector["private_key_hex"]))
-        with pytest.raises(EnvelopeError, match=vector["error_contains"]):
-            env.open_envelope(bytes.fromhex(vector["sealed_hex"]), key)
+    keys = _vector_keys(vectors)
+    by_name = {v["name"]: base64.b64decode(v["sealed_b64"]) for v in vectors["vectors"]}
+    assert len(vectors["negative"]) >= 12
+    for entry in vectors["negative"]:
+        sealed = _sealed_bytes(entry, by_name)
+        with pytest.raises(EnvelopeError, match=entry["error_contains"]):
+            env.open_envelope(sealed, keys[entry["open_with"]], keys[entry["station_key"]])
 
 
 # -- vector generation -------------------------------------------------------------------------
 
 
-def _fixed_key(label: str) -> X25519PrivateKey:
-    return X25519PrivateKey.from_private_bytes(hashlib.sha256(label.encode()).digest())
+def _x25519_entry(key: X25519PrivateKey) -> dict:
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return {"type": "x25519", "private_pkcs8_pem": pem,
+            "public_raw_b64": base64.b64encode(raw_public(key.public_key())).decode()}
 
 
-def _private_hex(key: X25519PrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                             serialization.NoEncryption()).hex()
+def _ed25519_entry(key: Ed25519PrivateKey) -> dict:
+    seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                             serialization.NoEncryption())
+    public = raw_public(key.public_key())
+    return {"type": "ed25519", "private_seed_hex": seed.hex(),
+            "public_raw_b64": base64.b64encode(public).decode(),
+            "station_id": station_id_for(public)}
 
 
 def build_vectors() -> dict:
     """Deterministic vectors from fixed labels (run only to regenerate the checked-in file)."""
-    station = "st-3f2a9c1d5e7b4a60"
-    practice, review = _fixed_key("vector practice key"), _fixed_key("vector review key")
-    capture_id = "01890a5d-ac96-774b-bcce-b302099a8057"
+    keys = {"practice": PRACTICE, "review": REVIEW, "stranger": STRANGER}
+    two_chunks = 2 * CHUNK_SIZE  # the whole payload: exactly two full chunks
+    meta = capture_metadata()
+    meta_len = len(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode())
+    preview = b"\xff\xd8preview\xff\xd9"
     specs = [
-        ("capture to practice and review", "capture", capture_id, None,
-         [("practice", practice), ("review", review)],
-         {"metadata": env.encode_metadata({
-             "patient": "0000000000000000001", "issuer": "EXAMPLE", "body_site": "heel",
-             "laterality": "left", "consent": "clinical", "captured_at": "2026-01-02T03:04:05Z",
-             "ntp_synchronised": True, "station": station}),
-          "image": _tiny_jpeg(16, (200, 120, 90)), "preview": _tiny_jpeg(8, (200, 120, 90))}),
-        ("amendment to practice", "amendment", "01890a5d-b000-7000-8000-000000000001",
-         capture_id, [("practice", practice)],
-         {"metadata": env.encode_metadata({
-             "amends": capture_id, "changes": {"body_site": "knee"}, "operator": "badge:42",
-             "at": "2026-01-02T03:10:00Z"})}),
-        ("audit batch to practice", "audit", "01890a5d-c000-7000-8000-000000000002", None,
-         [("practice", practice)],
-         {"metadata": env.encode_metadata({"first_seq": 1, "last_seq": 2}),
-          "records": b'{"event":"capture","seq":1}\n{"event":"view","seq":2}\n'}),
+        ("capture in two chunks", "capture", CAPTURE_ID, None, ["practice", "review"], meta,
+         {"image": {"pattern_length": two_chunks - meta_len - len(preview)},
+          "preview": {"hex": preview.hex()}}),
+        ("document", "document", DOCUMENT_ID, None, ["practice", "review"],
+         capture_metadata(capture_id=DOCUMENT_ID, pages=1, body_site=None, laterality=None),
+         {"pdf": {"hex": b"%PDF-1.4\n1 0 obj<<>>endobj\n%%EOF\n".hex()},
+          "preview": {"hex": preview.hex()}}),
+        ("amendment", "amendment", AMENDMENT_ID, CAPTURE_ID, ["practice", "review"],
+         amendment_metadata(), {}),
+        ("retraction", "amendment", "01890a5d-b000-7000-8000-000000000004", CAPTURE_ID,
+         ["practice"], amendment_metadata(retract=True, changes={}, reason="wrong patient"), {}),
+        ("audit batch", "audit", AUDIT_ID, None, ["practice"], audit_metadata(),
+         {"records": {"hex": b'{"event":"capture","seq":1}\n{"event":"view","seq":2}\n'.hex()}}),
     ]
-    out = {"version": 1, "format": "docs/envelope.md", "vectors": [], "negative": []}
-    for n, (name, kind, item_id, subject, recipients, parts) in enumerate(specs):
-        ephemerals = {_raw(k.public_key()): _fixed_key(f"vector {n} ephemeral {rid}")
-                      for rid, k in recipients}
+    out: dict = {
+        "format": "capture-station envelope v2", "spec": "docs/envelope.md",
+        "keys": {**{n: _x25519_entry(k) for n, k in keys.items()},
+                 "station": _ed25519_entry(STATION),
+                 "other_station": _ed25519_entry(OTHER_STATION)},
+        "vectors": [], "negative": [],
+    }
+    for n, (name, kind, item, subject, recipients, metadata, parts) in enumerate(specs):
+        ephemerals = {r: _x25519(f"vector {n} ephemeral {r}") for r in recipients}
         data_key = hashlib.sha256(f"vector {n} data key".encode()).digest()
-        sealed = env.seal(kind, parts, recipients=[(r, k.public_key()) for r, k in recipients],
-                          station_id=station, item_id=item_id, subject=subject,
-                          _data_key=data_key, _wrap=deterministic_wrap(ephemerals))
+        plain = {p: _plaintext(v) for p, v in parts.items()}
+        sealed = env.seal(kind, metadata, plain,
+                          recipients=[keys[r].public_key() for r in recipients],
+                          station_key=STATION, item_id=item, subject=subject,
+                          _data_key=data_key, _wrap=deterministic_wrap(
+                              {raw_public(keys[r].public_key()): e
+                               for r, e in ephemerals.items()}))
         out["vectors"].append({
-            "name": name, "kind": kind, "station_id": station, "item_id": item_id,
-            "subject": subject, "info_hex": env.hpke_info(kind, station, item_id).hex(),
+            "name": name, "kind": kind, "station_id": STATION_ID, "item_id": item,
+            "subject": subject, "signed_by": "station", "recipients": recipients,
+            "info_hex": env.hpke_info(kind, STATION_ID, item).hex(),
             "data_key_hex": data_key.hex(),
-            "recipients": [{
-                "rid": rid, "private_key_hex": _private_hex(k),
-                "public_key_hex": _raw(k.public_key()).hex(),
-                "ephemeral_private_key_hex": _private_hex(ephemerals[_raw(k.public_key())]),
-            } for rid, k in recipients],
-            "parts_hex": {k: bytes(v).hex() for k, v in parts.items()},
-            "sealed_hex": sealed.hex(),
+            "ephemeral_private_hex": {
+                r: e.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                   serialization.NoEncryption()).hex()
+                for r, e in ephemerals.items()},
+            "metadata": metadata, "parts": parts,
+            "sealed_b64": base64.b64encode(sealed).decode(),
         })
-    first = bytes.fromhex(out["vectors"][0]["sealed_hex"])
-    header = env.read_header(first)
-    flipped = bytearray(first)
-    flipped[header.payload_offset + 40] ^= 0x01
-    stranger = _fixed_key("vector stranger key")
-    other_station = env.seal(
-        "capture", specs[0][5], recipients=[("practice", practice.public_key())],
-        station_id=station, item_id=capture_id, _data_key=b"\x01" * 32,
-        _wrap=lambda dk, pk, info: reference_hpke_seal(
-            _fixed_key("vector wrong info"), pk, env.hpke_info("capture", "st-other", capture_id),
-            dk))
-    negative = [
-        ("payload byte flipped", bytes(flipped), practice, "does not authenticate"),
-        ("truncated by one byte", first[:-1], practice, "truncated"),
-        ("addressed to other keys", first, stranger, "not addressed to this key"),
-        ("key wrap bound to another station", other_station, practice,
-         "key wrap for this key does not open"),
-    ]
-    for name, sealed, key, reason in negative:
-        out["negative"].append({"name": name, "private_key_hex": _private_hex(key),
-                                "sealed_hex": sealed.hex(), "error_contains": reason})
+    out["negative"] = _negative_vectors(
+        base64.b64decode(out["vectors"][0]["sealed_b64"]), out["vectors"][0]["name"], meta,
+        preview)
     return out
+
+
+def _negative_vectors(base: bytes, base_name: str, meta: dict, preview: bytes) -> list[dict]:
+    head, chunks, signature = split_file(base)
+    image = pattern(100)
+    data_key = hashlib.sha256(b"vector negative data key").digest()
+    recipients = [(PRACTICE, _x25519("vector negative ephemeral"))]
+
+    def sealed(name: str, data: bytes, reason: str, **opener: str) -> dict:
+        return {"name": name, "sealed_b64": base64.b64encode(data).decode(),
+                "error_contains": reason, "open_with": opener.get("open_with", "practice"),
+                "station_key": opener.get("station_key", "station")}
+
+    def assembled(name: str, order: list[int], reason: str, *, header: bytes | None = None,
+                  signer: Ed25519PrivateKey | None = STATION, sig: bytes | None = None) -> dict:
+        hd = header or head
+        body = hd + b"".join(chunks[i] for i in order)
+        if sig is None:
+            sig = reference_signature(body, signer) if signer else bytes(64)
+        made = {"from": base_name, "chunks": order,
+                "signature_b64": base64.b64encode(sig).decode()}
+        if header:
+            made["header_b64"] = base64.b64encode(header).decode()
+        return {"name": name, "assembled": made, "error_contains": reason,
+                "open_with": "practice", "station_key": "station"}
+
+    def small(metadata: dict, **args: object) -> bytes:
+        parts = [("metadata", json.dumps(metadata, separators=(",", ":")).encode()),
+                 ("image", image[:100]), ("preview", preview)]
+        return reference_seal("capture", args.pop("key", STATION), CAPTURE_ID, None,
+                              args.pop("recipients", recipients), parts, data_key,
+                              **args)  # type: ignore[arg-type]
+
+    fields = json.loads(head[10:])
+    fields["parts"][1]["len"] -= CHUNK_SIZE
+    body = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    short_head = b"CAPSEAL\x02" + len(body).to_bytes(2, "big") + body
+    return [
+        assembled("forged: valid key wraps, zero signature", [0, 1],
+                  "not signed by station", signer=None),
+        assembled("forged: signed by another station's key", [0, 1], "not signed by station",
+                  signer=OTHER_STATION),
+        sealed("names another station, signed by it, opened with this station's key",
+               small({**meta, "station_id": OTHER_STATION_ID}, key=OTHER_STATION),
+               "key given is of station"),
+        sealed("metadata names another station", small({**meta, "station_id": OTHER_STATION_ID}),
+               "metadata names another station"),
+        sealed("metadata names another capture", small({**meta, "capture_id": AMENDMENT_ID}),
+               "metadata names another capture"),
+        sealed("metadata has a key the table does not define", small({**meta, "note": "x"}),
+               "is not defined"),
+        assembled("chunks swapped, re-signed", [1, 0], "chunk 0 does not authenticate"),
+        assembled("chunk duplicated, re-signed", [0, 0], "chunk 1 does not authenticate"),
+        assembled("last chunk dropped, re-signed", [0], "truncated or extended"),
+        assembled("last chunk dropped, header lengths adjusted, re-signed", [0],
+                  "chunk 0 does not authenticate", header=short_head),
+        assembled("truncated: last 10 bytes cut", [0, 1], "truncated or extended",
+                  sig=signature[:-10]),
+        assembled("signature of a different file (the header alone)", [0, 1],
+                  "not signed by station", sig=reference_signature(head, STATION)),
+        sealed("not addressed to this key", small(meta), "not addressed to key",
+               open_with="stranger"),
+        sealed("key wrap bound to another item", small(meta, wrap_item=AMENDMENT_ID),
+               "key wrap for this key does not open"),
+        sealed("two recipients with the same kid",
+               small(meta, recipients=[*recipients, (PRACTICE, _x25519("second"))]),
+               "same kid"),
+        sealed("header with a duplicate key", _with_header(
+            None, raw=head[10:-1] + b',"kind":"capture"}'), "repeats a key"),
+        sealed("header with a 4000-digit integer", _with_header(
+            None, raw=b'{"kind":' + b"7" * 4000 + b"}"), "number is too long"),
+    ]
 
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write-vectors"]:
         sys.exit("usage: python -m tests.sync.test_envelope --write-vectors")
-    VECTORS.parent.mkdir(exist_ok=True)
-    VECTORS.write_text(json.dumps(build_vectors(), indent=2) + "\n", encoding="utf-8")
+    VECTORS.write_text(json.dumps(build_vectors(), indent=1, ensure_ascii=False) + "\n",
+                       encoding="utf-8")
     print(f"wrote {VECTORS}")

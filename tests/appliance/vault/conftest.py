@@ -17,7 +17,7 @@ from appliance.enrolment import Enrolment, save_enrolment
 from appliance.paths import StatePaths
 from appliance.vault import Vault
 from capture.fake import FakeCamera
-from sync.envelope_v2 import open_envelope as _open_envelope
+from sync.envelope import open_envelope as _open_envelope
 
 PATIENT = "4711000000000815"
 ISSUER = "HOSP-A"

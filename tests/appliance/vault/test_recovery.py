@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from appliance.vault import Vault, verify_audit_log
-from sync import envelope_v2 as env
+from sync import envelope as env
 
 from .conftest import identifying_jpeg, metadata, sealed_metadata
 

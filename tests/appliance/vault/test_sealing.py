@@ -13,7 +13,7 @@ from PIL import Image
 from appliance.vault import DiskFullError, sealing
 from appliance.vault.exif import JpegError, strip_identifying_metadata
 from sync.durable import DurableFile
-from sync.envelope_v2 import CHUNK_SIZE, TAG_LEN, EnvelopeError, open_envelope, station_of
+from sync.envelope import CHUNK_SIZE, TAG_LEN, EnvelopeError, open_envelope, station_of
 
 from .conftest import SECRETS, identifying_jpeg, sealed_metadata
 

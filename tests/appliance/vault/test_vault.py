@@ -25,7 +25,7 @@ from appliance.vault import (
     VaultError,
     verify_audit_log,
 )
-from sync.envelope_v2 import EnvelopeError, key_id, read_header
+from sync.envelope import EnvelopeError, key_id, read_header
 from sync.outbox import Outbox
 
 from .conftest import ISSUER, PATIENT, SECRETS, enrol, identifying_jpeg, metadata, opener

@@ -9,7 +9,7 @@ import re
 from PIL import Image
 
 from appliance.vault import Vault
-from sync.envelope_v2 import open_envelope
+from sync.envelope import open_envelope
 
 from .conftest import PATIENT
 

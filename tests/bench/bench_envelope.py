@@ -1,14 +1,14 @@
 """Envelope v2 benchmarks: what sealing costs over the bare AEAD, and what opening holds in memory.
 
-* ``envelope_v2_seal_throughput_ratio``: :func:`sync.envelope_v2.seal_to` of a 5 MB item (two
+* ``envelope_seal_throughput_ratio``: :func:`sync.envelope.seal_to` of a 5 MB item (two
   HPKE recipients, metadata check, 64 KiB chunks each sealed with the one-shot
   ``ChaCha20Poly1305.encrypt``, SHA-256 over the ciphertext, the Ed25519 signature; the
   writer drops the bytes) over one bare one-shot ``ChaCha20Poly1305.encrypt`` of the same
   bytes, one core, same run. Goal >= 0.8.
-* ``envelope_v2_open_rss_mb``: peak RSS of a separate process that opens the largest item the
+* ``envelope_open_rss_mb``: peak RSS of a separate process that opens the largest item the
   protocol allows (``MAX_ITEM_BYTES``; sealed to a file in $BENCH_TMP or /tmp, streamed, deleted
   after) with the practice key, checking the signature and writing the plaintext to
-  /dev/null. Goal <= 40. ``envelope_v2_open_rss_mb_5mb``: the same for a 5 MB item. The
+  /dev/null. Goal <= 40. ``envelope_open_rss_mb_5mb``: the same for a 5 MB item. The
   baseline is the same child that imports everything and opens nothing.
 
 The table beside them shows where the time goes (the chunked AEAD alone, SHA-256 and BLAKE2b of
@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from sync import envelope_v2 as env
+from sync import envelope as env
 from sync.protocol import MAX_ITEM_BYTES
 from tests.bench import Figure
 
@@ -47,7 +47,7 @@ _CHILD = r"""
 import sys
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sync import envelope_v2 as env
+from sync import envelope as env
 kind, path, key_path, station_hex = sys.argv[1:5]
 if kind == "v2":
     key = serialization.load_pem_private_key(open(key_path, "rb").read(), password=None)
@@ -220,15 +220,15 @@ def run() -> list[Figure]:
     bare = ms["bare one-shot ChaCha20-Poly1305"]
     mb = FIVE_MB / 1e6
     figures = [
-        Figure("envelope_v2_seal_throughput_ratio", bare / ms["v2 seal_to (64 KiB chunks)"],
+        Figure("envelope_seal_throughput_ratio", bare / ms["v2 seal_to (64 KiB chunks)"],
                "x", ">= 0.8", f"one-shot ChaCha20-Poly1305 {mb / bare * 1000:.0f} MB/s",
                f"v2 seal {mb / ms['v2 seal_to (64 KiB chunks)'] * 1000:.0f} MB/s"),
-        Figure("envelope_v2_open_rss_mb",
+        Figure("envelope_open_rss_mb",
                next(v for k, v in rss.items() if k.startswith("v2, largest")), "MB", "<= 40",
                f"child opening nothing {rss['nothing opened (baseline)']:.1f} MB"),
-        Figure("envelope_v2_open_rss_mb_5mb", rss["v2, 5 MB item"], "MB", "<= 40",
+        Figure("envelope_open_rss_mb_5mb", rss["v2, 5 MB item"], "MB", "<= 40",
                f"child opening nothing {rss['nothing opened (baseline)']:.1f} MB"),
-        Figure("envelope_v2_seal_ratio_without_hash",
+        Figure("envelope_seal_ratio_without_hash",
                bare / (ms["v2 seal_to (64 KiB chunks)"] - ms["SHA-256 of the bytes"]), "x", "",
                note="what signing only the chunk tags would give (seal minus one SHA-256)"),
     ]
