@@ -835,7 +835,7 @@ def _negative_vectors(base: bytes, base_name: str, meta: dict, preview: bytes) -
                "metadata names another station"),
         sealed("metadata names another capture", small({**meta, "capture_id": AMENDMENT_ID}),
                "metadata names another capture"),
-        sealed("metadata has a key the table does not define", small({**meta, "note": "x"}),
+        sealed("metadata has a key the table does not define", small({**meta, "remark": "x"}),
                "is not defined"),
         assembled("chunks swapped, re-signed", [1, 0], "chunk 0 does not authenticate"),
         assembled("chunk duplicated, re-signed", [0, 0], "chunk 1 does not authenticate"),

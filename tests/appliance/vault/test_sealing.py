@@ -81,7 +81,7 @@ def test_truncated_image_is_refused_and_nothing_is_left(tmp_path, keys):
 
 def test_metadata_outside_the_table_is_refused_before_writing(tmp_path, keys):
     with pytest.raises(EnvelopeError, match="not defined for a capture"):
-        _seal(tmp_path, identifying_jpeg(), keys, note="free text")
+        _seal(tmp_path, identifying_jpeg(), keys, remark="free text")
     assert os.listdir(tmp_path) == []
 
 
