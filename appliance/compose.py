@@ -73,13 +73,19 @@ class WorkflowReader:
     def __init__(self, reader: Any) -> None:
         self.reader = reader
 
-    def feed(self, luma: Any) -> list[Event]:
+    def feed(self, luma: Any, *, full_res: Callable[[Any], Any] | None = None) -> list[Event]:
+        """The frame's barcode events as workflow events; ``full_res`` (the camera's
+        full-resolution crop) goes to the reader's second look."""
         out = []
-        for event in self.reader.feed(luma):
+        for event in self.reader.feed(luma, full_res=full_res):
             translated = to_workflow_event(event)
             if translated is not None:
                 out.append(translated)
         return out
+
+    def reset(self) -> None:
+        """Forget the runs and frames seen so far (the camera restarted)."""
+        self.reader.reset()
 
 
 def rules_from_config(cfg: Config) -> Rules:
