@@ -32,6 +32,7 @@ from .paths import StatePaths
 from .sdnotify import Notifier
 from .station import Station, StationInfo, clock_synchronised, disk_health
 from .workflow import (
+    BandInView,
     CardSeen,
     CaregiverSeen,
     ConflictSeen,
@@ -73,13 +74,22 @@ class WorkflowReader:
     def __init__(self, reader: Any) -> None:
         self.reader = reader
 
-    def feed(self, luma: Any) -> list[Event]:
+    def feed(self, luma: Any, *, full_res: Callable[[Any], Any] | None = None) -> list[Event]:
+        """The frame's barcode events as workflow events; ``full_res`` (the camera's
+        full-resolution crop) goes to the reader's second look."""
         out = []
-        for event in self.reader.feed(luma):
+        for event in self.reader.feed(luma, full_res=full_res):
             translated = to_workflow_event(event)
             if translated is not None:
                 out.append(translated)
+        in_view = self.reader.patient_in_view
+        if in_view is not None and not any(isinstance(e, PatientSeen) for e in out):
+            out.append(BandInView(in_view))  # keeps the session's read fresh
         return out
+
+    def reset(self) -> None:
+        """Forget the runs and frames seen so far (the camera restarted)."""
+        self.reader.reset()
 
 
 def rules_from_config(cfg: Config) -> Rules:
@@ -90,6 +100,7 @@ def rules_from_config(cfg: Config) -> Rules:
         idle_timeout_seconds=float(wf.idle_timeout_seconds),
         require_operator=wf.require_operator,
         body_sites=tuple(wf.body_sites),
+        rescan_after_seconds=float(wf.rescan_after_seconds),
     )
 
 

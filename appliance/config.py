@@ -161,6 +161,10 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "consecutive_reads": S(int, 2, "Consecutive frames that must agree before a patient is "
                                "accepted.", min=1, max=10),
         "scan_rate_hz": S(float, 8.0, "Preview frames decoded per second.", min=1.0, max=30.0),
+        "second_look": S(bool, True, "Look closer where a frame shows a symbol it cannot "
+                         "decode; false: one plain decode per frame."),
+        "stack_frames": S(int, 4, "Frames averaged for a band held still in the second look "
+                          "(1: no averaging).", min=1, max=16),
         "local_formats": S(list, [], "Local wristband formats: tables with symbology, pattern "
                            "(named groups id, issuer, encounter), role and issuer.",
                            check=_local_formats_check),
@@ -193,6 +197,9 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                                 "without consent (recorded)."),
         "idle_timeout_seconds": S(int, 120, "A session with no activity ends after this long.",
                                   min=10, max=3600),
+        "rescan_after_seconds": S(int, 300, "Seconds after the last wristband read that "
+                                  "a capture needs the band shown again (0: never).", min=0,
+                                  max=86_400),
         "require_operator": S(bool, False, "A caregiver badge or web login must identify the "
                               "operator before capture."),
         "body_sites": S(list, list(DEFAULT_BODY_SITES), "Body sites offered on cards and in "

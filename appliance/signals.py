@@ -73,6 +73,9 @@ SIGNALS: dict[str, SignalSpec] = dict([
     _blinks("not_enrolled", 6, "refused: station not enrolled (6 red blinks)"),
     _blinks("storage_fault", 8, "refused: the photo could not be stored (8 red blinks; "
             "see the journal)"),
+    # The same blinks as no_patient: the nurse does the same thing (shows the band).
+    _blinks("rescan_needed", 2, "refused: show the wristband again, its last read is too "
+            "old (2 red blinks)"),
     _blinks("no_operator", 7, "refused: no operator (scan your badge; 7 red blinks)"),
     ("conflict", SignalSpec(Pattern("conflict", RED, on_time=0.05, off_time=0.05, repeat=10,
                                     beeps=3), True,

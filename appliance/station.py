@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from barcode.errors import BarcodeError
 from capture.camera import Camera, CameraError
 from capture.controls import CaptureButton, StatusLight
 
@@ -52,8 +53,12 @@ TIMESYNC_MARKER = Path("/run/systemd/timesync/synchronized")
 
 
 class FrameReader(Protocol):
-    def feed(self, luma: Any) -> list[Event]:
-        """Workflow events found in one preview frame (already debounced across frames)."""
+    def feed(self, luma: Any, *, full_res: Callable[[Any], Any] | None = None) -> list[Event]:
+        """Workflow events found in one preview frame (already debounced across frames).
+        ``full_res`` gives the full-resolution stream's luma for a box of the frame."""
+
+    def reset(self) -> None:
+        """Forget the frames seen so far (the camera restarted: they are not this scene)."""
 
 
 class CaptureStore(Protocol):
@@ -135,6 +140,7 @@ class Station:
         self._threads: list[threading.Thread] = []
         self._restore: threading.Timer | None = None
         self._camera_ok = True
+        self._reader_fault: str | None = None
         self._scan_heartbeat = time.monotonic()
         self.captured_ids: list[str] = []
 
@@ -145,6 +151,7 @@ class Station:
         except CameraError as exc:
             log.error("camera failed to start: %s", exc)
             self._camera_ok = False
+        self.reader.reset()  # a (re)started camera: nothing seen before counts
         if self.button is not None:
             self.button.when_clicked = lambda: self.dispatch(Click())
             self.button.when_held = lambda: self.dispatch(Hold())
@@ -224,17 +231,16 @@ class Station:
             self._scan_heartbeat = time.monotonic()
             try:
                 luma = self.camera.preview_luma()
-                events = self.reader.feed(luma)
-                if self.unenrolled_frames is not None and not self.workflow.enrolled:
-                    self.unenrolled_frames(luma)
             except Exception as exc:  # noqa: BLE001 - the scan loop must never die
                 if self._camera_ok:
                     log.error("preview failed: %s: %s", type(exc).__name__, exc)
                 self._camera_ok = False
                 self._stop.wait(1.0)
                 continue
+            if not self._camera_ok:  # the camera is back: frames from before are another scene
+                self.reader.reset()
             self._camera_ok = True
-            for event in events:
+            for event in self._read(luma):
                 self.dispatch(event)
             next_at += self.scan_interval
             delay = next_at - time.monotonic()
@@ -242,6 +248,41 @@ class Station:
                 next_at = time.monotonic()
                 delay = 0
             self._stop.wait(delay)
+
+    def _read(self, luma: Any) -> list[Event]:
+        """The events in one frame. A reader failure (a :class:`BarcodeError` or a bug) costs
+        this frame and is logged as what it is: it is never shown as a camera fault."""
+        try:
+            events = self.reader.feed(luma, full_res=self._full_res)
+            if self.unenrolled_frames is not None and not self.workflow.enrolled:
+                self.unenrolled_frames(luma)
+        except BarcodeError as exc:
+            self._log_reader_fault("barcode reader refused a frame", exc, logging.WARNING)
+            return []
+        except Exception as exc:  # noqa: BLE001 - the scan loop must never die
+            self._log_reader_fault("barcode reader failed", exc, logging.ERROR)
+            return []
+        self._reader_fault = None
+        return events
+
+    def _log_reader_fault(self, what: str, exc: Exception, level: int) -> None:
+        kind = type(exc).__name__
+        if kind != self._reader_fault:  # once per run of the same failure, not 8 a second
+            log.log(level, "%s: %s: %s", what, kind, exc)
+        self._reader_fault = kind
+
+    def _full_res(self, box: Any) -> Any:
+        """The escalation seam for the reader: the main stream's luma for a preview box, or
+        None when the camera has no such stream or cannot give it now (the reader then
+        works from the preview alone; a failing camera shows on the next preview frame)."""
+        crop = getattr(self.camera, "main_luma_crop", None)
+        if crop is None:
+            return None
+        try:
+            return crop(box)
+        except CameraError as exc:
+            log.warning("full-resolution crop failed: %s", exc)
+            return None
 
     def _tick_loop(self) -> None:
         interval = 1.0

@@ -8,6 +8,8 @@ loop that executes effects and feeds results back.
 States: ``idle`` (no patient) -> ``session`` (a patient identified; tags accumulate) ->
 ``capturing`` (one still in flight) -> back to ``session``; a session ends by timeout, a long
 press, the end-session card, or a different wristband (which starts the next session at once).
+A capture long after the wristband was last read is refused until the band is shown again
+(``Rules.rescan_after_seconds``).
 """
 
 from __future__ import annotations
@@ -44,11 +46,21 @@ class Refusal(StrEnum):
     CONFLICT = "conflict"
     INVALID_READ = "invalid_read"
     BUSY = "busy"
+    RESCAN_NEEDED = "rescan_needed"
 
 
 # ---- events -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PatientSeen:
+    patient: Identity
+
+
+@dataclass(frozen=True)
+class BandInView:
+    """The session's wristband is still being read (every frame it stays in view, after the
+    :class:`PatientSeen` that announced it): keeps its read fresh, never starts or switches
+    a session."""
+
     patient: Identity
 
 
@@ -125,8 +137,8 @@ class CaptureFinished:
 
 
 Event = (
-    PatientSeen | CaregiverSeen | CardSeen | ConflictSeen | InvalidSeen | Click | Hold | Tick
-    | OperatorLogin | SetTags | HealthChanged | CaptureFinished
+    PatientSeen | BandInView | CaregiverSeen | CardSeen | ConflictSeen | InvalidSeen | Click
+    | Hold | Tick | OperatorLogin | SetTags | HealthChanged | CaptureFinished
 )
 
 
@@ -162,6 +174,9 @@ class Rules:
     idle_timeout_seconds: float = 120.0
     require_operator: bool = False
     body_sites: tuple[str, ...] = ()
+    #: A capture this long after the session's wristband was last read needs the band shown
+    #: again (``rescan_needed``); 0 turns the check off. See docs/workflow.md for the default.
+    rescan_after_seconds: float = 300.0
 
 
 @dataclass
@@ -169,6 +184,8 @@ class Session:
     session_id: str
     patient: Identity
     started_at: float
+    band_read_at: float = 0.0  # when the wristband was last read
+    band_doubtful: bool = False  # another patient's band was seen since: read it again
     consent: str | None = None
     body_site: str | None = None
     laterality: str | None = None
@@ -232,6 +249,8 @@ class Workflow:
                 return self._on_tick(now)
             case PatientSeen():
                 return self._on_patient(event, now)
+            case BandInView():
+                return self._on_band_in_view(event, now)
             case CaregiverSeen():
                 return self._on_caregiver(event, now)
             case OperatorLogin():
@@ -268,6 +287,8 @@ class Workflow:
         self.last_activity = now
         patient = event.patient
         if self.session is not None and patient.key == self.session.patient.key:
+            self.session.band_read_at = now
+            self.session.band_doubtful = False
             return []
         effects: list[Effect] = []
         if self.state is State.CAPTURING:
@@ -276,13 +297,20 @@ class Workflow:
         switched = self.session is not None
         if switched:
             effects += self._end_session("new_patient", now, signal=False)
-        self.session = Session(uuid.uuid4().hex, patient, now)
+        self.session = Session(uuid.uuid4().hex, patient, now, band_read_at=now)
         self.state = State.SESSION
         effects.append(Audit("session_started", {"session": self.session.session_id,
                                                  "issuer": patient.issuer,
                                                  "provenance": patient.provenance}))
         effects.append(Signal("session_switched" if switched else "patient_identified"))
         return effects
+
+    def _on_band_in_view(self, event: BandInView, now: float) -> list[Effect]:
+        session = self.session
+        if session is not None and event.patient.key == session.patient.key:
+            session.band_read_at = now
+            self.last_activity = now
+        return []
 
     def _on_caregiver(self, event: CaregiverSeen, now: float) -> list[Effect]:
         self.last_activity = now
@@ -346,6 +374,10 @@ class Workflow:
 
     def _on_conflict(self, now: float) -> list[Effect]:
         self.last_activity = now
+        if self.session is not None:
+            # Someone else's band was in view: which patient is in front of the camera is in
+            # doubt until the session's band is read alone again.
+            self.session.band_doubtful = True
         return self._refuse(Refusal.CONFLICT, "scan")
 
     def _on_invalid(self, event: InvalidSeen) -> list[Effect]:
@@ -377,6 +409,10 @@ class Workflow:
         session = self.session
         if session is None:
             return self._refuse(Refusal.NO_PATIENT, "capture")
+        if self._band_stale(now):
+            # The patient in front of the camera may no longer be the one whose band was read:
+            # the band is shown again (a second), never the photo filed on an old read.
+            return self._refuse(Refusal.RESCAN_NEEDED, "capture")
         if self._missing_consent():
             return self._refuse(Refusal.NO_CONSENT, "capture")
         if self.rules.require_operator and self.operator is None:
@@ -424,6 +460,13 @@ class Workflow:
     def _missing_consent(self) -> bool:
         return bool(self.rules.consent_required and self.session is not None
                     and self.session.consent is None)
+
+    def _band_stale(self, now: float) -> bool:
+        session = self.session
+        if session is None:
+            return False
+        limit = self.rules.rescan_after_seconds
+        return session.band_doubtful or (limit > 0 and now - session.band_read_at > limit)
 
     def _health_refusal(self) -> Refusal:
         if not self.enrolled:

@@ -88,9 +88,11 @@ class ZxingBackend:
 
     def with_binarizer(self, binarizer: str) -> ZxingBackend:
         """The same reader with another binariser: ``"global"`` (one histogram threshold for
-        the whole image, better in dim frames and under glare) or ``"local"`` (the default)."""
+        the whole image, better in dim frames and under glare), ``"fixed"`` (mid-grey, for a
+        region already stretched to its own levels) or ``"local"`` (the default)."""
         names = {"global": self._zx.Binarizer.GlobalHistogram,
-                 "local": self._zx.Binarizer.LocalAverage}
+                 "local": self._zx.Binarizer.LocalAverage,
+                 "fixed": self._zx.Binarizer.FixedThreshold}
         if binarizer not in names:
             raise BarcodeConfigError(f"binarizer must be one of {sorted(names)}")
         other = ZxingBackend(self.formats)

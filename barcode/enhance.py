@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from .backends import as_luma
+from .straighten import deskewed, unwrapped
 from .symbols import SymbolRead
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (pixels)
@@ -68,6 +69,9 @@ class SecondLookSettings:
     max_regions: int = 3  # regions looked at closely per frame
     stack_depth: int = 4  # frames averaged for a band held still (1: off)
     still_threshold: float = 6.0  # mean abs difference of 4x4 means that is still still
+    #: Half-angles (degrees) of wrist wrap tried when unwrapping a curved band: the middle of
+    #: what a symbol 3-5 cm wide on a wrist 5-7 cm across spans, then a gentler wrap.
+    wraps: tuple[float, ...] = (40.0, 30.0)
 
 
 def candidates(luma: np.ndarray, block: int = BLOCK) -> list[tuple[float, Box]]:
@@ -137,6 +141,33 @@ def _upscaled(crop: np.ndarray) -> np.ndarray:
     return np.asarray(image.resize((crop.shape[1] * 2, crop.shape[0] * 2), Image.BICUBIC))
 
 
+def _stretched(crop: np.ndarray) -> np.ndarray:
+    """The region's own dark and light levels (2nd and 98th percentiles) stretched to 0-255,
+    so a fixed mid-grey threshold falls between bars and spaces. Motion smears narrow bars
+    into mid-grey; a local-average binariser then follows the smear, one threshold does not."""
+    lo, hi = np.percentile(crop, (2, 98))
+    if hi - lo < 16:
+        return crop
+    scaled = (crop.astype(np.float32) - float(lo)) * (255.0 / float(hi - lo))
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def _once(make: Callable[[], np.ndarray | None]) -> Callable[[], np.ndarray | None]:
+    """``make`` computed at most once (several steps start from the same image)."""
+    done: list[np.ndarray | None] = []
+
+    def get() -> np.ndarray | None:
+        if not done:
+            done.append(make())
+        return done[0]
+    return get
+
+
+def _maybe(transform: Callable[[np.ndarray], np.ndarray | None],
+           image: np.ndarray | None) -> np.ndarray | None:
+    return None if image is None else transform(np.ascontiguousarray(image))
+
+
 def _smoothed(crop: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(crop).filter(ImageFilter.GaussianBlur(1.0)))
 
@@ -203,6 +234,7 @@ class SecondLook:
         self.settings = settings or SecondLookSettings()
         binarize = getattr(primary, "with_binarizer", None)
         self._global = binarize("global") if binarize else None
+        self._fixed = binarize("fixed") if binarize else None
         self._stack = _Stack(self.settings.stack_depth, self.settings.still_threshold)
         self.stats = LookStats()
 
@@ -257,13 +289,13 @@ class SecondLook:
 
     def _steps(self, crop: np.ndarray, box: Box, full_res: FullResCrop | None,
                stacked: bool) -> Sequence[tuple[str, Callable[[], Any], Any]]:
-        fetched: list[np.ndarray | None] = []
+        def fetch() -> np.ndarray | None:
+            image = full_res(box) if full_res is not None else None
+            return None if image is None else as_luma(image)
 
-        def hi_res() -> np.ndarray | None:
-            if not fetched:  # one fetch per region, however many steps use it
-                image = full_res(box) if full_res is not None else None
-                fetched.append(None if image is None else as_luma(image))
-            return fetched[0]
+        hi_res = _once(fetch)  # one fetch per region, however many steps use it
+        # The finest pixels there are, for the geometric steps.
+        detail = _once(lambda: hi_res() if hi_res() is not None else _upscaled(crop))
 
         steps: list[tuple[str, Callable[[], Any], Any]]
         if full_res is not None:  # the real pixels beat any guess at them: fewer steps
@@ -275,6 +307,13 @@ class SecondLook:
                      ("global-binarizer", lambda: crop, self._global),
                      ("upscaled-global", lambda: _upscaled(crop), self._global),
                      ("smoothed", lambda: _smoothed(crop), self.primary)]
+        steps.append(("fixed-threshold", lambda: _stretched(crop), self._fixed))
+        straight = _once(lambda: _maybe(deskewed, detail()))
+        steps.append(("deskewed", straight, self.primary))
+        for wrap in self.settings.wraps:
+            steps.append((f"unwrapped-{wrap:g}",
+                          lambda wrap=wrap: _maybe(lambda im: unwrapped(im, wrap), straight()),
+                          self.primary))
         steps.append(("second-backend", lambda: _upscaled(crop), self.secondary))
         if stacked and self._stack.frames:
             steps.append(("stacked", lambda: self._stack.averaged(box), self._global))

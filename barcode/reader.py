@@ -159,6 +159,13 @@ class Reader:
         if self.look is not None:
             self.look.reset()
 
+    @property
+    def patient_in_view(self) -> Identity | None:
+        """The patient announced by :class:`PatientIdentified` while their band stays in view
+        (every frame since, with no other patient in the window); None otherwise. Lets the
+        caller know a read is still current without a new event every frame."""
+        return self._announced
+
     def read_frame(self, frame: Any, *, full_res: FullResCrop | None = None
                    ) -> list[Interpretation]:
         """Decode and interpret one frame, with no memory of other frames (``scan`` uses it).

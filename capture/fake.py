@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .camera import CameraError, Still
+from .camera import Box, CameraError, Still, crop_factor, main_box
 from .fake_page import PageScene, render_page_scene
 from .preview import encode_preview
 
@@ -238,6 +238,17 @@ class FakeCamera:
         self._check_running()
         with self._lock:
             return self._lores()
+
+    def main_luma_crop(self, box: Box) -> np.ndarray | None:
+        """The rendered still's luma for ``box`` (preview pixels): the scene the preview shows,
+        at the still's resolution, reduced like the real camera's crop."""
+        self._check_running()
+        with self._lock:
+            region = main_box(box, self.lores_size, self.still_size)
+            if region is None:
+                return None
+            crop = self._render().crop(region).convert("L")
+            return np.asarray(crop.reduce(crop_factor(self.lores_size, self.still_size)))
 
     def capture_jpeg(self) -> bytes:
         self._check_running()

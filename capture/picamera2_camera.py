@@ -18,8 +18,9 @@ import threading
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
-from .camera import CameraError, CameraNotFoundError, Still
+from .camera import Box, CameraError, CameraNotFoundError, Still, crop_factor, main_box
 from .preview import yuv420_preview
 
 log = logging.getLogger("capture_station.camera")
@@ -111,6 +112,29 @@ class Picamera2Camera:
         # YUV420 arrives as (height * 3/2, stride); the Y plane is the top `height` rows, and
         # the stride may exceed the width.
         return np.asarray(yuv)[:height, :width]
+
+    def main_luma_crop(self, box: Box) -> np.ndarray | None:
+        """The ``main`` stream's luma for ``box`` (lores pixels), from the newest main frame
+        (``capture_array("main")``: at most a frame after the lores frame the box came from;
+        the reader's consecutive-read and conflict rules still judge what it finds there).
+
+        ``main`` is RGB888 (B, G, R in memory); the crop is weighted to BT.601 luma and
+        reduced to about :data:`~capture.camera.CROP_MAX_SCALE` pixels per lores pixel.
+        A failed capture is a :class:`CameraError`, like any other."""
+        cam = self._require()
+        region = main_box(box, self.lores_size, self.still_size)
+        if region is None:
+            return None
+        left, top, right, bottom = region
+        with self._lock:
+            try:
+                main = cam.capture_array("main")
+            except Exception as exc:
+                raise CameraError(f"full-resolution capture failed: {exc}") from exc
+        bgr = np.asarray(main)[top:bottom, left:right, :3].astype(np.uint16)
+        luma = ((29 * bgr[..., 0] + 150 * bgr[..., 1] + 77 * bgr[..., 2] + 128) >> 8)
+        image = Image.fromarray(luma.astype(np.uint8))
+        return np.asarray(image.reduce(crop_factor(self.lores_size, self.still_size)))
 
     def capture_still(self) -> Still:
         cam = self._require()

@@ -93,3 +93,34 @@ def test_enrolled_station_does_not_watch_for_provisioning_codes(tmp_path):
         assert assembly.station.unenrolled_frames is None
         assert assembly.sync_worker is not None
     factory.reset()
+
+
+def test_workflow_reader_forwards_the_seam_and_reports_a_band_kept_in_view():
+    from appliance.compose import WorkflowReader
+    from appliance.workflow import BandInView
+    from barcode.interpret import Interpretation
+    from barcode.reader import Reader, ReaderSettings
+
+    patient = Identity("patient", "795123450000000013", "GS1", provenance="scanned-gs1")
+    seen = []
+
+    class Backend:
+        name, formats = "stub", ("qrcode",)
+
+    class Scripted(Reader):
+        """The real event logic; the frame is the list of interpretations it shows."""
+
+        def feed(self, frame, *, full_res=None):
+            seen.append(full_res)
+            return self.update(frame)
+
+    reader = WorkflowReader(Scripted(ReaderSettings(second_look=False), Backend()))
+    band = [Interpretation("patient", "qrcode", identity=patient)]
+    seam = object()
+    assert reader.feed(band, full_res=seam) == []  # first of two consecutive reads
+    assert seen == [seam]
+    assert reader.feed(band) == [PatientSeen(patient)]
+    assert reader.feed(band) == [BandInView(patient)]  # still there: the read stays fresh
+    assert reader.feed([]) == []  # gone
+    reader.reset()
+    assert reader.feed(band) == []  # a reset starts a new run

@@ -182,3 +182,22 @@ def test_replace_validates(tmp_path):
     assert cfg.replace(camera={"backend": "fake"}).camera.backend == "fake"
     with pytest.raises(ConfigError, match="backnd"):
         cfg.replace(camera={"backnd": "fake"})
+
+
+def test_second_look_stack_and_rescan_settings_reach_reader_and_workflow(tmp_path):
+    from appliance.compose import rules_from_config
+    from barcode.reader import build_reader
+
+    defaults = load_config(write(tmp_path, ""), environ={})
+    assert defaults.barcode.second_look is True and defaults.barcode.stack_frames == 4
+    assert rules_from_config(defaults).rescan_after_seconds == 300.0
+    path = write(tmp_path, "[barcode]\nsecond_look = false\nstack_frames = 2\n"
+                 "[workflow]\nrescan_after_seconds = 0\n")
+    cfg = load_config(path, environ={})
+    reader = build_reader(dict(cfg.barcode), cfg.workflow.body_sites)
+    assert reader.look is None and reader.settings.stack_frames == 2
+    assert rules_from_config(cfg).rescan_after_seconds == 0.0
+    with pytest.raises(ConfigError, match="stack_frames"):
+        load_config(write(tmp_path, "[barcode]\nstack_frames = 0\n"), environ={})
+    with pytest.raises(ConfigError, match="rescan_after_seconds"):
+        load_config(write(tmp_path, "[workflow]\nrescan_after_seconds = -1\n"), environ={})

@@ -17,6 +17,8 @@ from appliance.enrolment import NotEnrolledError
 from appliance.station import Station, StationInfo, refusal_for
 from appliance.vault.errors import DiskFullError
 from appliance.workflow import CardSeen, PatientSeen, Refusal, Rules, Workflow
+from barcode.backends import FrameError
+from barcode.errors import BarcodeConfigError
 from barcode.identity import Identity
 from capture.camera import CameraError, Still
 from capture.controls import CaptureButton, StatusLight
@@ -31,11 +33,20 @@ class ScriptedReader:
     def __init__(self):
         self.pending = []
         self.frames = 0
+        self.resets = 0
+        self.full_res = None
+        self.error = None  # raised by the next feed
 
-    def feed(self, luma):
+    def feed(self, luma, *, full_res=None):
         self.frames += 1
+        self.full_res = full_res
+        if self.error is not None:
+            raise self.error
         events, self.pending = self.pending, []
         return events
+
+    def reset(self):
+        self.resets += 1
 
 
 class MemoryStore:
@@ -208,3 +219,56 @@ def test_hung_camera_withholds_the_watchdog(rig, monkeypatch):
     assert not station.is_alive()
     release.set()
     assert wait_for(station.is_alive)  # a recovered loop feeds the watchdog again
+
+
+def test_the_reader_gets_the_cameras_full_resolution_crop(rig):
+    station, _factory, reader, _store, _audit = rig
+    station.start()
+    assert wait_for(lambda: reader.full_res is not None)
+    crop = reader.full_res((10, 10, 50, 40))  # preview box; the still is twice the preview
+    assert crop.shape == (60, 80)
+    assert reader.full_res((400, 300, 500, 400)) is None  # outside the frame
+
+
+def test_a_failing_full_resolution_crop_leaves_the_preview_alone(rig, monkeypatch):
+    station, _factory, reader, _store, _audit = rig
+
+    def broken(box):
+        raise CameraError("main stream stalled")
+
+    monkeypatch.setattr(station.camera, "main_luma_crop", broken)
+    station.start()
+    assert wait_for(lambda: reader.full_res is not None)
+    assert reader.full_res((10, 10, 50, 40)) is None
+    frames = reader.frames
+    assert wait_for(lambda: reader.frames > frames + 2)
+    assert station.workflow.camera_ok
+
+
+@pytest.mark.parametrize("error", [BarcodeConfigError("no symbologies to read"),
+                                   FrameError("expected a 2-D uint8 luma plane"),
+                                   RuntimeError("a bug in the reader")])
+def test_a_barcode_problem_is_never_shown_as_a_camera_fault(rig, error):
+    station, _factory, reader, _store, _audit = rig
+    reader.error = error
+    station.start()
+    frames = reader.frames
+    assert wait_for(lambda: reader.frames > frames + 3)  # the loop keeps scanning
+    time.sleep(1.2)  # past a health tick
+    assert station.workflow.camera_ok
+    assert station.light.pattern.name != "camera_fault"
+    reader.error = None
+    identify(station, reader)  # and reads again once the reader recovers
+
+
+def test_the_reader_forgets_its_frames_when_the_camera_comes_back(rig):
+    station, _factory, reader, _store, _audit = rig
+    station.start()
+    assert reader.resets == 1  # on start
+    assert wait_for(lambda: reader.frames > 2)
+    station.camera.fail = OSError("cable")
+    assert wait_for(lambda: not station._camera_ok)
+    assert reader.resets == 1
+    station.camera.fail = None
+    assert wait_for(lambda: reader.resets == 2, timeout=5)
+    assert wait_for(lambda: station._camera_ok)

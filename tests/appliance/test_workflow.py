@@ -5,6 +5,7 @@ import pytest
 from appliance.signals import SIGNALS
 from appliance.workflow import (
     Audit,
+    BandInView,
     CaptureFinished,
     CardSeen,
     CaregiverSeen,
@@ -327,3 +328,100 @@ def test_dispatch_is_by_event_class_not_by_name():
         wf.handle(look_alike, 2)
     assert wf.snapshot() == before
     assert signals(wf.handle(Click(), 2)) == ["capturing"]
+
+
+# ---- mix-ups: the wrong patient must never get the photo -------------------------------------
+def test_a_new_wristband_mid_session_switches_visibly_and_resets_consent():
+    wf = ready_workflow()
+    capture(wf, 10)
+    old = wf.session.session_id
+    effects = wf.handle(PatientSeen(BOB), 20)
+    assert signals(effects) == ["session_switched"]
+    assert audits(effects) == ["session_ended", "session_started"]
+    assert wf.session.patient.key == BOB.key and wf.session.session_id != old
+    assert signals(wf.handle(Click(), 21)) == ["no_consent"]  # consent was Alice's
+    wf.handle(CardSeen("consent", "record-only"), 22)
+    take, _ = capture(wf, 23)
+    assert take.metadata["patient_id"] == BOB.id
+
+
+def test_two_patients_in_view_identify_nobody_and_doubt_the_session():
+    wf = ready_workflow()
+    assert signals(wf.handle(ConflictSeen(), 5)) == ["conflict"]
+    assert wf.session.patient.key == ALICE.key  # nobody new
+    effects = wf.handle(Click(), 6)
+    assert signals(effects) == ["rescan_needed"] and captures(effects) == []
+    wf.handle(PatientSeen(ALICE), 7)  # Alice's band alone again
+    take, _ = capture(wf, 8)
+    assert take.metadata["patient_id"] == ALICE.id
+
+
+def test_a_conflict_doubts_the_session_even_with_the_time_limit_off():
+    wf = ready_workflow(rescan_after_seconds=0)
+    wf.handle(ConflictSeen(), 5)
+    assert signals(wf.handle(Click(), 6)) == ["rescan_needed"]
+
+
+def test_a_staff_badge_is_never_a_patient():
+    wf = Workflow(Rules())
+    effects = wf.handle(CaregiverSeen(NURSE), 0)
+    assert signals(effects) == ["operator_identified"]
+    assert wf.session is None
+    assert signals(wf.handle(Click(), 1)) == ["no_patient"]
+    # Held up during a session it names the operator and leaves the patient alone.
+    wf = ready_workflow()
+    wf.handle(CaregiverSeen(NURSE), 2)
+    take, _ = capture(wf, 3)
+    assert take.metadata["patient_id"] == ALICE.id
+    assert take.metadata["operator"] == f"GS1:{NURSE.id}"
+
+
+def test_a_session_left_idle_ends_and_the_next_patient_needs_a_scan():
+    wf = ready_workflow()
+    assert audits(wf.handle(Tick(), 1 + 120)) == ["session_ended"]
+    assert signals(wf.handle(Click(), 125)) == ["no_patient"]
+
+
+def test_default_a_capture_long_after_the_band_was_read_needs_it_again():
+    rules = Rules()
+    assert rules.rescan_after_seconds == 300  # the documented default
+    wf = ready_workflow()
+    # A busy session: a photo every 100 s keeps it from timing out...
+    for t in (100, 200, 300):
+        take, _ = capture(wf, t)
+        assert take.metadata["patient_id"] == ALICE.id
+    # ...but 300 s after the band was read a new patient may be sitting there.
+    effects = wf.handle(Click(), 301)
+    assert signals(effects) == ["rescan_needed"]
+    assert audits(effects) == ["capture_refused"]
+    assert [e.fields for e in effects if isinstance(e, Audit)] == [{"reason": "rescan_needed"}]
+    assert wf.state is State.SESSION and wf.session.consent == "teaching"
+    # Alice's band again: same session, tags kept, the next click captures.
+    session = wf.session.session_id
+    assert wf.handle(PatientSeen(ALICE), 305) == []
+    take, _ = capture(wf, 306)
+    assert take.metadata["session_id"] == session
+    # Somebody else's band instead: a new session, as always.
+    assert signals(wf.handle(Click(), 306 + 301)) == ["rescan_needed"]
+    assert signals(wf.handle(PatientSeen(BOB), 610)) == ["session_switched"]
+
+
+def test_a_band_kept_in_view_stays_fresh_but_never_starts_a_session():
+    wf = ready_workflow()
+    for t in range(0, 1000, 100):
+        wf.handle(BandInView(ALICE), t)
+    take, _ = capture(wf, 1000)
+    assert take.metadata["patient_id"] == ALICE.id
+    # It does not switch to someone else's band, nor restart an ended session.
+    assert wf.handle(BandInView(BOB), 1001) == []
+    assert wf.session.patient.key == ALICE.key
+    wf.handle(Hold(), 1002)
+    assert wf.handle(BandInView(ALICE), 1003) == [] and wf.session is None
+
+
+def test_the_time_limit_can_be_turned_off():
+    wf = ready_workflow(rescan_after_seconds=0)
+    for t in (100, 200, 300, 400):
+        capture(wf, t)
+    take, _ = capture(wf, 500)
+    assert take.metadata["patient_id"] == ALICE.id

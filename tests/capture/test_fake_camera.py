@@ -161,3 +161,21 @@ def test_capture_still_goes_through_capture_jpeg_and_renders_a_preview_once(monk
     assert cam.stills == [first.jpeg, second.jpeg]
     assert first.jpeg != second.jpeg and first.preview == second.preview
     assert len(encodes) == 1
+
+
+def test_full_resolution_crop_is_the_still_region_the_preview_box_shows():
+    # A symbol too small to read in the preview (1.5 preview px per module) is read in the
+    # crop of the same region from the still.
+    scene = Scene(symbols=(Symbol("datamatrix", "MRN-0042", module_px=6, center=(0.5, 0.5)),))
+    with FakeCamera(scene, still_size=(2560, 1920), lores_size=(640, 480)) as cam:
+        assert zxingcpp.read_barcodes(cam.preview_luma()) == []
+        crop = cam.main_luma_crop((260, 180, 380, 300))
+        assert crop is not None and crop.dtype == np.uint8
+        assert crop.shape == (480, 480)  # the still is 4x the preview: nearest to 3x is 4x
+        assert [r.text for r in zxingcpp.read_barcodes(crop)] == ["MRN-0042"]
+        corner = cam.main_luma_crop((0, 0, 60, 40))
+        assert zxingcpp.read_barcodes(corner) == []  # elsewhere: no symbol
+        assert cam.main_luma_crop((700, 500, 800, 600)) is None  # outside the frame
+        cam.fail = RuntimeError("cable")
+        with pytest.raises(CameraError):
+            cam.main_luma_crop((0, 0, 10, 10))

@@ -1,7 +1,8 @@
 """The picamera2 adapter against a stand-in at the picamera2 API boundary.
 
 The stand-in implements the calls the adapter makes (``global_camera_info``, ``Picamera2(n)``,
-``create_still_configuration``, ``configure``, ``options``, ``start``, ``capture_array``,
+``create_still_configuration``, ``configure``, ``options``, ``start``, ``capture_array``
+(``lores`` as a YUV420 buffer, ``main`` as the whole RGB888 frame),
 ``capture_request`` and the completed request's ``make_array``, ``save`` and ``release``,
 ``autofocus_cycle``, ``set_controls``, ``stop``, ``close``) with the shapes real picamera2
 returns, and records how it was driven. Each request sees the next frame of a two-colour
@@ -121,6 +122,11 @@ class StandInPicamera2:
         self.controls.update(controls)
 
     def capture_array(self, name="main"):
+        self.calls.append(f"capture_array:{name}")
+        if name == "main":  # the next frame, as RGB888 arrives: (height, width, 3), B G R
+            image = frame_image(len(self.requests), self.config["main"]["size"])
+            self.requests.append(None)
+            return np.asarray(image)[:, :, ::-1].copy()
         assert name == "lores"
         width, height = self.config["lores"]["size"]
         stride = width + STRIDE_PAD
@@ -205,7 +211,7 @@ def test_still_and_preview_come_from_one_request(standin):
         stills = [cam.capture_still(), cam.capture_still()]
         picam = StandInPicamera2.instances[0]
     assert picam.calls.count("capture_request") == 2
-    assert all(request.released for request in picam.requests)
+    assert all(request.released for request in picam.requests if request is not None)
     for index, still in enumerate(stills):
         assert isinstance(still, Still)
         left, right = FRAMES[index]
@@ -279,3 +285,34 @@ def test_use_before_start_is_refused():
         Picamera2Camera().preview_luma()
     with pytest.raises(CameraError, match="not started"):
         Picamera2Camera().capture_still()
+
+
+def test_full_resolution_crop_is_the_main_frames_luma_for_a_lores_box(standin):
+    with Picamera2Camera(still_size=(1920, 1440), lores_size=(640, 480)) as cam:
+        # Straddling the middle: the left colour, then the right one.
+        crop = cam.main_luma_crop((300, 100, 340, 120))
+        picam = StandInPicamera2.instances[0]
+        assert picam.calls[-1] == "capture_array:main"
+        assert cam.main_luma_crop((700, 0, 800, 10)) is None  # outside the frame
+    assert crop.dtype == np.uint8
+    assert crop.shape == (60, 120)  # 3x the lores box: the main stream's own pixels
+    left, right = FRAMES[0]
+    y = {c: Image.new("RGB", (1, 1), c).convert("L").getpixel((0, 0)) for c in (left, right)}
+    assert abs(int(crop[30, 10]) - y[left]) <= 2 and abs(int(crop[30, 110]) - y[right]) <= 2
+    assert crop[:, :58].std() < 1 and crop[:, 62:].std() < 1  # the edge in the middle
+
+
+def test_full_resolution_crop_of_a_large_sensor_is_reduced(standin):
+    with Picamera2Camera(still_size=(4056, 3040), lores_size=(640, 480)) as cam:
+        crop = cam.main_luma_crop((0, 0, 64, 48))
+    assert crop.shape == (152, 203)  # 64x48 lores px are 406x304 main px, reduced by 2
+
+
+def test_full_resolution_crop_failure_is_a_camera_error(standin):
+    with Picamera2Camera(still_size=(1280, 960)) as cam:
+        def broken(name="main"):
+            raise RuntimeError("dequeue timeout")
+
+        StandInPicamera2.instances[0].capture_array = broken
+        with pytest.raises(CameraError, match="full-resolution"):
+            cam.main_luma_crop((0, 0, 10, 10))
