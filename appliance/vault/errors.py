@@ -6,9 +6,10 @@ Messages never contain a patient identifier, image bytes or key material.
 from __future__ import annotations
 
 from ..enrolment import NotEnrolledError  # the enrolment's error, re-exported for callers
+from ..errors import StationError
 
 
-class VaultError(RuntimeError):
+class VaultError(StationError, RuntimeError):
     """The vault cannot do what was asked; nothing already stored was harmed."""
 
 
