@@ -54,6 +54,7 @@ class HttpsServer:
         adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._server.ssl_adapter = adapter
         self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
 
     @property
     def host(self) -> str:
@@ -66,13 +67,14 @@ class HttpsServer:
 
     def start(self) -> HttpsServer:
         """Bind and serve in a daemon thread. Raises ``OSError`` if the port is taken."""
-        if self._thread is not None:
-            raise RuntimeError("server already started")
-        self._server.prepare()
-        self._thread = threading.Thread(
-            target=self._serve, name=f"https-{self.port}", daemon=True
-        )
-        self._thread.start()
+        with self._start_lock:  # the port is visible once bound: a second start must see it
+            if self._thread is not None:
+                raise RuntimeError("server already started")
+            self._server.prepare()
+            self._thread = threading.Thread(
+                target=self._serve, name=f"https-{self.port}", daemon=True
+            )
+            self._thread.start()
         log.info("https server listening on %s:%d", self.host, self.port)
         return self
 
