@@ -279,6 +279,7 @@ def apply_amendment(
     _write_json(history_path, history)
     _write_json(sidecar_path, sidecar)
     if retraction is not None:
+        (data_dir / "retracted").mkdir(mode=0o700, exist_ok=True)
         _quarantine(folder, quarantine, names)
     return _where(folder, quarantine, names, sidecar)
 
