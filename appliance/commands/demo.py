@@ -91,7 +91,8 @@ class DemoReceiver:
         self.address = line.split("listening on ", 1)[1].split()[0]
 
     def filed(self) -> list[Path]:
-        return sorted((self.data_dir / "inbox").rglob("*.jpg"))
+        inbox = self.data_dir / "inbox"
+        return sorted(p for p in inbox.rglob("*.jpg") if ".thumb." not in p.name)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..audit import PracticeAudit
 from ..store import ReceiverStore, StationNotFound
 from ._common import ReceiverCommandError, add_data_dir
 
@@ -31,9 +32,11 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "list":
             if args.station_id:
                 raise ReceiverCommandError("`stations list` takes no station id")
-            rows = [("STATION", "STATUS", "NAME", "ROOM", "ENROLLED")]
-            rows += [(s.station_id, s.status, s.name, s.room, s.enrolled_at)
-                     for s in store.stations()]
+            rows = [("STATION", "STATUS", "NAME", "ROOM", "ENROLLED", "LAST SEEN", "QUEUE",
+                     "VERSION")]
+            rows += [(s.station_id, s.status, s.name, s.room, s.enrolled_at,
+                      s.last_seen or "-", "-" if s.queue_depth is None else str(s.queue_depth),
+                      s.version or "-") for s in store.stations()]
             widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
             for row in rows:
                 print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -46,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
             station = store.set_status(args.station_id, status)
         except StationNotFound:
             raise ReceiverCommandError(f"no station {args.station_id!r}") from None
+        with PracticeAudit(args.data_dir) as audit:
+            audit.record(f"station.{status}", by=None, station_id=station.station_id)
         print(f"{station.station_id} ({station.name}): {station.status}")
         return 0
     finally:

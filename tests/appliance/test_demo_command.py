@@ -25,7 +25,8 @@ def test_smoke_scenario_press_to_filed_at_receiver(tmp_path):
     assert summary["captured"] == summary["delivered"] == summary["filed"] == 3
     assert summary["patient_matches"] == 3
     assert summary["patient_id"] == DEMO_PATIENT_GSRN
-    filed = sorted((workdir / "receiver" / "inbox").rglob("*.jpg"))
+    filed = sorted(p for p in (workdir / "receiver" / "inbox").rglob("*.jpg")
+                   if ".thumb." not in p.name)
     assert len(filed) == 3
     assert all(p.parent.name == DEMO_PATIENT_GSRN and p.parent.parent.name == "GS1"
                for p in filed)

@@ -13,6 +13,7 @@ import pytest
 
 from appliance.enrolment import load_enrolment
 from appliance.paths import StatePaths
+from practice.audit import PracticeAudit
 from practice.cli import main as receiver_main
 from practice.keys import ReceiverKeys
 from practice.store import ReceiverStore
@@ -72,6 +73,9 @@ def test_stations_list_approve_revoke(data_dir, capsys):
     store = ReceiverStore(data_dir)
     assert store.station(station.station_id).status == "revoked"
     store.close()
+    with PracticeAudit(data_dir) as audit:  # approvals are audited
+        assert [(e.event, e.fields["station_id"]) for e in audit.page().items] == [
+            ("station.revoked", station.station_id), ("station.approved", station.station_id)]
     assert receiver_main(["stations", "--data-dir", str(data_dir), "approve", "st-nope"]) == 1
     assert "no station" in capsys.readouterr().err
     assert receiver_main(["stations", "--data-dir", str(data_dir), "revoke"]) == 1

@@ -190,3 +190,30 @@ def test_pin_mismatch_sends_nothing_and_is_audited(tmp_path, receiver):
         assert events[0][1]["seen_pin"] != receiver.pin
     finally:
         rogue.close()
+
+
+def test_the_worker_reports_queue_depth_and_version_and_a_heartbeat_when_idle(tmp_path,
+                                                                             receiver):
+    station = new_station()
+    target = receiver.enrol_directly(station)
+    outbox = FileOutbox(tmp_path / "outbox")
+    for _ in range(3):
+        capture_id, sealed, _ = seal_capture(receiver.keys, station)
+        outbox.add("capture", capture_id, sealed)
+    clock = [1000.0]
+    worker = _worker(outbox, station, target, receiver.port, [], version="9.8.7",
+                     clock=lambda: clock[0], status_interval_seconds=60)
+    try:
+        assert worker.run_once() == "delivered"
+        seen = receiver.store.station(station.station_id)
+        assert (seen.queue_depth, seen.version) == (3, "9.8.7")  # counted while sending
+        while worker.run_once() == "delivered":
+            pass
+        before = receiver.store.station(station.station_id)
+        assert before.queue_depth == 1  # the last upload was sent with itself still queued
+        clock[0] += 61  # idle long enough: a status call reports the empty queue
+        assert worker.run_once() == "idle"
+        after = receiver.store.station(station.station_id)
+        assert after.queue_depth == 0 and after.last_delivery == before.last_delivery
+    finally:
+        worker.stop()
