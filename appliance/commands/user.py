@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _audit(paths: StatePaths, event: str, **fields: object) -> None:
-    from ..vault.audit import AuditLog
+    from sync.audit import AuditLog
 
     with AuditLog(paths.audit_log) as log:
         log.record(event, by="console", **fields)

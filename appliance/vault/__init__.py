@@ -5,16 +5,16 @@ Public surface:
 * :class:`Vault` (``store_capture``, ``list_captures``, ``open_for_review``, ``amend``,
   ``discard``, ``shred_due``, ``tick`` and the :class:`sync.outbox.Outbox` methods);
 * errors: :class:`VaultError` and what derives from it (:class:`DiskFullError`,
-  :class:`UnknownCaptureError`, :class:`NotReviewableError`, :class:`JpegError`,
-  :class:`AuditFieldError`), and the enrolment's :class:`NotEnrolledError`;
+  :class:`UnknownCaptureError`, :class:`NotReviewableError`, :class:`JpegError`), and the
+  enrolment's :class:`NotEnrolledError`;
 * :class:`AuditLog` (``record(event, **fields)``) and :func:`verify_audit_log`;
 * :func:`load_or_create_identity` (the station's Ed25519 key and id).
 """
 
-from .audit import AuditLog, VerifyResult
-from .audit import verify as verify_audit_log
+from sync.audit import AuditLog, VerifyResult
+from sync.audit import verify as verify_audit_log
+
 from .errors import (
-    AuditFieldError,
     DiskFullError,
     JpegError,
     NotEnrolledError,
@@ -28,7 +28,6 @@ from .records import CaptureRecord, CaptureSummary, ReviewCapture
 from .vault import Vault
 
 __all__ = [
-    "AuditFieldError",
     "AuditLog",
     "CaptureRecord",
     "CaptureSummary",

@@ -11,8 +11,9 @@ import json
 
 from sqlite_utils import Database
 
+from sync.audit import iter_lines
+
 from ..enrolment import NotEnrolledError
-from .audit import iter_lines
 from .catalog import set_setting
 from .context import VaultContext
 from .ids import uuid7

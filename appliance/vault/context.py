@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sync.audit import AuditLog
 from sync.envelope import SUFFIX
 
 from ..paths import StatePaths
-from .audit import AuditLog
 from .catalog import Catalog
 from .keys import SessionKeys, StationIdentity
 from .practicekey import PracticeKey

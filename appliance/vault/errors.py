@@ -5,8 +5,6 @@ Messages never contain a patient identifier, image bytes or key material.
 
 from __future__ import annotations
 
-from sync.audit import AuditFieldError  # the shared audit log's error, re-exported
-
 from ..enrolment import NotEnrolledError  # the enrolment's error, re-exported for callers
 from ..errors import StationError
 
@@ -39,7 +37,6 @@ class JpegError(VaultError):
 
 
 __all__ = [
-    "AuditFieldError",
     "DiskFullError",
     "JpegError",
     "NotEnrolledError",

@@ -24,10 +24,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from sync.audit import AuditLog
 from sync.outbox import OutboxItem
 
 from ..paths import StatePaths
-from .audit import AuditLog
 from .auditexport import queue_audit_batch
 from .catalog import Catalog
 from .context import Policy, VaultContext

@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from appliance.vault.audit import verify
 from appliance.web.accounts import ROLES
+from sync.audit import verify
 from websecurity.accounts import Accounts
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.vault.audit import GENESIS, AuditFieldError, AuditLog, record_hash, tail, verify
+from sync.audit import GENESIS, AuditFieldError, AuditLog, record_hash, tail, verify
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -126,7 +126,7 @@ def test_threads_and_processes_append_without_breaking_the_chain(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
-        from appliance.vault.audit import AuditLog
+        from sync.audit import AuditLog
         log = AuditLog({str(path)!r}, fsync=False)
         for i in range(150):
             log.record("proc.event", n=i)
