@@ -8,7 +8,7 @@ One job per module:
   deterministic UIDs, so a resend is byte-for-byte the same instance;
 - :mod:`.dicom` builds the instances (VL Photographic Image, Encapsulated PDF, IOCM rejection
   note), :mod:`.fhir` the FHIR resources (Media, DocumentReference);
-- :mod:`.config` reads ``DIR/forwarding.toml``; :mod:`.http` is the one HTTP(S) client
+- :mod:`.config` reads ``DIR/forwarding.toml``; :mod:`.transport` is the one HTTP(S) client
   (basic auth, client certificate, CA file or pinned certificate);
 - :mod:`.queue` is the durable store-and-forward queue (SQLite), :mod:`.forwarder` the worker
   that drains it, :mod:`.delivery` what one delivery sends to one destination.

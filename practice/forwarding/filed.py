@@ -106,8 +106,13 @@ def amendments_for(payload: Path) -> list[Amendment]:
     return sorted(notes, key=lambda a: (a.at, a.amendment_id))
 
 
+#: ``upto`` value that applies no amendment: the capture as it was first sent.
+ORIGINAL = ""
+
+
 def load_filed(payload: Path, upto: str | None = None) -> FiledCapture:
-    """The capture filed at ``payload`` with its amendments applied (up to ``upto``)."""
+    """The capture filed at ``payload`` with its amendments applied: all of them, up to and
+    including ``upto``, or none (``upto=ORIGINAL``)."""
     kind = PAYLOAD_SUFFIXES.get(payload.suffix.lower())
     if kind is None:
         raise FiledError(f"{payload.name} is neither a photo nor a document")
@@ -116,13 +121,13 @@ def load_filed(payload: Path, upto: str | None = None) -> FiledCapture:
     if not isinstance(capture_id, str) or not _ID_RE.fullmatch(capture_id):
         raise FiledError(f"{sidecar_path(payload).name} has no usable capture_id")
     applied: list[Amendment] = []
-    for amendment in amendments_for(payload):
+    for amendment in amendments_for(payload) if upto != ORIGINAL else ():
         applied.append(amendment)
         metadata.update(amendment.changes)
         if amendment.amendment_id == upto:
             break
     else:
-        if upto is not None:
+        if upto:
             raise FiledError("the amendment to forward is not filed beside its capture")
     return FiledCapture(kind, capture_id, payload, metadata, applied)
 
