@@ -349,6 +349,16 @@ def current_instance(capture: FiledCapture, site: DicomSite) -> Dataset:
     return photo_instance(capture, site)
 
 
+def location_of(capture: FiledCapture) -> tuple[str, str, str]:
+    """Study, series and SOP Instance UID of the capture's current version."""
+    frame = _frame(capture)
+    return frame.study, frame.series, instance_uid(capture.capture_id, capture.version)
+
+
+def instance_uid_of(capture: FiledCapture) -> str:
+    return instance_uid(capture.capture_id, capture.version)
+
+
 # -- rejection notes ------------------------------------------------------------------------------
 
 def _sop_class(capture: FiledCapture) -> UID:

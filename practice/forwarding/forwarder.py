@@ -1,0 +1,119 @@
+"""The forwarder: one worker thread per destination drains the queue, with retries.
+
+A worker takes the rows that are due, sends each over its own kept-alive connection, and
+records the outcome: forwarded, failed (with the reason), or another attempt later after an
+exponential backoff with jitter (``retry.initial_s`` doubling up to ``retry.max_s``, each
+delay drawn from its upper half, so stations recovering together do not hit the PACS in
+step). It sleeps until the next row is due or :meth:`ForwardQueue.enqueue` wakes it, and an
+outage only grows the queue: nothing is dropped, nothing sent twice once accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from .config import Destination
+from .delivery import Outcome, deliver
+from .queue import ForwardQueue, QueueItem
+from .transport import HttpClient
+
+log = logging.getLogger(__name__)
+IDLE_WAIT_S = 5.0
+
+
+def backoff_s(attempts: int, initial_s: float, max_s: float,
+              rand: Callable[[], float] = random.random) -> float:
+    """Delay before attempt ``attempts + 1``: doubling from ``initial_s``, capped, jittered
+    into the upper half (never zero, never above the cap)."""
+    ceiling = min(max_s, initial_s * (2 ** min(attempts, 40)))
+    return ceiling * (0.5 + 0.5 * rand())
+
+
+class Forwarder:
+    """Drains one :class:`ForwardQueue` to its configured destinations."""
+
+    def __init__(self, queue: ForwardQueue, *, batch: int = 16) -> None:
+        self.queue = queue
+        self.batch = batch
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._clients: dict[str, HttpClient] = {}
+
+    def _client(self, dest: Destination) -> HttpClient:
+        if dest.name not in self._clients:
+            self._clients[dest.name] = HttpClient(dest)
+        return self._clients[dest.name]
+
+    def _record(self, item: QueueItem, outcome: Outcome) -> None:
+        config = self.queue.config
+        if outcome.ok:
+            self.queue.mark_forwarded(item)
+        elif outcome.retry:
+            delay = backoff_s(item.attempts, config.retry_initial_s, config.retry_max_s)
+            self.queue.mark_retry(item, outcome.error, delay)
+            log.warning("forward %s %s to %s: %s; retry in %.1f s", item.kind, item.item_id,
+                        item.destination, outcome.error, delay)
+        else:
+            self.queue.mark_failed(item, outcome.error)
+            log.error("forward %s %s to %s failed: %s", item.kind, item.item_id,
+                      item.destination, outcome.error)
+
+    def drain(self, dest: Destination) -> int:
+        """Send every row of ``dest`` that is due now; returns how many were attempted.
+
+        Stops at the first retryable failure (the destination is down: the rest would only
+        fail too, and their order must hold)."""
+        done = 0
+        while not self._stop.is_set():
+            items = self.queue.due(dest.name, self.batch)
+            if not items:
+                return done
+            for item in items:
+                if self._stop.is_set():
+                    return done
+                outcome = deliver(self.queue.data_dir, self.queue.config, dest,
+                                  self._client(dest), item)
+                self._record(item, outcome)
+                done += 1
+                if not outcome.ok and outcome.retry:
+                    return done
+        return done
+
+    def drain_all(self) -> int:
+        """One pass over every destination, in this thread (``forward run --once``)."""
+        return sum(self.drain(dest) for dest in self.queue.config.destinations)
+
+    def _worker(self, dest: Destination, wakeup: threading.Event) -> None:
+        while not self._stop.is_set():
+            wakeup.clear()  # before draining: a row queued meanwhile wakes the wait below
+            try:
+                self.drain(dest)
+            except Exception:  # a worker must outlive one bad row or a disk hiccup
+                log.exception("forwarder for %s: unexpected error", dest.name)
+            wait = self.queue.seconds_until_due(dest.name)
+            wakeup.wait(IDLE_WAIT_S if wait is None else min(wait, IDLE_WAIT_S))
+
+    def start(self) -> None:
+        """One daemon thread per destination (none configured: nothing starts)."""
+        for dest in self.queue.config.destinations:
+            thread = threading.Thread(target=self._worker,
+                                      args=(dest, self.queue.subscribe()), daemon=True,
+                                      name=f"forward-{dest.name}")
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the workers (an in-flight request finishes or times out) and close."""
+        self._stop.set()
+        self.queue.notify()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
