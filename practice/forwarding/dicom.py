@@ -225,6 +225,8 @@ def _anatomy(ds: Dataset, capture: FiledCapture) -> None:
         ds.ImageComments = _text(f"body site: {meta.get('body_site')}", 10240)
     if side is not None:
         ds.ImageLaterality = side[1]
+    else:
+        ds.Laterality = ""  # Type 2C (paired structure, no Image Laterality): unknown
 
 
 # -- the photo ------------------------------------------------------------------------------------
