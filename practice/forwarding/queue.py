@@ -63,6 +63,11 @@ CREATE INDEX IF NOT EXISTS items_due ON items (destination, state, next_attempt)
 CREATE INDEX IF NOT EXISTS items_capture ON items (capture_id, destination, seq);
 """
 
+#: A pending row of destination ``?`` that nothing earlier for its capture holds back.
+_READY = ("i.destination = ? AND i.state = 'pending' AND NOT EXISTS (SELECT 1 FROM items AS e "
+          "WHERE e.destination = i.destination AND e.capture_id = i.capture_id "
+          "AND e.seq < i.seq AND e.state != 'forwarded')")
+
 
 def _utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -174,20 +179,17 @@ class ForwardQueue:
         horizon = now + self.config.retry_max_s
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM items AS i WHERE destination = ? AND state = 'pending' "
-                "AND (next_attempt <= ? OR next_attempt > ?) "
-                "AND NOT EXISTS (SELECT 1 FROM items AS e WHERE e.destination = i.destination "
-                "  AND e.capture_id = i.capture_id AND e.seq < i.seq "
-                "  AND e.state != 'forwarded') "
-                "ORDER BY seq LIMIT ?", (destination, now, horizon, limit)).fetchall()
+                f"SELECT * FROM items AS i WHERE {_READY} "  # noqa: S608 - fixed SQL
+                "AND (next_attempt <= ? OR next_attempt > ?) ORDER BY seq LIMIT ?",
+                (destination, now, horizon, limit)).fetchall()
         return [QueueItem(**dict(r)) for r in rows]
 
     def seconds_until_due(self, destination: str) -> float | None:
         """How long until the next pending row of ``destination`` is due (None: none)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT MIN(next_attempt) FROM items WHERE destination = ? AND state = "
-                "'pending'", (destination,)).fetchone()
+                f"SELECT MIN(next_attempt) FROM items AS i WHERE {_READY}",  # noqa: S608
+                (destination,)).fetchone()
         if row[0] is None:
             return None
         return max(0.0, min(row[0] - self.clock(), self.config.retry_max_s))

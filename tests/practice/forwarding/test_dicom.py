@@ -9,7 +9,7 @@ import pytest
 from pydicom.encaps import generate_frames
 
 from practice.forwarding import dicom
-from practice.forwarding.codes import REJECTED_QUALITY, INCORRECT_WORKLIST_ENTRY
+from practice.forwarding.codes import INCORRECT_WORKLIST_ENTRY, REJECTED_QUALITY
 from practice.forwarding.filed import ORIGINAL, load_filed
 from practice.forwarding.uids import instance_uid
 
