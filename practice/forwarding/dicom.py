@@ -137,8 +137,9 @@ def _frame(capture: FiledCapture) -> _Frame:
         raise DicomBuildError("the capture has no usable capture time")
     visit = meta.get("encounter") or f"day:{_da(when)}"
     session = meta.get("session_id") or f"day:{_da(when)}"
+    modality = "DOC" if capture.kind == "document" else "XC"
     return _Frame(study_uid(meta.get("issuer"), meta.get("patient_id"), str(visit)),
-                  series_uid(str(meta.get("station_id") or ""), str(session)), when)
+                  series_uid(str(meta.get("station_id") or ""), str(session), modality), when)
 
 
 def _patient_and_study(ds: Dataset, capture: FiledCapture, frame: _Frame) -> None:

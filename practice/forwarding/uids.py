@@ -29,9 +29,10 @@ def study_uid(issuer: str | None, patient_id: str | None, visit: str) -> str:
     return derived_uid("study", issuer, patient_id, visit)
 
 
-def series_uid(station_id: str, session: str) -> str:
-    """One series per station session (the station's session id; else the day)."""
-    return derived_uid("series", station_id, session)
+def series_uid(station_id: str, session: str, modality: str = "XC") -> str:
+    """One series per station session and modality (a series holds one modality: a
+    session's photos and its scanned documents are two series of the visit's study)."""
+    return derived_uid("series", station_id, session, modality)
 
 
 def instance_uid(capture_id: str, version: str | None = None) -> str:
