@@ -23,8 +23,8 @@ _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _PIN_RE = re.compile(r"[0-9a-f]{64}")
 _TOP_KEYS = {"institution", "manufacturer", "retry", "destination"}
 _RETRY_KEYS = {"initial_s", "max_s"}
-_DEST_KEYS = {"name", "kind", "url", "username", "password_file", "client_cert", "client_key",
-              "ca_file", "pinned_sha256", "timeout_s", "fhir_content"}
+_DEST_KEYS = {"name", "kind", "url", "failover_urls", "username", "password_file",
+              "client_cert", "client_key", "ca_file", "pinned_sha256", "timeout_s", "fhir_content"}
 
 
 class ForwardingConfigError(ValueError):
@@ -38,6 +38,9 @@ class Destination:
     name: str
     kind: str
     url: str
+    #: Other servers of the same archive (Orthancs sharing one index), tried in turn when
+    #: ``url`` does not answer.
+    failover_urls: tuple[str, ...] = ()
     username: str | None = None
     password_file: Path | None = None
     client_cert: Path | None = None
@@ -148,6 +151,14 @@ def _destination(base: Path, index: int, raw: object, seen: set[str]) -> Destina
         raise ForwardingConfigError(f"{where}: kind must be one of {', '.join(KINDS)}")
     url = check_url(f"{where}: url", raw["url"])
     opts: dict[str, Any] = {}
+    if "failover_urls" in raw:
+        others = raw["failover_urls"]
+        if not isinstance(others, list) or len(others) > 16:
+            raise ForwardingConfigError(f"{where}: failover_urls must be a list of URLs")
+        opts["failover_urls"] = tuple(check_url(f"{where}: failover_urls[{i}]", u)
+                                      for i, u in enumerate(others))
+        if any(u.split(":", 1)[0] != url.split(":", 1)[0] for u in opts["failover_urls"]):
+            raise ForwardingConfigError(f"{where}: failover_urls must use url's scheme")
     for key in ("password_file", "client_cert", "client_key", "ca_file"):
         if key in raw:
             opts[key] = _path(base, f"{where}: {key}", raw[key])
@@ -168,7 +179,8 @@ def _destination(base: Path, index: int, raw: object, seen: set[str]) -> Destina
         raise ForwardingConfigError(f"{where}: TLS settings need an https:// url")
     if "ca_file" in opts and "pinned_sha256" in opts:
         raise ForwardingConfigError(f"{where}: choose ca_file or pinned_sha256, not both")
-    if "username" in opts and not https and not _is_loopback(urlsplit(url).hostname or ""):
+    hosts = [urlsplit(u).hostname or "" for u in (url, *opts.get("failover_urls", ()))]
+    if "username" in opts and not https and not all(_is_loopback(h) for h in hosts):
         raise ForwardingConfigError(f"{where}: basic auth needs https:// (the password would "
                                     "cross the network in clear)")
     if "timeout_s" in raw:

@@ -46,18 +46,71 @@ def tls_context(dest: Destination) -> ssl.SSLContext:
     return context
 
 
+@dataclass(frozen=True)
+class _Target:
+    host: str
+    port: int
+    base_path: str
+
+
+def _target(url: str) -> _Target:
+    parts = urlsplit(url)
+    return _Target(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
+                   parts.path.rstrip("/"))
+
+
+#: Answers that mean "this server cannot take it now; another of the same archive may".
+FAILOVER_STATUS = frozenset({502, 503, 504})
+
+
 class HttpClient:
-    """Requests to one destination's base URL over one kept-alive connection."""
+    """Requests to one destination over one kept-alive connection.
+
+    With ``failover_urls`` the client moves to the next server when the current one gives no
+    answer (or 502/503/504) and stays there while it works: Orthanc servers sharing one
+    index are one archive, so any of them may take any instance.
+    """
 
     def __init__(self, dest: Destination) -> None:
         self.dest = dest
-        parts = urlsplit(dest.url)
-        self.https = parts.scheme == "https"
-        self.host = parts.hostname or ""
-        self.port = parts.port or (443 if self.https else 80)
-        self.base_path = parts.path.rstrip("/")
+        self.https = dest.url.startswith("https://")
+        self._targets = [_target(u) for u in (dest.url, *dest.failover_urls)]
+        self._current = 0
         self._context = tls_context(dest) if self.https else None
         self._conn: http.client.HTTPConnection | None = None
+
+    @property
+    def host(self) -> str:
+        return self._targets[self._current].host
+
+    @property
+    def port(self) -> int:
+        return self._targets[self._current].port
+
+    @property
+    def base_path(self) -> str:
+        return self._targets[self._current].base_path
+
+    def request(self, method: str, path: str, body: bytes | Sequence[bytes] = b"",
+                headers: dict[str, str] | None = None) -> Response:
+        """One request to ``base URL + path``, on the next server if this one is down;
+        :class:`TransportError` if none answered."""
+        error: TransportError | None = None
+        reply: Response | None = None
+        for _ in self._targets:
+            try:
+                reply = self._request_once(method, path, body, headers)
+            except TransportError as exc:
+                error = exc
+            else:
+                if reply.status not in FAILOVER_STATUS or len(self._targets) == 1:
+                    return reply
+            self.close()
+            self._current = (self._current + 1) % len(self._targets)
+        if reply is not None:
+            return reply
+        assert error is not None
+        raise error
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._conn is not None:
@@ -83,9 +136,8 @@ class HttpClient:
         token = f"{self.dest.username}:{self.dest.password()}".encode()
         return {"Authorization": "Basic " + base64.b64encode(token).decode("ascii")}
 
-    def request(self, method: str, path: str, body: bytes | Sequence[bytes] = b"",
-                headers: dict[str, str] | None = None) -> Response:
-        """One request to ``base URL + path``; :class:`TransportError` if no answer came."""
+    def _request_once(self, method: str, path: str, body: bytes | Sequence[bytes],
+                      headers: dict[str, str] | None) -> Response:
         chunks = [body] if isinstance(body, bytes | bytearray) else list(body)
         all_headers = {"Content-Length": str(sum(len(c) for c in chunks)), **self._auth(),
                        **(headers or {})}

@@ -138,14 +138,16 @@ class Postgres:
         self.data.mkdir()
         shutil.chown(self.data, "postgres")
         self._pg("initdb", "-D", self.data, "-U", "orthanc", "--auth=trust", "-E", "UTF8")
-        self._pg("pg_ctl", "-D", self.data, "-w", "-t", "60", "-l", work / "pg.log", "-o",
+        self._pg("pg_ctl", "-D", self.data, "-w", "-t", "60", "-l", self.socket_dir / "pg.log",
+                 "-o",
                  f"-c listen_addresses='' -c unix_socket_directories='{self.socket_dir}' "
                  "-c fsync=off", "start")
         self._pg("createdb", "-h", self.socket_dir, "-U", "orthanc", "orthanc")
 
     def _pg(self, tool: str, *args: object) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / tool),
-                        *map(str, args)], check=True, capture_output=True, timeout=90)
+                        *map(str, args)], check=True, capture_output=True, timeout=90,
+                       cwd=self.work)
 
     @property
     def orthanc_settings(self) -> dict:
@@ -155,7 +157,7 @@ class Postgres:
     def stop(self) -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D",
                         str(self.data), "-m", "immediate", "-w", "-t", "30", "stop"],
-                       capture_output=True, timeout=60)
+                       capture_output=True, timeout=60, cwd=self.work)
 
 
 def wait_until(predicate, timeout: float, what: str) -> None:
