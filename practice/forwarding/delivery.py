@@ -85,34 +85,65 @@ def _http_outcome(status: int, what: str) -> Outcome:
     return Outcome(False, status in RETRYABLE, f"{what}: HTTP {status}")
 
 
+@dataclass(frozen=True)
+class Request:
+    """One built request, ready to send (building and sending are separate so the forwarder
+    can build the next item while this one is on the wire)."""
+
+    method: str
+    path: str
+    body: Sequence[bytes]
+    headers: dict[str, str]
+    what: str  # "STOW-RS", "FHIR Media", ...; error messages start with it
+
+
+def stow_request(instances: Sequence[bytes]) -> Request | None:
+    """The STOW-RS request for the instances (None: nothing to send)."""
+    if not instances:
+        return None
+    body, content_type = multipart(instances, f"capture-station-{uuid.uuid4().hex}")
+    return Request("POST", "/studies", body, {
+        "Content-Type": content_type, "Accept": "application/dicom+json"}, "STOW-RS")
+
+
+def _stow_refusals(body: bytes) -> Outcome | None:
+    """A failure naming the DICOM failure reasons, if the STOW answer lists refused SOPs."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    failed = answer.get(_FAILED_SOP_SEQUENCE, {}).get("Value", []) if isinstance(
+        answer, dict) else []
+    if not failed:
+        return None
+    codes = sorted({str(f.get(_FAILURE_REASON, {}).get("Value", ["?"])[0])
+                    for f in failed if isinstance(f, dict)})
+    return Outcome(False, False, f"STOW-RS refused {len(failed)} instance(s), "
+                                 f"failure reason {','.join(codes)}")
+
+
+def send(client: HttpClient, request: Request | None) -> Outcome:
+    """Send a built request; what the answer means for the row."""
+    if request is None:
+        return OK
+    try:
+        reply = client.request(request.method, request.path, request.body, request.headers)
+    except TransportError as exc:
+        return Outcome(False, True, f"{request.what}: {exc}")
+    if request.what == "STOW-RS" and reply.status in (200, 202, 409) and reply.body:
+        refused = _stow_refusals(reply.body)
+        if refused is not None:
+            return refused
+    return _http_outcome(reply.status, request.what)
+
+
 def stow(client: HttpClient, instances: Sequence[bytes]) -> Outcome:
     """POST the instances to ``{url}/studies``; a partial refusal is a failure with the codes."""
-    if not instances:
-        return OK
-    body, content_type = multipart(instances, f"capture-station-{uuid.uuid4().hex}")
-    try:
-        reply = client.request("POST", "/studies", body, {
-            "Content-Type": content_type, "Accept": "application/dicom+json"})
-    except TransportError as exc:
-        return Outcome(False, True, f"STOW-RS: {exc}")
-    outcome = _http_outcome(reply.status, "STOW-RS")
-    if reply.status in (200, 202, 409) and reply.body:
-        try:
-            answer = json.loads(reply.body)
-        except ValueError:
-            answer = {}
-        failed = answer.get(_FAILED_SOP_SEQUENCE, {}).get("Value", []) if isinstance(
-            answer, dict) else []
-        if failed:
-            codes = sorted({str(f.get(_FAILURE_REASON, {}).get("Value", ["?"])[0])
-                            for f in failed if isinstance(f, dict)})
-            return Outcome(False, False, f"STOW-RS refused {len(failed)} instance(s), "
-                                         f"failure reason {','.join(codes)}")
-    return outcome
+    return send(client, stow_request(instances))
 
 
-def fhir_send(client: HttpClient, dest: Destination, capture: FiledCapture, item_kind: str,
-              dicomweb_url: str | None) -> Outcome:
+def fhir_request(dest: Destination, capture: FiledCapture, item_kind: str,
+                 dicomweb_url: str | None) -> Request:
     """Create (capture) or update (amendment, retraction) the capture's FHIR resource."""
     sop = dicom.instance_uid_of(capture)
     link = None
@@ -124,25 +155,28 @@ def fhir_send(client: HttpClient, dest: Destination, capture: FiledCapture, item
     search = fhir.search_by_identifier(capture.capture_id)
     headers = {"Content-Type": "application/fhir+json; charset=utf-8",
                "Accept": "application/fhir+json"}
+    body = [fhir.to_json(resource)]
+    if item_kind == "amendment":
+        return Request("PUT", f"/{kind}?{search}", body, headers, f"FHIR {kind}")
+    return Request("POST", f"/{kind}", body, {**headers, "If-None-Exist": search},
+                   f"FHIR {kind}")
+
+
+def prepare(data_dir: Path, config: ForwardingConfig, dest: Destination,
+            item: QueueItem) -> Request | Outcome | None:
+    """Build what a row sends (None: nothing to send; an Outcome: it cannot be built)."""
     try:
-        if item_kind == "amendment":
-            reply = client.request("PUT", f"/{kind}?{search}", fhir.to_json(resource), headers)
-        else:
-            reply = client.request("POST", f"/{kind}", fhir.to_json(resource),
-                                   {**headers, "If-None-Exist": search})
-    except TransportError as exc:
-        return Outcome(False, True, f"FHIR: {exc}")
-    return _http_outcome(reply.status, f"FHIR {kind}")
+        capture = load_item(data_dir, item)
+        if dest.kind == "dicomweb":
+            return stow_request(dicom_instances(capture, item.kind, site_for(config)))
+        pacs = next((d.url for d in config.destinations if d.kind == "dicomweb"), None)
+        return fhir_request(dest, capture, item.kind, pacs)
+    except (FiledError, dicom.DicomBuildError, fhir.FhirBuildError) as exc:
+        return Outcome(False, False, f"cannot build: {exc}"[:300])
 
 
 def deliver(data_dir: Path, config: ForwardingConfig, dest: Destination, client: HttpClient,
             item: QueueItem) -> Outcome:
-    """Send one row; never raises for a bad item (the outcome says why it failed)."""
-    try:
-        capture = load_item(data_dir, item)
-        if dest.kind == "dicomweb":
-            return stow(client, dicom_instances(capture, item.kind, site_for(config)))
-        pacs = next((d.url for d in config.destinations if d.kind == "dicomweb"), None)
-        return fhir_send(client, dest, capture, item.kind, pacs)
-    except (FiledError, dicom.DicomBuildError, fhir.FhirBuildError) as exc:
-        return Outcome(False, False, f"cannot build: {exc}"[:300])
+    """Build and send one row; never raises for a bad item (the outcome says why)."""
+    built = prepare(data_dir, config, dest, item)
+    return built if isinstance(built, Outcome) else send(client, built)

@@ -15,9 +15,10 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from .config import Destination
-from .delivery import Outcome, deliver
+from .delivery import Outcome, Request, prepare, send
 from .queue import ForwardQueue, QueueItem
 from .transport import HttpClient
 
@@ -65,23 +66,42 @@ class Forwarder:
     def drain(self, dest: Destination) -> int:
         """Send every row of ``dest`` that is due now; returns how many were attempted.
 
-        Stops at the first retryable failure (the destination is down: the rest would only
-        fail too, and their order must hold)."""
+        A pipeline of three: one thread builds the next row's request while this thread has
+        the current one on the wire, and another records outcomes (SQLite commit, the status
+        file's fsync), so neither the build nor the disk waits on the network. Stops at the
+        first retryable failure (the destination is down: the rest would only fail too, and
+        their order must hold)."""
         done = 0
-        while not self._stop.is_set():
-            items = self.queue.due(dest.name, self.batch)
-            if not items:
-                return done
-            for item in items:
-                if self._stop.is_set():
+        with ThreadPoolExecutor(1, f"forward-build-{dest.name}") as builder, \
+                ThreadPoolExecutor(1, f"forward-record-{dest.name}") as recorder:
+            while not self._stop.is_set():
+                items = self.queue.due(dest.name, self.batch)
+                if not items:
                     return done
-                outcome = deliver(self.queue.data_dir, self.queue.config, dest,
-                                  self._client(dest), item)
-                self._record(item, outcome)
-                done += 1
-                if not outcome.ok and outcome.retry:
+                down = False
+                records: list[Future[None]] = []
+                next_build = builder.submit(self._prepare, dest, items[0])
+                for index, item in enumerate(items):
+                    if self._stop.is_set():
+                        break
+                    built = next_build.result()
+                    if index + 1 < len(items):
+                        next_build = builder.submit(self._prepare, dest, items[index + 1])
+                    outcome = built if isinstance(built, Outcome) else send(
+                        self._client(dest), built)
+                    records.append(recorder.submit(self._record, item, outcome))
+                    done += 1
+                    if not outcome.ok and outcome.retry:
+                        down = True
+                        break
+                for record in records:
+                    record.result()  # the next due() must see every outcome
+                if down:
                     return done
         return done
+
+    def _prepare(self, dest: Destination, item: QueueItem) -> Request | Outcome | None:
+        return prepare(self.queue.data_dir, self.queue.config, dest, item)
 
     def drain_all(self) -> int:
         """One pass over every destination, in this thread (``forward run --once``)."""
