@@ -230,6 +230,22 @@ def _anatomy(ds: Dataset, capture: FiledCapture) -> None:
         ds.Laterality = ""  # Type 2C (paired structure, no Image Laterality): unknown
 
 
+def _new_instance(capture: FiledCapture, frame: _Frame, modality: str) -> Dataset:
+    """Patient, study and series of a photo or document in the session's series."""
+    ds = Dataset()
+    _patient_and_study(ds, capture, frame)
+    ds.Modality = modality
+    ds.SeriesInstanceUID = frame.series
+    ds.SeriesNumber = PHOTO_SERIES_NUMBER
+    return ds
+
+
+def _instance_number(capture: FiledCapture) -> int:
+    """The station's sequence number within the session (1 when it sent none)."""
+    sequence = capture.metadata.get("sequence")
+    return sequence if isinstance(sequence, int) and sequence > 0 else 1
+
+
 # -- the photo ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -267,11 +283,7 @@ def photo_instance(capture: FiledCapture, site: DicomSite) -> Dataset:
     jpeg = capture.payload
     facts = jpeg_facts(jpeg)
     frame = _frame(capture)
-    ds = Dataset()
-    _patient_and_study(ds, capture, frame)
-    ds.Modality = "XC"
-    ds.SeriesInstanceUID = frame.series
-    ds.SeriesNumber = PHOTO_SERIES_NUMBER
+    ds = _new_instance(capture, frame, "XC")
     ds.SeriesDate = _da(frame.when)
     ds.SeriesTime = _tm(frame.when)
     _operator(ds, capture, site)
@@ -281,8 +293,7 @@ def photo_instance(capture: FiledCapture, site: DicomSite) -> Dataset:
     ds.AcquisitionTime = _tm(frame.when)
     ds.ContentDate = _da(frame.when)
     ds.ContentTime = _tm(frame.when)
-    sequence = capture.metadata.get("sequence")
-    ds.InstanceNumber = sequence if isinstance(sequence, int) and sequence > 0 else 1
+    ds.InstanceNumber = _instance_number(capture)
     ds.PatientOrientation = ""
     ds.ImageType = ["ORIGINAL", "PRIMARY"] if capture.version is None else [
         "DERIVED", "PRIMARY"]
@@ -321,15 +332,10 @@ def document_instance(capture: FiledCapture, site: DicomSite) -> Dataset:
     if not pdf.startswith(b"%PDF-"):
         raise DicomBuildError("the filed document is not a PDF")
     frame = _frame(capture)
-    ds = Dataset()
-    _patient_and_study(ds, capture, frame)
-    ds.Modality = "DOC"
-    ds.SeriesInstanceUID = frame.series
-    ds.SeriesNumber = PHOTO_SERIES_NUMBER
+    ds = _new_instance(capture, frame, "DOC")
     _equipment(ds, capture, site)
     ds.ConversionType = "SD"
-    sequence = capture.metadata.get("sequence")
-    ds.InstanceNumber = sequence if isinstance(sequence, int) and sequence > 0 else 1
+    ds.InstanceNumber = _instance_number(capture)
     ds.ContentDate = _da(frame.when)
     ds.ContentTime = _tm(frame.when)
     ds.AcquisitionDateTime = frame.when.strftime("%Y%m%d%H%M%S.%f") + _offset(frame.when)
