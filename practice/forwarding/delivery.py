@@ -56,25 +56,25 @@ def load_item(data_dir: Path, item: QueueItem) -> FiledCapture:
 
 
 def dicom_instances(capture: FiledCapture, item_kind: str,
-                    site: dicom.DicomSite) -> list[bytes]:
-    """The Part 10 files a row sends to a PACS (empty: nothing to send)."""
+                    site: dicom.DicomSite) -> list[list[bytes]]:
+    """The Part 10 files (each as chunks) a row sends to a PACS (empty: nothing to send)."""
     if item_kind != "amendment":
-        return [dicom.to_bytes(dicom.current_instance(capture, site))]
+        return [dicom.current_instance_chunks(capture, site)]
     last = capture.applied[-1]
     if last.retract:
-        return [dicom.to_bytes(dicom.retraction_note(capture, site))]
+        return [[dicom.to_bytes(dicom.retraction_note(capture, site))]]
     if capture.retraction is not None or not last.changes:
         return []  # after a retraction nothing is corrected; an empty change sends nothing
-    return [dicom.to_bytes(dicom.current_instance(capture, site)),
-            dicom.to_bytes(dicom.correction_note(capture, site))]
+    return [dicom.current_instance_chunks(capture, site),
+            [dicom.to_bytes(dicom.correction_note(capture, site))]]
 
 
-def multipart(parts: Sequence[bytes], boundary: str) -> tuple[list[bytes], str]:
+def multipart(parts: Sequence[Sequence[bytes]], boundary: str) -> tuple[list[bytes], str]:
     """A STOW-RS body (list of chunks, the instances not copied) and its content type."""
     chunks: list[bytes] = []
     for part in parts:
-        chunks += [f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode(), part,
-                   b"\r\n"]
+        chunks += [f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode(),
+                   *part, b"\r\n"]
     chunks.append(f"--{boundary}--\r\n".encode())
     return chunks, f'multipart/related; type="application/dicom"; boundary={boundary}'
 
@@ -97,7 +97,7 @@ class Request:
     what: str  # "STOW-RS", "FHIR Media", ...; error messages start with it
 
 
-def stow_request(instances: Sequence[bytes]) -> Request | None:
+def stow_request(instances: Sequence[Sequence[bytes]]) -> Request | None:
     """The STOW-RS request for the instances (None: nothing to send)."""
     if not instances:
         return None
@@ -137,7 +137,7 @@ def send(client: HttpClient, request: Request | None) -> Outcome:
     return _http_outcome(reply.status, request.what)
 
 
-def stow(client: HttpClient, instances: Sequence[bytes]) -> Outcome:
+def stow(client: HttpClient, instances: Sequence[Sequence[bytes]]) -> Outcome:
     """POST the instances to ``{url}/studies``; a partial refusal is a failure with the codes."""
     return send(client, stow_request(instances))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata as pkg_metadata
@@ -278,9 +279,11 @@ def jpeg_facts(jpeg: bytes) -> _JpegFacts:
     return _JpegFacts(rows, columns, 3, "YBR_FULL" if sampling == 0 else "YBR_FULL_422")
 
 
-def photo_instance(capture: FiledCapture, site: DicomSite) -> Dataset:
-    """The VL Photographic Image of the capture's current version."""
-    jpeg = capture.payload
+def photo_instance(capture: FiledCapture, site: DicomSite, *, jpeg: bytes | None = None,
+                   pixels: bool = True) -> Dataset:
+    """The VL Photographic Image of the capture's current version (``pixels=False``: without
+    Pixel Data, for :func:`to_chunks` to append the JPEG uncopied)."""
+    jpeg = capture.payload if jpeg is None else jpeg
     facts = jpeg_facts(jpeg)
     frame = _frame(capture)
     ds = _new_instance(capture, frame, "XC")
@@ -319,8 +322,9 @@ def photo_instance(capture: FiledCapture, site: DicomSite) -> Dataset:
     ds.AcquisitionContextSequence = []
     _private(ds, capture)
     _sop_common(ds, VL_PHOTOGRAPHIC, instance_uid(capture.capture_id, capture.version), frame)
-    ds.PixelData = encapsulate([jpeg])
-    ds["PixelData"].VR = "OB"
+    if pixels:
+        ds.PixelData = encapsulate([jpeg], has_bot=False)
+        ds["PixelData"].VR = "OB"
     return ds
 
 
@@ -356,6 +360,15 @@ def current_instance(capture: FiledCapture, site: DicomSite) -> Dataset:
     if capture.kind == "document":
         return document_instance(capture, site)
     return photo_instance(capture, site)
+
+
+def current_instance_chunks(capture: FiledCapture, site: DicomSite) -> list[bytes]:
+    """:func:`current_instance` as Part 10 chunks, the JPEG among them as filed (not copied
+    into a dataset and out again: a 4 MB photo costs no extra copies on the way out)."""
+    if capture.kind == "document":
+        return [to_bytes(document_instance(capture, site))]
+    jpeg = capture.payload
+    return to_chunks(photo_instance(capture, site, jpeg=jpeg, pixels=False), frame=jpeg)
 
 
 def location_of(capture: FiledCapture) -> tuple[str, str, str]:
@@ -446,12 +459,30 @@ def correction_note(capture: FiledCapture, site: DicomSite) -> Dataset:
 
 # -- encoding -------------------------------------------------------------------------------------
 
-def to_bytes(ds: Dataset) -> bytes:
+def _encapsulated(frame: bytes) -> list[bytes]:
+    """Pixel Data (7FE0,0010) holding one JPEG frame (PS3.5 A.4): OB of undefined length, an
+    empty Basic Offset Table item, one fragment (padded to even length), the delimiter."""
+    pad = b"\0" if len(frame) % 2 else b""
+    head = struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 0xFFFFFFFF)
+    items = struct.pack("<HHIHHI", 0xFFFE, 0xE000, 0, 0xFFFE, 0xE000, len(frame) + len(pad))
+    return [head + items, frame, pad + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)]
+
+
+def to_chunks(ds: Dataset, frame: bytes | None = None) -> list[bytes]:
+    """A Part 10 file as chunks; ``frame`` (for a dataset built without Pixel Data, which is
+    always the last element) is appended as its one encapsulated fragment."""
+    if frame is not None and any(tag > 0x7FE00010 for tag in ds.keys()):
+        raise DicomBuildError("Pixel Data must be the last element")
+    return [to_bytes(ds, jpeg=frame is not None), *(_encapsulated(frame) if frame else ())]
+
+
+def to_bytes(ds: Dataset, *, jpeg: bool = False) -> bytes:
     """A DICOM Part 10 file (preamble, file meta, dataset)."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = JPEGBaseline8Bit if "PixelData" in ds else ExplicitVRLittleEndian
+    jpeg = jpeg or "PixelData" in ds
+    meta.TransferSyntaxUID = JPEGBaseline8Bit if jpeg else ExplicitVRLittleEndian
     meta.ImplementationClassUID = UID(IMPLEMENTATION_UID)
     meta.ImplementationVersionName = f"CAPSTN_{software_version()}"[:16]
     ds.file_meta = meta
@@ -462,6 +493,7 @@ def to_bytes(ds: Dataset) -> bytes:
 
 __all__ = [
     "ENCAPSULATED_PDF", "VL_PHOTOGRAPHIC", "DicomBuildError",
-    "DicomSite", "correction_note", "current_instance", "document_instance", "photo_instance",
-    "rejection_note", "retraction_note", "to_bytes",
+    "DicomSite", "correction_note", "current_instance", "current_instance_chunks",
+    "document_instance", "photo_instance",
+    "rejection_note", "retraction_note", "to_bytes", "to_chunks",
 ]

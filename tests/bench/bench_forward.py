@@ -206,7 +206,7 @@ def _prepare(root: Path, url: str, jpeg: bytes) -> dict:
         for i in range(RATIO_ITEMS):
             _, jpg = file_photo(other, jpeg, patient_id=f"C-{n}", sequence=i + 1)
             part10 = dicom.to_bytes(dicom.photo_instance(load_filed(jpg), dicom.DicomSite()))
-            chunks, content_type = multipart([part10], "bench-boundary-0123456789")
+            chunks, content_type = multipart([[part10]], "bench-boundary-0123456789")
             body = other / f"{i}.multipart"
             body.write_bytes(b"".join(chunks))
             bodies.append(str(body))

@@ -50,6 +50,16 @@ def test_photo_carries_the_jpeg_unchanged_and_the_capture_facts(tmp_path):
     assert ds.SOPInstanceUID == instance_uid(capture_id)
 
 
+def test_chunks_sent_are_the_instance_byte_for_byte(tmp_path):
+    _, odd = file_photo(tmp_path, jpeg_bytes((99, 77)))
+    for jpg in (odd, file_photo(tmp_path, jpeg_bytes((64, 48)))[1]):
+        capture = load_filed(jpg)
+        whole = dicom.to_bytes(dicom.photo_instance(capture, SITE))
+        assert b"".join(dicom.current_instance_chunks(capture, SITE)) == whole
+        assert any(chunk == capture.payload for chunk in dicom.current_instance_chunks(
+            capture, SITE))
+
+
 def test_same_capture_same_bytes_other_capture_other_instance_same_study(tmp_path):
     _, first = file_photo(tmp_path)
     _, second = file_photo(tmp_path)
