@@ -33,6 +33,7 @@ from .transport import HttpClient, TransportError
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 _FAILED_SOP_SEQUENCE = "00081198"
 _FAILURE_REASON = "00081197"
+_REFERENCED_SOP_INSTANCE = "00081155"
 
 
 @dataclass(frozen=True)
@@ -55,18 +56,31 @@ def load_item(data_dir: Path, item: QueueItem) -> FiledCapture:
     return load_filed(data_dir / item.payload_path, upto)
 
 
+@dataclass(frozen=True)
+class Instance:
+    """One Part 10 file to store, as chunks (the JPEG among them uncopied)."""
+
+    sop_uid: str
+    chunks: list[bytes]
+
+
+def _note(ds: dicom.Dataset) -> Instance:
+    return Instance(str(ds.SOPInstanceUID), [dicom.to_bytes(ds)])
+
+
 def dicom_instances(capture: FiledCapture, item_kind: str,
-                    site: dicom.DicomSite) -> list[list[bytes]]:
-    """The Part 10 files (each as chunks) a row sends to a PACS (empty: nothing to send)."""
+                    site: dicom.DicomSite) -> list[Instance]:
+    """The instances a row sends to a PACS (empty: nothing to send)."""
     if item_kind != "amendment":
-        return [dicom.current_instance_chunks(capture, site)]
+        return [Instance(dicom.instance_uid_of(capture),
+                         dicom.current_instance_chunks(capture, site))]
     last = capture.applied[-1]
     if last.retract:
-        return [[dicom.to_bytes(dicom.retraction_note(capture, site))]]
+        return [_note(dicom.retraction_note(capture, site))]
     if capture.retraction is not None or not last.changes:
         return []  # after a retraction nothing is corrected; an empty change sends nothing
-    return [dicom.current_instance_chunks(capture, site),
-            [dicom.to_bytes(dicom.correction_note(capture, site))]]
+    return [Instance(dicom.instance_uid_of(capture), dicom.current_instance_chunks(capture, site)),
+            _note(dicom.correction_note(capture, site))]
 
 
 def multipart(parts: Sequence[Sequence[bytes]], boundary: str) -> tuple[list[bytes], str]:
@@ -95,49 +109,79 @@ class Request:
     body: Sequence[bytes]
     headers: dict[str, str]
     what: str  # "STOW-RS", "FHIR Media", ...; error messages start with it
+    instances: tuple[Instance, ...] = ()  # STOW-RS: what the body holds
+
+    @property
+    def size(self) -> int:
+        return sum(len(c) for c in self.body)
 
 
-def stow_request(instances: Sequence[Sequence[bytes]]) -> Request | None:
+def stow_request(instances: Sequence[Instance]) -> Request | None:
     """The STOW-RS request for the instances (None: nothing to send)."""
     if not instances:
         return None
-    body, content_type = multipart(instances, f"capture-station-{uuid.uuid4().hex}")
+    body, content_type = multipart([i.chunks for i in instances],
+                                   f"capture-station-{uuid.uuid4().hex}")
     return Request("POST", "/studies", body, {
-        "Content-Type": content_type, "Accept": "application/dicom+json"}, "STOW-RS")
+        "Content-Type": content_type, "Accept": "application/dicom+json"}, "STOW-RS",
+        tuple(instances))
 
 
-def _stow_refusals(body: bytes) -> Outcome | None:
-    """A failure naming the DICOM failure reasons, if the STOW answer lists refused SOPs."""
+def _refused(body: bytes) -> dict[str, str]:
+    """SOP Instance UID -> failure reason of every instance a STOW-RS answer lists as refused
+    ("?" for an entry that names no instance)."""
     try:
         answer = json.loads(body)
     except ValueError:
-        return None
+        return {}
     failed = answer.get(_FAILED_SOP_SEQUENCE, {}).get("Value", []) if isinstance(
         answer, dict) else []
-    if not failed:
-        return None
-    codes = sorted({str(f.get(_FAILURE_REASON, {}).get("Value", ["?"])[0])
-                    for f in failed if isinstance(f, dict)})
-    return Outcome(False, False, f"STOW-RS refused {len(failed)} instance(s), "
-                                 f"failure reason {','.join(codes)}")
+    refused = {}
+    for entry in failed:
+        if isinstance(entry, dict):
+            uid = (entry.get(_REFERENCED_SOP_INSTANCE, {}).get("Value") or ["?"])[0]
+            refused[str(uid)] = str((entry.get(_FAILURE_REASON, {}).get("Value") or ["?"])[0])
+    return refused
+
+
+def send_stow(client: HttpClient, requests: Sequence[Request]) -> list[Outcome]:
+    """Several rows' STOW-RS requests sent as one (fewer round trips, for the PACS too); one
+    outcome per row: a row fails only if the answer refuses one of its own instances."""
+    merged = stow_request([i for r in requests for i in r.instances])
+    if merged is None:
+        return [OK] * len(requests)
+    try:
+        reply = client.request(merged.method, merged.path, merged.body, merged.headers)
+    except TransportError as exc:
+        return [Outcome(False, True, f"STOW-RS: {exc}")] * len(requests)
+    refused = _refused(reply.body) if reply.status in (200, 202, 409) and reply.body else {}
+    if not refused:
+        return [_http_outcome(reply.status, "STOW-RS")] * len(requests)
+    outcomes = []
+    for request in requests:
+        mine = [refused[i.sop_uid] for i in request.instances if i.sop_uid in refused]
+        if not mine and "?" in refused:  # a refusal naming no instance: could be any row's
+            mine = [refused["?"]]
+        outcomes.append(Outcome(False, False, f"STOW-RS refused {len(mine)} instance(s), "
+                                              f"failure reason {','.join(sorted(set(mine)))}")
+                        if mine else OK)
+    return outcomes
 
 
 def send(client: HttpClient, request: Request | None) -> Outcome:
     """Send a built request; what the answer means for the row."""
     if request is None:
         return OK
+    if request.what == "STOW-RS":
+        return send_stow(client, [request])[0]
     try:
         reply = client.request(request.method, request.path, request.body, request.headers)
     except TransportError as exc:
         return Outcome(False, True, f"{request.what}: {exc}")
-    if request.what == "STOW-RS" and reply.status in (200, 202, 409) and reply.body:
-        refused = _stow_refusals(reply.body)
-        if refused is not None:
-            return refused
     return _http_outcome(reply.status, request.what)
 
 
-def stow(client: HttpClient, instances: Sequence[Sequence[bytes]]) -> Outcome:
+def stow(client: HttpClient, instances: Sequence[Instance]) -> Outcome:
     """POST the instances to ``{url}/studies``; a partial refusal is a failure with the codes."""
     return send(client, stow_request(instances))
 

@@ -18,12 +18,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from .config import Destination
-from .delivery import Outcome, Request, prepare, send
+from .delivery import Outcome, Request, prepare, send, send_stow
 from .queue import ForwardQueue, QueueItem
 from .transport import HttpClient
 
 log = logging.getLogger(__name__)
 IDLE_WAIT_S = 5.0
+#: Rows (and bytes) one STOW-RS request may carry.
+STOW_GROUP = 8
+STOW_GROUP_BYTES = 64 << 20
 
 
 def backoff_s(attempts: int, initial_s: float, max_s: float,
@@ -66,11 +69,12 @@ class Forwarder:
     def drain(self, dest: Destination) -> int:
         """Send every row of ``dest`` that is due now; returns how many were attempted.
 
-        A pipeline of three: one thread builds the next row's request while this thread has
-        the current one on the wire, and another records outcomes (SQLite commit, the status
-        file's fsync), so neither the build nor the disk waits on the network. Stops at the
-        first retryable failure (the destination is down: the rest would only fail too, and
-        their order must hold)."""
+        A pipeline of three: one thread builds the next group's requests while this thread
+        has the current group on the wire, and another records outcomes (SQLite commit, the
+        status file's fsync), so neither building nor the disk waits on the network. For a
+        PACS a group of rows goes as one STOW-RS request (up to ``STOW_GROUP`` instances,
+        ``STOW_GROUP_BYTES``). Stops at the first retryable failure (the destination is down:
+        the rest would only fail too, and their order must hold)."""
         done = 0
         with ThreadPoolExecutor(1, f"forward-build-{dest.name}") as builder, \
                 ThreadPoolExecutor(1, f"forward-record-{dest.name}") as recorder:
@@ -78,20 +82,22 @@ class Forwarder:
                 items = self.queue.due(dest.name, self.batch)
                 if not items:
                     return done
-                down = False
+                groups = [items[i:i + STOW_GROUP] for i in range(0, len(items), STOW_GROUP)]
                 records: list[Future[None]] = []
-                next_build = builder.submit(self._prepare, dest, items[0])
-                for index, item in enumerate(items):
+                down = False
+                builds = [builder.submit(self._prepare, dest, item) for item in groups[0]]
+                for index, group in enumerate(groups):
                     if self._stop.is_set():
                         break
-                    built = next_build.result()
-                    if index + 1 < len(items):
-                        next_build = builder.submit(self._prepare, dest, items[index + 1])
-                    outcome = built if isinstance(built, Outcome) else send(
-                        self._client(dest), built)
-                    records.append(recorder.submit(self._record, item, outcome))
-                    done += 1
-                    if not outcome.ok and outcome.retry:
+                    built = [future.result() for future in builds]
+                    if index + 1 < len(groups):
+                        builds = [builder.submit(self._prepare, dest, item)
+                                  for item in groups[index + 1]]
+                    outcomes = self._send_group(dest, built)
+                    for item, outcome in zip(group, outcomes, strict=True):
+                        records.append(recorder.submit(self._record, item, outcome))
+                    done += len(group)
+                    if any(not o.ok and o.retry for o in outcomes):
                         down = True
                         break
                 for record in records:
@@ -99,6 +105,29 @@ class Forwarder:
                 if down:
                     return done
         return done
+
+    def _send_group(self, dest: Destination,
+                    built: list[Request | Outcome | None]) -> list[Outcome]:
+        """Outcomes of a group, in order; its STOW-RS requests go together (within limits)."""
+        outcomes: list[Outcome | None] = [b if isinstance(b, Outcome) else None for b in built]
+        stows = [(i, b) for i, b in enumerate(built)
+                 if isinstance(b, Request) and b.what == "STOW-RS"]
+        while stows:
+            take, size = [], 0
+            for index, request in stows:
+                if take and size + request.size > STOW_GROUP_BYTES:
+                    break
+                take.append((index, request))
+                size += request.size
+            stows = stows[len(take):]
+            for (index, _), outcome in zip(take, send_stow(self._client(dest),
+                                                           [r for _, r in take]), strict=True):
+                outcomes[index] = outcome
+        for index, request in enumerate(built):
+            if outcomes[index] is None:
+                outcomes[index] = send(self._client(dest),
+                                       request if isinstance(request, Request) else None)
+        return [o if o is not None else Outcome(True) for o in outcomes]
 
     def _prepare(self, dest: Destination, item: QueueItem) -> Request | Outcome | None:
         return prepare(self.queue.data_dir, self.queue.config, dest, item)

@@ -114,6 +114,7 @@ class FakeServers:
     requests: list[tuple[str, str]] = field(default_factory=list)
     down: bool = False
     refuse: bool = False
+    refuse_sops: set[str] = field(default_factory=set)  # STOW: 202, these listed as failed
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def find(self, kind: str, identifier: str) -> list[tuple[str, dict[str, Any]]]:
@@ -155,6 +156,12 @@ def _handler(state: FakeServers) -> type[BaseHTTPRequestHandler]:
                     return self._reply(400)
                 if parts.path == "/dicom-web/studies" and self.command == "POST":
                     state.stowed.append(body)
+                    failed = [{"00081155": {"vr": "UI", "Value": [uid]},
+                               "00081197": {"vr": "US", "Value": [42752]}}
+                              for uid in sorted(state.refuse_sops)
+                              if uid.encode() in body]
+                    if failed:
+                        return self._reply(202, {"00081198": {"vr": "SQ", "Value": failed}})
                     return self._reply(200, {})
                 kind = parts.path.rsplit("/", 1)[-1]
                 if self.command == "POST":

@@ -8,6 +8,7 @@ import pytest
 
 from practice.forwarding.forwarder import Forwarder, backoff_s
 from practice.forwarding.queue import ForwardQueue
+from practice.forwarding.uids import instance_uid
 
 from .helpers import Running, file_amendment, file_document, file_photo, write_config
 
@@ -96,7 +97,10 @@ def test_outage_queues_then_everything_is_delivered_in_order(tmp_path, servers):
               and queue.counts()["ehr"]["forwarded"] == 4, timeout=15)
     finally:
         forwarder.stop()
-    assert len(servers.state.stowed) == 4
+    instances = sum(body.count(b"Content-Type: application/dicom")
+                    for body in servers.state.stowed)
+    assert instances == 4
+    assert len(servers.state.stowed) < 4  # the backlog went in grouped STOW-RS requests
     kinds = sorted(r["resourceType"] for r in servers.state.fhir.values())
     assert kinds == ["DocumentReference", "Media", "Media", "Media"]
     queue.close()
@@ -119,6 +123,27 @@ def test_a_refusal_fails_the_item_with_the_reason_and_retry_rearms_it(tmp_path, 
     finally:
         forwarder.stop()
         queue.close()
+
+
+def test_a_grouped_stow_fails_only_the_row_whose_instance_was_refused(tmp_path, servers):
+    queue = _setup(tmp_path, servers)
+    ids = []
+    for _ in range(3):
+        capture_id, jpg = file_photo(tmp_path)
+        queue.enqueue("capture", capture_id, jpg.relative_to(tmp_path))
+        ids.append(capture_id)
+    servers.state.refuse_sops = {instance_uid(ids[1])}
+    forwarder = Forwarder(queue)
+    try:
+        forwarder.drain_all()
+    finally:
+        forwarder.stop()
+    pacs = {i.item_id: i for i in queue.items() if i.destination == "pacs"}
+    assert len(servers.state.stowed) == 1
+    assert (pacs[ids[0]].state, pacs[ids[2]].state) == ("forwarded", "forwarded")
+    assert (pacs[ids[1]].state, pacs[ids[1]].last_error) == (
+        "failed", "STOW-RS refused 1 instance(s), failure reason 42752")
+    queue.close()
 
 
 def test_an_item_that_cannot_be_built_fails_without_sending(tmp_path, servers):
