@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from .config import Destination
 from .delivery import Outcome, Request, prepare, send, send_stow
-from .queue import ForwardQueue, QueueItem
+from .queue import ForwardQueue, QueueItem, Result
 from .transport import HttpClient
 
 log = logging.getLogger(__name__)
@@ -52,19 +52,22 @@ class Forwarder:
             self._clients[dest.name] = HttpClient(dest)
         return self._clients[dest.name]
 
-    def _record(self, item: QueueItem, outcome: Outcome) -> None:
+    def _result(self, item: QueueItem, outcome: Outcome) -> Result:
         config = self.queue.config
         if outcome.ok:
-            self.queue.mark_forwarded(item)
-        elif outcome.retry:
+            return Result("forwarded")
+        if outcome.retry:
             delay = backoff_s(item.attempts, config.retry_initial_s, config.retry_max_s)
-            self.queue.mark_retry(item, outcome.error, delay)
             log.warning("forward %s %s to %s: %s; retry in %.1f s", item.kind, item.item_id,
                         item.destination, outcome.error, delay)
-        else:
-            self.queue.mark_failed(item, outcome.error)
-            log.error("forward %s %s to %s failed: %s", item.kind, item.item_id,
-                      item.destination, outcome.error)
+            return Result("pending", outcome.error, delay)
+        log.error("forward %s %s to %s failed: %s", item.kind, item.item_id, item.destination,
+                  outcome.error)
+        return Result("failed", outcome.error)
+
+    def _record(self, items: list[QueueItem], outcomes: list[Outcome]) -> None:
+        self.queue.record([(item, self._result(item, outcome))
+                           for item, outcome in zip(items, outcomes, strict=True)])
 
     def drain(self, dest: Destination) -> int:
         """Send every row of ``dest`` that is due now; returns how many were attempted.
@@ -82,7 +85,9 @@ class Forwarder:
                 items = self.queue.due(dest.name, self.batch)
                 if not items:
                     return done
-                groups = [items[i:i + STOW_GROUP] for i in range(0, len(items), STOW_GROUP)]
+                # a first group of one starts the wire while the builder fills the next
+                groups = [items[:1]] + [items[i:i + STOW_GROUP]
+                                        for i in range(1, len(items), STOW_GROUP)]
                 records: list[Future[None]] = []
                 down = False
                 builds = [builder.submit(self._prepare, dest, item) for item in groups[0]]
@@ -94,8 +99,7 @@ class Forwarder:
                         builds = [builder.submit(self._prepare, dest, item)
                                   for item in groups[index + 1]]
                     outcomes = self._send_group(dest, built)
-                    for item, outcome in zip(group, outcomes, strict=True):
-                        records.append(recorder.submit(self._record, item, outcome))
+                    records.append(recorder.submit(self._record, group, outcomes))
                     done += len(group)
                     if any(not o.ok and o.retry for o in outcomes):
                         down = True

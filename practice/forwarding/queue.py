@@ -28,11 +28,12 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.durable import write_durably
+from sync.durable import fsync_dir, write_durably
 
 from .config import ForwardingConfig, load_config
 from .filed import FiledError, payload_for_note
@@ -91,6 +92,16 @@ class QueueItem:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one attempt: ``forwarded``, ``pending`` (retry after ``delay_s``) or
+    ``failed``, with the error."""
+
+    state: str
+    error: str = ""
+    delay_s: float = 0.0
 
 
 class ForwardQueue:
@@ -166,7 +177,7 @@ class ForwardQueue:
                 self._db.execute("ROLLBACK")
                 raise
         if added:
-            self._write_status(capture_id)
+            self._write_statuses({capture_id})
             self.notify()
         return added
 
@@ -194,25 +205,38 @@ class ForwardQueue:
             return None
         return max(0.0, min(row[0] - self.clock(), self.config.retry_max_s))
 
-    def _update(self, seq: int, sql: str, args: tuple[Any, ...]) -> None:
+    def record(self, results: Sequence[tuple[QueueItem, Result]]) -> None:
+        """The outcomes of several rows in one transaction, then their status files."""
+        now, stamp = self.clock(), _utc_now()
         with self._lock:
-            self._db.execute(f"UPDATE items SET {sql} WHERE seq = ?", (*args, seq))  # noqa: S608 - fixed SQL
-            capture = self._db.execute("SELECT capture_id FROM items WHERE seq = ?",
-                                       (seq,)).fetchone()
-        if capture is not None:
-            self._write_status(capture[0])
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for item, result in results:
+                    if result.state == "forwarded":
+                        self._db.execute(
+                            "UPDATE items SET state = 'forwarded', attempts = attempts + 1, "
+                            "last_error = NULL, forwarded_at = ? WHERE seq = ?",
+                            (stamp, item.seq))
+                    else:
+                        self._db.execute(
+                            "UPDATE items SET state = ?, attempts = attempts + 1, "
+                            "last_error = ?, next_attempt = ? WHERE seq = ?",
+                            (result.state, result.error[:300], now + result.delay_s,
+                             item.seq))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        self._write_statuses({item.capture_id for item, _ in results})
 
     def mark_forwarded(self, item: QueueItem) -> None:
-        self._update(item.seq, "state = 'forwarded', attempts = attempts + 1, "
-                     "last_error = NULL, forwarded_at = ?", (_utc_now(),))
+        self.record([(item, Result("forwarded"))])
 
     def mark_retry(self, item: QueueItem, error: str, delay_s: float) -> None:
-        self._update(item.seq, "attempts = attempts + 1, last_error = ?, next_attempt = ?",
-                     (error[:300], self.clock() + delay_s))
+        self.record([(item, Result("pending", error, delay_s))])
 
     def mark_failed(self, item: QueueItem, error: str) -> None:
-        self._update(item.seq, "state = 'failed', attempts = attempts + 1, last_error = ?",
-                     (error[:300],))
+        self.record([(item, Result("failed", error))])
 
     def retry_failed(self, item_ids: list[str] | None = None) -> int:
         """Re-arm failed rows (all, or those of the given items); returns how many."""
@@ -229,8 +253,7 @@ class ForwardQueue:
             captures = [r[0] for r in self._db.execute(
                 "SELECT DISTINCT capture_id FROM items WHERE state = 'pending' AND "
                 "next_attempt >= ?", (self.clock() - 1,))]
-        for capture_id in captures:
-            self._write_status(capture_id)
+        self._write_statuses(set(captures))
         if cur.rowcount:
             self.notify()
         return cur.rowcount
@@ -255,15 +278,21 @@ class ForwardQueue:
                 out.setdefault(dest, {s: 0 for s in STATES})[state] = n
         return out
 
-    def _write_status(self, capture_id: str) -> None:
-        """``<stem>.forward.json`` beside the capture: where it is, per destination."""
+    def _write_statuses(self, capture_ids: set[str]) -> None:
+        """``<stem>.forward.json`` beside each capture: where it is, per destination (each
+        file written durably; each folder's entry synced once)."""
         with self._status_lock:
-            self._write_status_locked(capture_id)
+            folders = {self._write_status_locked(c) for c in sorted(capture_ids)}
+        for folder in folders - {None}:
+            try:
+                fsync_dir(folder)
+            except OSError:
+                pass
 
-    def _write_status_locked(self, capture_id: str) -> None:
+    def _write_status_locked(self, capture_id: str) -> Path | None:
         items = self.items(capture_id)
         if not items:
-            return
+            return None
         status: dict[str, dict[str, Any]] = {}
         for item in items:
             status.setdefault(item.destination, {})[item.item_id] = {
@@ -272,6 +301,8 @@ class ForwardQueue:
         payload = self.data_dir / items[0].payload_path
         target = payload.with_name(payload.stem + STATUS_SUFFIX)
         try:
-            write_durably(target, json.dumps(status, indent=2, sort_keys=True).encode(), 0o640)
+            write_durably(target, json.dumps(status, indent=2, sort_keys=True).encode(), 0o640,
+                          sync_dir=False)
         except OSError:
-            pass  # the queue is the record; the file is a view of it, rewritten next change
+            return None  # the queue is the record; the file is a view, rewritten next change
+        return target.parent

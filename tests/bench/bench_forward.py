@@ -127,12 +127,13 @@ def _latency(spec: dict) -> list[float]:
             return filed
 
     class TimedForwarder(Forwarder):
-        def _record(self, item, outcome):  # type: ignore[no-untyped-def]
-            super()._record(item, outcome)
-            if outcome.ok:
-                with done:
-                    forwarded[item.item_id] = time.perf_counter()
-                    done.notify_all()
+        def _record(self, items, outcomes):  # type: ignore[no-untyped-def]
+            super()._record(items, outcomes)
+            with done:
+                for item, outcome in zip(items, outcomes, strict=True):
+                    if outcome.ok:
+                        forwarded[item.item_id] = time.perf_counter()
+                done.notify_all()
 
     app = QueueingReceiver(data_dir, keys, store)
     server = HttpsServer(app, host="127.0.0.1", port=0, cert_path=keys.tls_cert_path,
