@@ -37,6 +37,18 @@ def backoff_s(attempts: int, initial_s: float, max_s: float,
     return ceiling * (0.5 + 0.5 * rand())
 
 
+def _ramp(items: list[QueueItem], largest: int) -> list[list[QueueItem]]:
+    """Groups of 1, 2, 4, ... up to ``largest``: the wire starts after one build, and each
+    group is built while the one before it (twice as long to send as this one to build) is
+    on the wire."""
+    groups, start, size = [], 0, 1
+    while start < len(items):
+        groups.append(items[start:start + size])
+        start += size
+        size = min(largest, size * 2)
+    return groups
+
+
 class Forwarder:
     """Drains one :class:`ForwardQueue` to its configured destinations."""
 
@@ -85,9 +97,7 @@ class Forwarder:
                 items = self.queue.due(dest.name, self.batch)
                 if not items:
                     return done
-                # a first group of one starts the wire while the builder fills the next
-                groups = [items[:1]] + [items[i:i + STOW_GROUP]
-                                        for i in range(1, len(items), STOW_GROUP)]
+                groups = _ramp(items, STOW_GROUP)
                 records: list[Future[None]] = []
                 down = False
                 builds = [builder.submit(self._prepare, dest, item) for item in groups[0]]

@@ -41,8 +41,8 @@ from pathlib import Path
 from tests.bench import Figure
 
 REPO = Path(__file__).resolve().parents[2]
-RATIO_ITEMS = 16
-ROUNDS = 5
+RATIO_ITEMS = 24
+ROUNDS = 7
 LATENCY_SAMPLES = 15
 STATIONS = 20
 INGEST_PER_STATION = 5
