@@ -14,6 +14,7 @@ no "now" goes in (creation date/time is the capture's own time), so a resend is 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import struct
 from collections.abc import Iterable
@@ -65,7 +66,9 @@ class DicomSite:
     model: str = "capture-station"
 
 
+@functools.cache
 def software_version() -> str:
+    """This software's version (read once: the package metadata is parsed each time asked)."""
     try:
         return pkg_metadata.version("capture-station")
     except pkg_metadata.PackageNotFoundError:
