@@ -25,8 +25,11 @@ fi
 if [[ "$WANT_BROWSER" == 1 ]]; then
     # `make test`: the browser test drives Debian's Chromium; the unit tests run
     # systemd-analyze (verify, security) on the shipped units; Playwright's bundled node
-    # needs libatomic1, which a minimal Debian 12 lacks.
+    # needs libatomic1, which a minimal Debian 12 lacks. The forwarding tests run a real PACS
+    # (Orthanc with DICOMweb, two of them on one PostgreSQL index) and check every instance
+    # with dciodvfy (dicom3tools).
     apt_packages+=(chromium systemd libatomic1)
+    apt_packages+=(orthanc orthanc-dicomweb orthanc-postgresql dicom3tools postgresql)
 fi
 
 missing=()
@@ -46,6 +49,11 @@ if (( ${#missing[@]} )) && [[ "${CAPTURE_STATION_SKIP_APT:-0}" != 1 ]]; then
     fi
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    if [[ " ${missing[*]} " == *" orthanc "* ]] && command -v systemctl >/dev/null; then
+        # The tests start their own Orthanc in a private namespace; the package's system
+        # service would only be a PACS listening on this machine's network.
+        $SUDO systemctl disable --now orthanc.service >/dev/null 2>&1 || true
+    fi
 fi
 
 # --- virtual environment ---------------------------------------------------------------------
