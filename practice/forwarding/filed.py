@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sync.envelope_v2 import AMENDABLE
+from sync.envelope import AMENDABLE
 
 _ID_RE = re.compile(r"[0-9A-Za-z-]{8,64}")
 PAYLOAD_SUFFIXES = {".jpg": "capture", ".jpeg": "capture", ".pdf": "document"}
