@@ -98,7 +98,7 @@ def _receive_one(root: Path, image_len: int) -> dict:
         _stop(proc)
     if response.status != 201:
         raise RuntimeError(f"upload refused: {response.status} {response.body[:200]!r}")
-    [jpg] = (data_dir / "inbox").rglob("*.jpg")
+    [jpg] = [p for p in (data_dir / "inbox").rglob("*.jpg") if ".thumb." not in p.name]
     if jpg.stat().st_size != image_len:
         raise RuntimeError("the filed JPEG has the wrong size")
     return {"idle": idle, "peak": peak, "size": size}
