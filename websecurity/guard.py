@@ -32,7 +32,8 @@ class Guard:
     """What the sign-in views and the request hooks share (``app.extensions['websecurity']``).
 
     ``record(event, **fields)`` writes an audit event and raises if it cannot; ``landing`` is
-    the endpoint a signed-in user is sent to (it accepts a ``notice`` argument);
+    the endpoint a signed-in user is sent to (it accepts a ``notice`` argument); ``place``
+    names the machine in the shared templates;
     ``on_sign_in``/``on_sign_out`` receive the user name when a session of theirs starts or
     ends (sign-out, timeout, account change).
     """
@@ -42,6 +43,8 @@ class Guard:
     throttle: LoginThrottle
     record: Callable[..., Any]
     landing: str
+    #: What the pages call the program's machine ("station", "practice server").
+    place: str = "server"
     on_sign_in: Callable[[str], Any] | None = None
     on_sign_out: Callable[[str], Any] | None = None
 

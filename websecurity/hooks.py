@@ -5,8 +5,9 @@ its account changed), the CSRF token on every POST, sign-in before anything but 
 page, a forced password change after a one-time password. After it: the security headers on
 every response (errors included) and the cookie set or cleared. :func:`install` wires these,
 the sign-in views and (optionally) the user admin views into an app, so both UIs keep the same
-bar by construction. Each app supplies its own ``login.html``, ``password.html``,
-``error.html`` (and ``users.html``) templates.
+bar by construction. The shared pages (``login.html``, ``password.html``, ``error.html``,
+``users.html`` in ``websecurity/templates``) extend the app's ``base.html``; an app may add a
+``roles.html`` that the users page includes.
 """
 
 from __future__ import annotations
@@ -133,4 +134,5 @@ def template_context() -> dict[str, Any]:
         "session_role": s.role if s else None,
         "csrf_token": s.csrf if s else "",
         "landing": guard().landing,
+        "place": guard().place,
     }

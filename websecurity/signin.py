@@ -15,7 +15,8 @@ from .accounts import AccountError, check_password
 from .guard import anonymous_session, current_session, end_session, guard, start_session
 from .redirects import safe_next
 
-bp = Blueprint("auth", __name__)
+#: Its templates (shared with the error page) extend the app's own ``base.html``.
+bp = Blueprint("auth", __name__, template_folder="templates")
 
 EXPIRED_MESSAGES = {
     "idle": "You were signed out after a period of inactivity.",

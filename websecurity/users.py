@@ -14,7 +14,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from .accounts import AccountError
 from .guard import TOP_ROLE, current_user, guard, requires
 
-bp = Blueprint("users", __name__)
+bp = Blueprint("users", __name__, template_folder="templates")
 
 NOTICES = {
     "added": "User added.",
