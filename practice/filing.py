@@ -1,4 +1,22 @@
-"""File an opened capture per patient: ``inbox/<issuer>/<patient>/<date>_<capture>.jpg`` + JSON.
+"""File an opened capture per patient, apply its amendments, quarantine its retraction.
+
+Layout (``DIR`` is the receiver's data directory, ``<stem>`` is ``<date>_<item id>``)::
+
+    DIR/inbox/<issuer>/<patient>/<stem>.jpg            the photo (a document: <stem>.pdf)
+    DIR/inbox/<issuer>/<patient>/<stem>.json           sidecar: the CURRENT tags + receiver facts
+    DIR/inbox/<issuer>/<patient>/<stem>.thumb.jpg      the station's preview, kept as thumbnail
+    DIR/inbox/<issuer>/<patient>/<stem>.history.json   original tags + every amendment applied
+    DIR/retracted/<issuer>/<patient>/<stem>.jpg.retracted (+ .thumb.jpg.retracted, .json,
+                                                       .history.json)  a retracted capture
+
+An amendment rewrites the sidecar to the original tags with every amendment's changes applied
+in order (``at``, then amendment id), and records who changed what, when and from which
+station in the history. A retraction does the same, then moves the capture's files out of the
+patient's folder into ``DIR/retracted/`` (mode 0700, outside ``inbox/``), the photo renamed
+``.jpg.retracted`` so no file browser shows it as a photo; the sidecar there says
+``"state": "retracted"`` and why. Applying the same amendment twice changes nothing, and
+every step is a durable write or rename, so re-applying after a crash finishes the job
+(files are looked for in both places).
 
 Issuer and patient ids come from wristband barcodes, so they are untrusted input. A path is
 built only from :func:`safe_component` results: anything outside a small safe alphabet
@@ -21,6 +39,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +52,22 @@ MAX_COMPONENT = 64
 SIDECAR_KEYS = (
     "patient_id", "issuer", "encounter", "operator", "consent", "emergency_override",
     "body_site", "laterality", "station_name", "captured_at", "clock_synced", "provenance",
-    "session_id", "sequence", "note",
+    "session_id", "sequence", "note", "pages",
 )
-#: Amendment metadata keys copied into its note.
+#: The tags an amendment may change (docs/envelope.md, ``changes``).
+AMENDABLE_KEYS = ("operator", "consent", "emergency_override", "body_site", "laterality",
+                  "note")
+#: The main file of each kind, the thumbnail, and what a quarantined file's name ends with.
+FILE_SUFFIX = {"capture": ".jpg", "document": ".pdf"}
+THUMB_SUFFIX = ".thumb.jpg"
+RETRACTED_SUFFIX = ".retracted"
+#: Amendment metadata keys copied into its history entry.
 AMENDMENT_KEYS = ("amends", "at", "retract", "changes", "operator", "reason")
 #: What the receiver itself writes into sidecars and notes; never taken from metadata.
 RECEIVER_FIELDS = frozenset({
     "capture_id", "amendment_id", "station_id", "received_at", "image_file", "image_sha256",
-    "sealed_file", "sealed_sha256",
+    "sealed_file", "sealed_sha256", "kind", "state", "thumb_file", "history_file",
+    "retraction", "amendments", "amended_at",
 })
 
 
@@ -81,6 +108,25 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
                                    ensure_ascii=False).encode(), 0o640)
 
 
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True)
+class FiledItem:
+    """Where one capture's (or document's) files are now."""
+
+    file: Path
+    sidecar: Path
+    thumb: Path | None
+    history: Path | None
+    state: str
+
+
 def file_capture(
     inbox: Path,
     capture_id: str,
@@ -92,11 +138,14 @@ def file_capture(
     received_at: str,
     sealed_sha256: str,
     sealed_path: str,
+    preview: Path | None = None,
+    kind: str = "capture",
 ) -> Path:
     """Move the staged JPEG ``image`` (a durable file on the inbox's file system, hashed as
-    it was written) into place and write its sidecar durably; return the JPEG's path.
+    it was written) into place, the staged ``preview`` beside it as the thumbnail, and write
+    the sidecar durably; return the JPEG's (a document: the PDF's) path.
 
-    Deterministic: filing the same capture again gives the same two files, so a crash
+    Deterministic: filing the same capture again gives the same files, so a crash
     between filing and recording the receipt is repaired by the station's retry.
     ``station_id`` is the authenticated uploader (the envelope's signer).
     """
@@ -105,24 +154,78 @@ def file_capture(
     folder = inbox / issuer / patient
     folder.mkdir(mode=0o750, parents=True, exist_ok=True)
     stem = f"{capture_date(metadata.get('captured_at'), received_at)}_{capture_id}"
-    jpg = folder / f"{stem}.jpg"
+    main = folder / f"{stem}{FILE_SUFFIX[kind]}"
+    thumb = folder / f"{stem}{THUMB_SUFFIX}"
     sidecar = _copy(metadata, SIDECAR_KEYS)
     sidecar.update({
+        "kind": kind,
+        "state": "current",
         "capture_id": capture_id,
         "station_id": station_id,
         "received_at": received_at,
-        "image_file": jpg.name,
+        "image_file": main.name,
         "image_sha256": image_sha256,
+        "thumb_file": thumb.name if preview is not None else None,
+        "history_file": None,
         "sealed_file": sealed_path,
         "sealed_sha256": sealed_sha256,
     })
-    move_durably(image, jpg)
+    move_durably(image, main)
+    if preview is not None:
+        move_durably(preview, thumb)
     _write_json(folder / f"{stem}.json", sidecar)
-    return jpg
+    return main
 
 
-def file_amendment(
-    capture_jpg: Path,
+def _names(stem: str, kind: str) -> dict[str, tuple[str, str]]:
+    """Each file of an item: (name in the patient folder, name in quarantine)."""
+    main = f"{stem}{FILE_SUFFIX[kind]}"
+    thumb = f"{stem}{THUMB_SUFFIX}"
+    return {"file": (main, main + RETRACTED_SUFFIX), "thumb": (thumb, thumb + RETRACTED_SUFFIX),
+            "history": (f"{stem}.history.json",) * 2, "sidecar": (f"{stem}.json",) * 2}
+
+
+def quarantine_dir(data_dir: Path, folder: Path) -> Path:
+    """``DIR/retracted/<issuer>/<patient>`` for a patient folder under ``DIR/inbox``."""
+    relative = folder.relative_to(data_dir / "inbox")
+    return data_dir / "retracted" / relative
+
+
+def locate(data_dir: Path, filed: Path) -> tuple[Path, Path, str, str]:
+    """(patient folder, quarantine folder, stem, kind) of an item filed at ``filed``.
+
+    ``filed`` may be where the photo was first filed or where it is now.
+    """
+    name = filed.name.removesuffix(RETRACTED_SUFFIX)
+    found = [(k, suffix) for k, suffix in FILE_SUFFIX.items() if name.endswith(suffix)]
+    if not found:
+        raise ValueError("not a filed capture or document")
+    kind, suffix = found[0]
+    stem = name[: -len(suffix)]
+    parent = filed.parent
+    if parent.is_relative_to(data_dir / "retracted"):
+        relative = parent.relative_to(data_dir / "retracted")
+        return data_dir / "inbox" / relative, parent, stem, kind
+    return parent, quarantine_dir(data_dir, parent), stem, kind
+
+
+def _current(original: dict[str, Any], amendments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The tags now: the original ones with each amendment's changes applied in order."""
+    tags = dict(original)
+    for amendment in amendments:
+        changes = amendment.get("changes") or {}
+        tags.update({k: v for k, v in changes.items() if k in AMENDABLE_KEYS})
+    return tags
+
+
+def _order(entry: dict[str, Any]) -> tuple[str, str]:
+    at = entry.get("at")
+    return (at if isinstance(at, str) else "", entry["amendment_id"])
+
+
+def apply_amendment(
+    data_dir: Path,
+    filed: Path,
     amendment_id: str,
     metadata: dict[str, Any],
     *,
@@ -130,20 +233,76 @@ def file_amendment(
     received_at: str,
     sealed_sha256: str,
     sealed_path: str,
-) -> Path:
-    """Write an amendment's (or retraction's) note beside the capture it amends; its path.
+) -> FiledItem:
+    """Apply one amendment (or retraction) to the item filed at ``filed``; where it is now.
 
-    ``<capture stem>.amend-<amendment id>.json``: the amendment's own fields, then the
-    receiver's. The caller has checked that ``station_id`` made the capture.
+    Idempotent: an amendment already in the history is not added again, and the sidecar and
+    the retraction move are (re)done either way. The caller has checked that
+    ``station_id`` made the capture.
     """
-    note = capture_jpg.with_name(f"{capture_jpg.stem}.amend-{amendment_id}.json")
-    record = _copy(metadata, AMENDMENT_KEYS)
-    record.update({
-        "amendment_id": amendment_id,
-        "station_id": station_id,
-        "received_at": received_at,
-        "sealed_file": sealed_path,
-        "sealed_sha256": sealed_sha256,
+    folder, quarantine, stem, kind = locate(data_dir, filed)
+    names = _names(stem, kind)
+    sidecar_path = _find(folder, quarantine, names["sidecar"])
+    sidecar = _read_json(sidecar_path)
+    if sidecar is None:
+        raise FileNotFoundError("the capture's sidecar is missing")
+    history_path = _find(folder, quarantine, names["history"])
+    stored_history = _read_json(history_path)
+    history = _read_json(history_path) or {  # a second copy: compared with the stored one
+        "capture_id": sidecar.get("capture_id"),
+        "original": {k: sidecar.get(k) for k in AMENDABLE_KEYS},
+        "amendments": [],
+    }
+    entries = [e for e in history["amendments"] if e.get("amendment_id") != amendment_id]
+    entry = _copy(metadata, AMENDMENT_KEYS)
+    entry.update({"amendment_id": amendment_id, "station_id": station_id,
+                  "received_at": received_at, "sealed_file": sealed_path,
+                  "sealed_sha256": sealed_sha256})
+    known = [e for e in history["amendments"] if e.get("amendment_id") == amendment_id]
+    entries.append(known[0] if known else entry)
+    entries.sort(key=_order)
+    history["amendments"] = entries
+    retraction = next((e for e in entries if e.get("retract")), None)
+    sidecar.update(_current(history["original"], entries))
+    sidecar.update({
+        "state": "retracted" if retraction else "current",
+        "retraction": None if retraction is None else {
+            k: retraction.get(k) for k in ("amendment_id", "at", "operator", "reason",
+                                           "station_id", "received_at")},
+        "history_file": names["history"][0],
+        "amendments": len(entries),
+        "amended_at": max((e.get("at") or "" for e in entries), default=None) or None,
     })
-    _write_json(note, record)
-    return note
+    if known and stored_history == history and _read_json(sidecar_path) == sidecar \
+            and (retraction is None or sidecar_path.parent == quarantine):
+        return _where(folder, quarantine, names, sidecar)
+    _write_json(history_path, history)
+    _write_json(sidecar_path, sidecar)
+    if retraction is not None:
+        _quarantine(folder, quarantine, names)
+    return _where(folder, quarantine, names, sidecar)
+
+
+def _find(folder: Path, quarantine: Path, names: tuple[str, str]) -> Path:
+    """The file where it is now: quarantined if it got there, else in the patient folder."""
+    moved = quarantine / names[1]
+    return moved if moved.exists() else folder / names[0]
+
+
+def _quarantine(folder: Path, quarantine: Path, names: dict[str, tuple[str, str]]) -> None:
+    """Move every file of the item out of the patient folder; the sidecar goes last, so
+    a sidecar in quarantine means the move is complete."""
+    quarantine.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for part in ("file", "thumb", "history", "sidecar"):
+        source, target = folder / names[part][0], quarantine / names[part][1]
+        if source.exists():
+            move_durably(source, target)
+
+
+def _where(folder: Path, quarantine: Path, names: dict[str, tuple[str, str]],
+           sidecar: dict[str, Any]) -> FiledItem:
+    thumb = _find(folder, quarantine, names["thumb"]) if sidecar.get("thumb_file") else None
+    return FiledItem(file=_find(folder, quarantine, names["file"]),
+                     sidecar=_find(folder, quarantine, names["sidecar"]),
+                     thumb=thumb, history=_find(folder, quarantine, names["history"]),
+                     state=str(sidecar.get("state")))

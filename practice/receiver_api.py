@@ -56,16 +56,20 @@ from sync.protocol import (
 )
 from sync.signing import RequestVerifier, SignatureRejected, VerifiedRequest
 
-from .filing import file_amendment, file_capture
+from .filing import apply_amendment, file_capture
 from .intake import OpenedToFiles, open_to_files
 from .keys import ReceiverKeys
+from .patientfile import PatientIndex
 from .store import Item, ReceiverStore, TokenError, utc_now
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 1024 * 1024
 #: The parts of each kind that are kept (staged beside the upload, then moved into place).
-STAGED_PARTS = {"capture": ("image",), "audit": ("records",)}
+STAGED_PARTS = {"capture": ("image", "preview"), "document": ("pdf", "preview"),
+                "audit": ("records",)}
+#: The part of each filed kind that is the item itself (the preview becomes its thumbnail).
+MAIN_PART = {"capture": "image", "document": "pdf"}
 StartResponse = Callable[..., Any]
 
 
@@ -90,10 +94,12 @@ class ReceiverApp:
     """WSGI callable. ``data_dir`` holds ``inbox/``, ``sealed/``, ``incoming/`` and the DB."""
 
     def __init__(self, data_dir: Path, keys: ReceiverKeys, store: ReceiverStore, *,
-                 max_item_bytes: int = MAX_ITEM_BYTES) -> None:
+                 max_item_bytes: int = MAX_ITEM_BYTES, index: PatientIndex | None = None,
+                 ) -> None:
         self.data_dir = Path(data_dir)
         self.keys = keys
         self.store = store
+        self.index = index if index is not None else PatientIndex(self.data_dir)
         self.max_item_bytes = max_item_bytes
         self.inbox = self.data_dir / "inbox"
         self.sealed = self.data_dir / "sealed"
@@ -330,8 +336,8 @@ class ReceiverApp:
                     sealed_path=sealed_rel, filed_path=filed, receipt=body,
                     subject=header.subject,
                 ))
-                if kind == "capture" and filed:
-                    self._apply_waiting(item_id, station_id, self.data_dir / filed)
+                if kind in MAIN_PART and filed:
+                    self._apply_waiting(item_id, station_id)
         finally:
             for path in staged.values():
                 path.unlink(missing_ok=True)
@@ -343,8 +349,8 @@ class ReceiverApp:
         capture = self.store.item(capture_id)
         if capture is None:
             return  # kept sealed; filed when its capture arrives, if from this station
-        if capture.kind != "capture":
-            raise HttpError(422, "not_a_capture", "an amendment names a capture")
+        if capture.kind not in MAIN_PART:
+            raise HttpError(422, "not_a_capture", "an amendment names a capture or document")
         if capture.station_id != station_id:
             raise HttpError(403, "not_your_capture",
                             "only the station that made a capture can amend or retract it")
@@ -352,29 +358,50 @@ class ReceiverApp:
     def _file(self, result: OpenedToFiles, received_at: str, sha256_hex: str,
               sealed_rel: str) -> str | None:
         opened = result.opened
-        if opened.kind == "capture":
-            jpg = file_capture(self.inbox, opened.item_id, opened.metadata,
-                               result.files["image"], image_sha256=result.sha256["image"],
-                               station_id=opened.station_id, received_at=received_at,
-                               sealed_sha256=sha256_hex, sealed_path=sealed_rel)
-            return str(jpg.relative_to(self.data_dir))
+        if opened.kind in MAIN_PART:
+            main = file_capture(self.inbox, opened.item_id, opened.metadata,
+                                result.files[MAIN_PART[opened.kind]],
+                                image_sha256=result.sha256[MAIN_PART[opened.kind]],
+                                preview=_nonempty(result.files.get("preview")),
+                                kind=opened.kind, station_id=opened.station_id,
+                                received_at=received_at, sealed_sha256=sha256_hex,
+                                sealed_path=sealed_rel)
+            self.index.ingest(main.with_name(main.name.removesuffix(main.suffix) + ".json"))
+            return str(main.relative_to(self.data_dir))
         if opened.kind == "amendment":
             capture = self.store.item(opened.capture_id or "")
             if capture is None or not capture.filed_path:
                 return None  # kept sealed: filed by _apply_waiting when the capture arrives
-            note = file_amendment(self.data_dir / capture.filed_path, opened.item_id,
-                                  opened.metadata, station_id=opened.station_id,
-                                  received_at=received_at, sealed_sha256=sha256_hex,
-                                  sealed_path=sealed_rel)
-            return str(note.relative_to(self.data_dir))
+            return self._amend(capture, opened.item_id, opened.metadata,
+                               station_id=opened.station_id, received_at=received_at,
+                               sealed_sha256=sha256_hex, sealed_path=sealed_rel)
         station_dir = self.audit_dir / opened.station_id
         station_dir.mkdir(mode=0o750, exist_ok=True)
         records = station_dir / f"{opened.item_id}.jsonl"
         move_durably(result.files["records"], records)
         return str(records.relative_to(self.data_dir))
 
-    def _apply_waiting(self, capture_id: str, station_id: str, capture_jpg: Path) -> None:
-        """File the amendments that arrived before this capture, if its station sent them.
+    def _amend(self, capture: Item, amendment_id: str, metadata: dict[str, Any], *,
+               station_id: str, received_at: str, sealed_sha256: str,
+               sealed_path: str) -> str:
+        """Apply an amendment to its capture's files and the index; the history's path.
+
+        A retraction moves the capture to quarantine: its row's ``filed_path`` follows.
+        """
+        assert capture.filed_path is not None
+        filed = apply_amendment(self.data_dir, self.data_dir / capture.filed_path,
+                                amendment_id, metadata, station_id=station_id,
+                                received_at=received_at, sealed_sha256=sealed_sha256,
+                                sealed_path=sealed_path)
+        now = str(filed.file.relative_to(self.data_dir))
+        if now != capture.filed_path:
+            self.store.set_filed_path(capture.item_id, now)
+        self.index.ingest(filed.sidecar)
+        assert filed.history is not None
+        return str(filed.history.relative_to(self.data_dir))
+
+    def _apply_waiting(self, capture_id: str, station_id: str) -> None:
+        """Apply the amendments that arrived before this capture, if its station sent them.
 
         One from another station stays sealed and unfiled: it never touches this capture.
         """
@@ -388,16 +415,18 @@ class ReceiverApp:
                 continue
             try:
                 opened = envelope.open_envelope(self.data_dir / waiting.sealed_path,
-                                                   self.keys.practice_private, station_key)
+                                                self.keys.practice_private, station_key)
             except (envelope.EnvelopeError, OSError):
                 log.exception("kept amendment %s no longer opens", waiting.item_id)
                 continue
-            note = file_amendment(capture_jpg, waiting.item_id, opened.metadata,
+            capture = self.store.item(capture_id)
+            assert capture is not None
+            history = self._amend(capture, waiting.item_id, opened.metadata,
                                   station_id=waiting.station_id,
                                   received_at=waiting.received_at,
                                   sealed_sha256=waiting.sha256,
                                   sealed_path=waiting.sealed_path)
-            self.store.set_filed_path(waiting.item_id, str(note.relative_to(self.data_dir)))
+            self.store.set_filed_path(waiting.item_id, history)
 
 
 # -- small WSGI helpers --------------------------------------------------------------------------
@@ -444,6 +473,13 @@ def _drain(environ: dict[str, Any], limit: int) -> None:
             remaining -= len(chunk)
     except OSError:
         return
+
+
+def _nonempty(path: Path | None) -> Path | None:
+    """A staged preview, or None when the station sent an empty one (nothing to show)."""
+    if path is None or not path.exists() or path.stat().st_size == 0:
+        return None
+    return path
 
 
 def _loggable(path: str) -> str:

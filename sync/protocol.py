@@ -24,7 +24,8 @@ PROTOCOL_VERSION = "1"
 SERVICE_TYPE = "_capture-sync._tcp.local."
 
 #: Item kinds and the collection each is PUT into.
-KIND_PATHS = {"capture": "captures", "amendment": "amendments", "audit": "audit"}
+KIND_PATHS = {"capture": "captures", "document": "documents", "amendment": "amendments",
+              "audit": "audit"}
 PATH_KINDS = {v: k for k, v in KIND_PATHS.items()}
 
 #: Item ids are UUIDs (the station uses UUIDv7); lowercase canonical form only, so an id can

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from practice.filing import (
     RECEIVER_FIELDS,
+    apply_amendment,
     capture_date,
-    file_amendment,
     file_capture,
     safe_component,
 )
@@ -97,17 +97,17 @@ def test_metadata_never_sets_the_receivers_fields(tmp_path):
     assert sidecar["image_file"] == jpg.name
     assert "forged" not in sidecar.values() and "amendment_id" not in sidecar
 
-    note = file_amendment(jpg, "0190f0c2-3b1a-7c2d-8e9f-0a1b2c3d4e60",
-                          {"amends": CAPTURE, "retract": True, "changes": {}, **claims},
-                          station_id=STATION, received_at="2025-05-07T00:00:00Z",
-                          sealed_sha256="cd" * 32, sealed_path="sealed/a.sealed")
-    record = json.loads(note.read_text())
-    assert note.name == f"{jpg.stem}.amend-0190f0c2-3b1a-7c2d-8e9f-0a1b2c3d4e60.json"
-    assert record == {"amends": CAPTURE, "retract": True, "changes": {}, "at": None,
-                      "operator": None, "reason": None,
-                      "amendment_id": "0190f0c2-3b1a-7c2d-8e9f-0a1b2c3d4e60",
-                      "station_id": STATION, "received_at": "2025-05-07T00:00:00Z",
-                      "sealed_file": "sealed/a.sealed", "sealed_sha256": "cd" * 32}
+    filed = apply_amendment(tmp_path, jpg, "0190f0c2-3b1a-7c2d-8e9f-0a1b2c3d4e60",
+                            {"amends": CAPTURE, "retract": True, "changes": {}, **claims},
+                            station_id=STATION, received_at="2025-05-07T00:00:00Z",
+                            sealed_sha256="cd" * 32, sealed_path="sealed/a.sealed")
+    history = json.loads(filed.history.read_text())
+    assert filed.history.name == f"{jpg.stem}.history.json"
+    assert history["amendments"] == [{
+        "amends": CAPTURE, "retract": True, "changes": {}, "at": None, "operator": None,
+        "reason": None, "amendment_id": "0190f0c2-3b1a-7c2d-8e9f-0a1b2c3d4e60",
+        "station_id": STATION, "received_at": "2025-05-07T00:00:00Z",
+        "sealed_file": "sealed/a.sealed", "sealed_sha256": "cd" * 32}]
 
 
 def test_filing_again_gives_the_same_files(tmp_path):

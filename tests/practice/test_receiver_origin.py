@@ -36,7 +36,15 @@ def _filed(receiver) -> list[str]:
 
 
 def _notes(receiver) -> list:
-    return sorted((receiver.data_dir / "inbox").rglob("*.amend-*.json"))
+    """Every capture history (the amendments applied), wherever the capture is now."""
+    return sorted(p for top in ("inbox", "retracted")
+                  for p in (receiver.data_dir / top).rglob("*.history.json"))
+
+
+def _entry(note, amendment_id):
+    [entry] = [e for e in json.loads(note.read_text())["amendments"]
+               if e["amendment_id"] == amendment_id]
+    return entry
 
 
 @pytest.fixture
@@ -96,7 +104,7 @@ def test_only_the_station_that_made_a_capture_can_amend_or_retract_it(receiver, 
     mine, sealed_a = seal_amendment(receiver.keys, a, capture_id, retract=retract)
     assert _put(receiver, a, "amendment", mine, sealed_a).status == 201
     [note] = _notes(receiver)
-    record = json.loads(note.read_text())
+    record = _entry(note, mine)
     assert (record["amendment_id"], record["station_id"], record["retract"]) == (
         mine, a.station_id, retract)
     assert record["received_at"] == receiver.store.item(mine).received_at
@@ -115,7 +123,8 @@ def test_an_amendment_that_arrives_first_is_applied_only_for_its_own_station(rec
     _, sealed, _ = seal_capture(receiver.keys, a, capture_id=capture_id)
     assert _put(receiver, a, "capture", capture_id, sealed).status == 201
     [note] = _notes(receiver)
-    record = json.loads(note.read_text())
+    assert len(json.loads(note.read_text())["amendments"]) == 1
+    record = _entry(note, mine)
     assert (record["amendment_id"], record["changes"]) == (mine, {"laterality": "right"})
     assert receiver.store.item(theirs).filed_path is None  # never touches A's capture
     assert receiver.store.item(mine).filed_path == note.relative_to(receiver.data_dir).as_posix()

@@ -211,7 +211,9 @@ class RunningReceiver:
                               self.keys.receipt_public_raw)
 
     def filed_jpegs(self) -> list[Path]:
-        return sorted((self.data_dir / "inbox").rglob("*.jpg"))
+        """The photos in patient folders (not their thumbnails)."""
+        return sorted(p for p in (self.data_dir / "inbox").rglob("*.jpg")
+                      if not p.name.endswith(".thumb.jpg"))
 
     def stop(self) -> None:
         self.server.stop()
