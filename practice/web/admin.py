@@ -2,8 +2,9 @@
 
 Approving and revoking here is the same change as ``capture-receiver stations approve|
 revoke`` (the receiver's station table, read on every request, so a revoked station is
-refused at its next delivery) and is audited. The audit page filters and pages the practice
-audit log and says whether its hash chain verifies.
+refused at its next delivery) and is audited. The audit page filters (event name or prefix,
+acting user) and pages the practice audit log (:class:`practice.audit.PracticeAudit`) and
+says whether its hash chain verifies.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from . import auditpage
 from .context import ctx, current_user, requires
 from .lookup import TOKEN_RE
 
@@ -25,24 +25,20 @@ NOTICES = {"approved": "Station approved.", "revoked": "Station revoked: its nex
 
 
 def station_rows() -> list[dict[str, Any]]:
-    """One row per enrolled station: the table's facts, the index's deliveries, and what the
-    station last reported (last seen, queue depth, software version)."""
+    """One row per enrolled station: the station table's facts (status, room, and what the
+    station last reported: last seen, queue depth, software version) and the index's count
+    of filed items and last delivery."""
     c = ctx()
     activity = c.index.station_activity()
-    reported = c.station_status() if c.station_status else {}
     rows = []
     for s in c.stations.stations():
         filed, last_delivery = activity.get(s.station_id, (0, None))
-        status = reported.get(s.station_id) or {}
-        rows.append({"station": s, "filed": filed, "last_delivery": last_delivery,
-                     "last_seen": _get(status, "last_seen"),
-                     "queue_depth": _get(status, "queue_depth"),
-                     "version": _get(status, "version")})
+        rows.append({"station": s, "filed": filed,
+                     "last_delivery": getattr(s, "last_delivery", None) or last_delivery,
+                     "last_seen": getattr(s, "last_seen", None),
+                     "queue_depth": getattr(s, "queue_depth", None),
+                     "version": getattr(s, "version", None)})
     return rows
-
-
-def _get(status: Any, name: str) -> Any:
-    return status.get(name) if isinstance(status, dict) else getattr(status, name, None)
 
 
 @bp.get("/admin/stations")
@@ -78,8 +74,7 @@ def audit():
     user = request.args.get("user", "")[:64].strip() or None
     cursor = request.args.get("cursor") or None
     try:
-        page = auditpage.query(c.audit.path, event=event, user=user, cursor=cursor,
-                               limit=AUDIT_PAGE)
+        page = c.audit.page(limit=AUDIT_PAGE, cursor=cursor, event_prefix=event, by=user)
     except ValueError:
         abort(400, description="That page link is not valid.")
     verified = c.audit.verify()

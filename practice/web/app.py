@@ -39,7 +39,6 @@ def create_app(
     accounts: Accounts,
     audit: Any,
     tz: dt.tzinfo = dt.UTC,
-    station_status: Callable[[], dict[str, Any]] | None = None,
     local_formats: tuple[Any, ...] = (),
     practice_name: str = "practice",
     testing: bool = False,
@@ -63,7 +62,7 @@ def create_app(
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.extensions[EXTENSION] = PracticeContext(
-        index=index, stations=stations, audit=audit, tz=tz, station_status=station_status,
+        index=index, stations=stations, audit=audit, tz=tz,
         local_formats=tuple(local_formats), practice_name=practice_name)
     install(app, Guard(
         accounts=accounts,

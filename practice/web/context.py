@@ -68,24 +68,27 @@ class PracticeContext:
     """What the views need (``current_app.extensions['practice_web']``).
 
     ``index`` is a :class:`practice.patientfile.PatientIndex`; ``stations`` the receiver's
-    :class:`practice.store.ReceiverStore`; ``audit`` offers ``record(event, **fields)`` (and,
-    for the audit page, its query methods); ``station_status()`` gives, per station id, what
-    the stations page shows beyond the station table (last seen, queue depth, version).
+    :class:`practice.store.ReceiverStore`; ``audit`` a :class:`practice.audit.PracticeAudit`
+    (``record(event, by=..., **fields)``, ``page(...)``, ``verify()``).
     """
 
     index: Any
     stations: Any
     audit: Any
     tz: dt.tzinfo
-    station_status: Callable[[], dict[str, Any]] | None = None
     local_formats: tuple[Any, ...] = ()
     practice_name: str = "practice"
     grants: ThumbnailGrants = field(default_factory=ThumbnailGrants)
 
     def record(self, event: str, **fields: Any) -> None:
-        """Write an audit event; if the log cannot take it, the action fails (fail closed)."""
+        """Write an audit event; if the log cannot take it, the action fails (fail closed).
+
+        The acting account is ``by`` when given (account changes name their target
+        ``user``), else ``user`` (every view and sign-in names its actor so); a failed
+        sign-in of an unknown name is ``anonymous``."""
+        by = fields.pop("by", None) or fields.pop("user", None) or "anonymous"
         try:
-            self.audit.record(event, **fields)
+            self.audit.record(event, by=by, **fields)
         except Exception:
             log.exception("audit record failed for event %s", event)
             raise

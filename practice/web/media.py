@@ -19,21 +19,24 @@ from .lookup import item_or_404, ref_of
 
 bp = Blueprint("media", __name__)
 
-MIMETYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".pdf": "application/pdf"}
+MIMETYPES = {"capture": "image/jpeg", "document": "application/pdf", "thumb": "image/jpeg"}
+#: A quarantined file's name ends with this (no file browser shows it as a photo).
+QUARANTINED = ".retracted"
 
 
-def _send(relative: str | None, *, download: bool = False) -> Response:
+def _send(relative: str | None, kind: str, *, download: bool = False) -> Response:
+    """The file at ``relative`` (from the index, checked to stay in the patient file)."""
     if not relative:
         abort(404)
     try:
-        path = ctx().index.resolve(relative)
+        path = Path(ctx().index.resolve(relative))
     except ValueError:
         abort(404)
-    mimetype = MIMETYPES.get(Path(path).suffix.lower())
-    if mimetype is None or not Path(path).is_file():
+    if not path.is_file():
         abort(404)
-    return send_file(path, mimetype=mimetype, as_attachment=download,
-                     download_name=Path(path).name, max_age=0, conditional=False, etag=False)
+    return send_file(path, mimetype=MIMETYPES[kind], as_attachment=download,
+                     download_name=path.name.removesuffix(QUARANTINED), max_age=0,
+                     conditional=False, etag=False)
 
 
 @bp.get("/captures/<item_id>/image")
@@ -45,7 +48,7 @@ def image(item_id: str):
         abort(404)
     ctx().record("capture.image_viewed", user=current_user(), capture_id=cap.item_id,
                  patient_ref=ref_of(cap), state=cap.state)
-    return _send(cap.file_path)
+    return _send(cap.file_path, cap.kind)
 
 
 @bp.get("/captures/<item_id>/thumb")
@@ -56,7 +59,7 @@ def thumb(item_id: str):
     if not c.grants.granted(session_key(), cap.item_id):
         c.record("capture.thumbnail_viewed", user=current_user(), capture_id=cap.item_id,
                  patient_ref=ref_of(cap), state=cap.state)
-    return _send(cap.thumb_path)
+    return _send(cap.thumb_path, "thumb")
 
 
 @bp.get("/captures/<item_id>/download")
@@ -74,4 +77,4 @@ def download(item_id: str):
                  reason="retracted" if cap.state == "retracted" else "consent")
         return redirect(url_for("patients.capture", item_id=cap.item_id, refused=purpose), 303)
     c.record("capture.downloaded", **fields)
-    return _send(cap.file_path, download=True)
+    return _send(cap.file_path, cap.kind, download=True)
