@@ -79,7 +79,8 @@ def create_app(
                               absolute_seconds=cfg.web.absolute_timeout_hours * 3600),
         throttle=throttle or LoginThrottle(clock),
         record=lambda event, **fields: ctx().record(event, **fields),
-        landing="status.index", place="station", on_sign_in=name_operator, on_sign_out=release_operator))
+        landing="status.index", place="station", on_sign_in=name_operator,
+        on_sign_out=release_operator))
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.jinja_env.globals.update(app_version=__version__)

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
-
 from practice.accounts import ROLES
 from practice.audit import PracticeAudit
+
 from practice.filing import apply_amendment, file_capture
 from practice.patientfile import PatientIndex
 from practice.store import ReceiverStore
@@ -36,7 +36,7 @@ PASSWORDS = {"cleo": "clinician-password-1", "rex": "records-password-22",
              "ada": "admin-password-333"}
 ROLE_OF = {"cleo": "clinician", "rex": "records", "ada": "admin"}
 USER_OF = {role: name for name, role in ROLE_OF.items()}
-GSRN = "795123450000000013"
+GSRN = "795123450000000015"  # the demo patient (GS1 example prefix, valid check digit)
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 BASE = "https://practice.test"
 TZ = ZoneInfo("Europe/Berlin")

@@ -142,6 +142,7 @@ def test_full_resolution_view_is_recorded_first_and_fails_closed(rig):
         raise OSError("disk full")
 
     rig.audit.record = broken
+    rig.app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production: a 500 page
     for path in (f"/captures/{cid}/image", f"/captures/{cid}/thumb",
                  f"/captures/{cid}/download?purpose=clinical", f"/patients/{rig.ref()}"):
         response = browser.get(path)

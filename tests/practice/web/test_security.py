@@ -18,7 +18,7 @@ ROUTES = [
     ("GET", "/login", None, None),
     ("POST", "/login", None, {"username": "nobody", "password": "wrong-password"}),
     ("GET", "/", "clinician", None),
-    ("POST", "/search", "clinician", {"q": "795123450000000013"}),
+    ("POST", "/search", "clinician", {"q": "795123450000000015"}),
     ("GET", f"/patients/{REF}", "clinician", None),
     ("GET", f"/patients/{REF}/compare", "clinician", None),
     ("GET", f"/captures/{CID}", "clinician", None),
@@ -172,7 +172,7 @@ def test_every_response_carries_the_security_headers(rig):
     browser = rig.client()
     responses = [browser.get("/login"), browser.get("/nowhere"), browser.get("/")]
     browser.login("ada")
-    for method, path, _role, data in ROUTES:
+    for method, path, _role, _data in ROUTES:
         if method == "GET":
             responses.append(browser.get(_fill(rig, path, cid)))
     responses.append(browser.get("/captures/no-such-capture"))
