@@ -7,12 +7,12 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from .commands import init, serve, stations, token
+from .commands import audit, init, serve, stations, token, user
 from .commands import open as open_command
 from .commands._common import ReceiverCommandError
 
 #: Sub-command modules, each with ``register(subparsers)``, in the order ``--help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (init, open_command, serve, token, stations)
+COMMANDS: tuple[ModuleType, ...] = (init, open_command, serve, token, stations, user, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -191,6 +191,11 @@ class ReceiverApp:
             raise HttpError(401, "replayed")
         return verified
 
+    def _seen(self, verified: VerifiedRequest, *, delivered: bool = False) -> None:
+        """Record the contact and the station's signed report (queue depth, version)."""
+        self.store.record_contact(verified.key_id, queue_depth=verified.report.queue_depth,
+                                  version=verified.report.version, delivered=delivered)
+
     def _require_approved(self, station_id: str) -> None:
         station = self.store.station(station_id)
         if station is None:
@@ -229,6 +234,7 @@ class ReceiverApp:
                                               name.strip() or station_id)
         except TokenError as exc:
             raise HttpError(403, "token", str(exc)) from None
+        self._seen(verified)
         log.info("station %s enrolled (%s)", station_id, station.status)
         return 200, json.dumps({
             "v": PROTOCOL_VERSION,
@@ -241,6 +247,7 @@ class ReceiverApp:
 
     def _station_status(self, path: str, environ: dict[str, Any]) -> tuple[int, bytes]:
         verified = self._authenticate("GET", path, environ)
+        self._seen(verified)
         station = self.store.station(verified.key_id)
         assert station is not None
         return 200, json.dumps({"station_id": station.station_id,
@@ -256,6 +263,7 @@ class ReceiverApp:
         if length > self.max_item_bytes:
             raise HttpError(413, "too_large", drain=False)
         verified = self._authenticate("PUT", path, environ)
+        self._seen(verified)
         self._require_approved(verified.key_id)
         known = self.store.item(item_id)
         if known is not None:
@@ -341,6 +349,7 @@ class ReceiverApp:
         finally:
             for path in staged.values():
                 path.unlink(missing_ok=True)
+        self._seen(verified, delivered=True)
         log.info("received %s %s from %s (%d bytes)", kind, item_id, station_id, size)
         return 201, body
 

@@ -28,7 +28,11 @@ CREATE TABLE IF NOT EXISTS stations (
     room TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'revoked')),
     enrolled_at TEXT NOT NULL,
-    changed_at TEXT NOT NULL
+    changed_at TEXT NOT NULL,
+    last_seen TEXT,
+    last_delivery TEXT,
+    queue_depth INTEGER,
+    version TEXT
 );
 CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY,
@@ -85,6 +89,22 @@ class Station:
     status: str
     enrolled_at: str
     changed_at: str
+    #: Last signed request from the station (any route), UTC.
+    last_seen: str | None = None
+    #: Last item it delivered (a new one, not a repeat), UTC.
+    last_delivery: str | None = None
+    #: Items waiting in its outbox, as it last reported (signed display info).
+    queue_depth: int | None = None
+    #: Its software version, as it last reported.
+    version: str | None = None
+
+
+STATION_COLUMNS = ("station_id, public_key, name, room, status, enrolled_at, changed_at, "
+                   "last_seen, last_delivery, queue_depth, version")
+#: Columns added after the first release, with their types (added to older databases).
+_ADDED_COLUMNS = {"stations": {"last_seen": "TEXT", "last_delivery": "TEXT",
+                               "queue_depth": "INTEGER", "version": "TEXT"},
+                  "items": {"subject": "TEXT"}}
 
 
 @dataclass(frozen=True)
@@ -113,9 +133,11 @@ class ReceiverStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
-        if "subject" not in columns:  # a database from before amendments named their capture
-            self._db.execute("ALTER TABLE items ADD COLUMN subject TEXT")
+        for table, added in _ADDED_COLUMNS.items():  # a database from an older release
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for column, kind in added.items():
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         self.path.chmod(0o600)
 
     def close(self) -> None:
@@ -158,7 +180,8 @@ class ReceiverStore:
                 else:
                     status = "pending" if require_approval else "approved"
                 self._db.execute(
-                    "INSERT INTO stations VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "INSERT INTO stations (station_id, public_key, name, room, status, "
+                    "enrolled_at, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(station_id) DO UPDATE SET name=excluded.name, "
                     "room=excluded.room, status=excluded.status, changed_at=excluded.changed_at",
                     (station_id, public_key, name, room, status, now, now),
@@ -179,8 +202,8 @@ class ReceiverStore:
 
     def _station_locked(self, station_id: str) -> Station | None:
         row = self._db.execute(
-            "SELECT station_id, public_key, name, room, status, enrolled_at, changed_at "
-            "FROM stations WHERE station_id = ?", (station_id,)).fetchone()
+            f"SELECT {STATION_COLUMNS} FROM stations WHERE station_id = ?",  # noqa: S608
+            (station_id,)).fetchone()
         return Station(*row) if row else None
 
     def station(self, station_id: str) -> Station | None:
@@ -190,8 +213,8 @@ class ReceiverStore:
     def stations(self) -> list[Station]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT station_id, public_key, name, room, status, enrolled_at, changed_at "
-                "FROM stations ORDER BY enrolled_at, station_id").fetchall()
+                f"SELECT {STATION_COLUMNS} FROM stations "  # noqa: S608
+                "ORDER BY enrolled_at, station_id").fetchall()
         return [Station(*r) for r in rows]
 
     def set_status(self, station_id: str, status: str) -> Station:
@@ -204,6 +227,19 @@ class ReceiverStore:
             station = self._station_locked(station_id)
         assert station is not None
         return station
+
+    def record_contact(self, station_id: str, *, queue_depth: int | None,
+                       version: str | None, delivered: bool = False) -> None:
+        """A signed request from the station arrived: when, and what it reported (a value it
+        did not report keeps the last one); ``delivered``: it brought a new item."""
+        now = utc_now()
+        with self._lock:
+            self._db.execute(
+                "UPDATE stations SET last_seen = ?, "
+                "last_delivery = CASE WHEN ? THEN ? ELSE last_delivery END, "
+                "queue_depth = COALESCE(?, queue_depth), version = COALESCE(?, version) "
+                "WHERE station_id = ?",
+                (now, int(delivered), now, queue_depth, version, station_id))
 
     # -- replay protection --------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .errors import SyncError
 from .pinning import PinMismatch, PinnedHTTPSConnection
+from .protocol import StationReport
 from .signing import RequestSigner
 
 CHUNK = 256 * 1024
@@ -70,8 +71,11 @@ class ReceiverClient:
         timeout: float = 30.0,
         chunk_size: int = CHUNK,
         clock: Callable[[], float] = time.time,
+        report: Callable[[], StationReport] | None = None,
     ) -> None:
         self.host = host
+        #: Called for every request: the station's status, sent in signed headers.
+        self.report = report
         self.port = port
         self.pin = pin
         self.timeout = timeout
@@ -125,7 +129,8 @@ class ReceiverClient:
         """
         if body is not None:
             length = len(body)
-        headers = self.signer.headers(method, path, sha256_hex=sha256_hex, length=length)
+        headers = self.signer.headers(method, path, sha256_hex=sha256_hex, length=length,
+                                      report=self.report() if self.report else None)
         if content_type:
             headers["Content-Type"] = content_type
         conn = self._connection()

@@ -53,6 +53,53 @@ CLOCK_SKEW_SECONDS = 30
 
 RECEIPT_CONTEXT = b"capture-sync receipt v1\n"
 
+#: Station status, sent with every upload and status call for the practice's fleet page: how
+#: many items wait in the station's outbox and which software it runs. When present they are
+#: covered by the request signature like the components above (a header the signature does
+#: not cover is ignored), so a relay cannot make a station look healthy or out of date. They
+#: are display information: nothing is decided on them.
+QUEUE_DEPTH_HEADER = "Station-Queue-Depth"
+VERSION_HEADER = "Station-Version"
+STATUS_HEADERS = (QUEUE_DEPTH_HEADER, VERSION_HEADER)
+_VERSION_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}")
+#: Sent by a station every this many seconds when it has nothing to upload (last seen).
+STATUS_INTERVAL_SECONDS = 60
+
+
+def software_version() -> str:
+    """The installed ``capture-station`` distribution's version ('' when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("capture-station")
+    except PackageNotFoundError:
+        return ""
+
+
+@dataclass(frozen=True)
+class StationReport:
+    """What a station says about itself with a request (None: not said, or malformed)."""
+
+    queue_depth: int | None = None
+    version: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        out = {}
+        if self.queue_depth is not None:
+            out[QUEUE_DEPTH_HEADER] = str(max(0, int(self.queue_depth)))
+        if self.version and _VERSION_RE.fullmatch(self.version):
+            out[VERSION_HEADER] = self.version
+        return out
+
+    @classmethod
+    def from_signed(cls, covered: dict[str, str]) -> StationReport:
+        """From the signature's covered components (``'"station-queue-depth"'`` -> value);
+        a malformed value is dropped, never an error (it is display information)."""
+        depth = covered.get(f'"{QUEUE_DEPTH_HEADER.lower()}"', "").strip()
+        version = covered.get(f'"{VERSION_HEADER.lower()}"', "").strip()
+        return cls(int(depth) if depth.isdigit() and len(depth) <= 9 else None,
+                   version if _VERSION_RE.fullmatch(version) else None)
+
 
 def is_item_id(value: str) -> bool:
     return bool(ITEM_ID_RE.fullmatch(value))

@@ -33,6 +33,7 @@ from .protocol import (
     SIGNATURE_LABEL,
     SIGNATURE_MAX_AGE_SECONDS,
     SIGNATURE_TAG,
+    StationReport,
     content_digest_value,
     parse_content_digest,
 )
@@ -77,11 +78,15 @@ class RequestSigner:
             signature_algorithm=algorithms.ED25519, key_resolver=_OneKey(private=key)
         )
 
-    def headers(self, method: str, path: str, *, sha256_hex: str, length: int) -> dict[str, str]:
-        """The headers to send: Content-Length, Content-Digest, Signature-Input, Signature."""
+    def headers(self, method: str, path: str, *, sha256_hex: str, length: int,
+                report: StationReport | None = None) -> dict[str, str]:
+        """The headers to send: Content-Length, Content-Digest, the station's status
+        headers (``report``, signed too), Signature-Input, Signature."""
+        status = report.headers() if report is not None else {}
         message = Message(method, "https://receiver" + path, {
             "Content-Length": str(length),
             "Content-Digest": content_digest_value(sha256_hex),
+            **status,
         })
         created = datetime.datetime.fromtimestamp(int(self.clock()), tz=datetime.UTC)
         self._signer.sign(
@@ -91,7 +96,7 @@ class RequestSigner:
             nonce=secrets.token_urlsafe(18),
             label=SIGNATURE_LABEL,
             tag=SIGNATURE_TAG,
-            covered_component_ids=COVERED_COMPONENTS,
+            covered_component_ids=COVERED_COMPONENTS + tuple(n.lower() for n in status),
             use_existing_digest=True,
         )
         return message.headers
@@ -108,6 +113,8 @@ class VerifiedRequest:
     created: int
     sha256_hex: str
     length: int
+    #: The station's status headers, only as far as the signature covers them.
+    report: StationReport = field(default_factory=StationReport)
 
 
 class _Verifier(HTTPMessageVerifier):
@@ -155,6 +162,7 @@ class RequestVerifier:
             created=int(result.parameters["created"]),
             sha256_hex=digest,
             length=int(length_text),
+            report=StationReport.from_signed(dict(result.covered_components)),
         )
 
 

@@ -32,7 +32,15 @@ from .client import ReceiverClient, ReceiverUnavailable, SealedFileError
 from .discovery import Browser
 from .outbox import Outbox, OutboxItem
 from .pinning import PinMismatch
-from .protocol import ReceiptError, item_path, verify_receipt
+from .protocol import (
+    PROTOCOL_VERSION,
+    STATUS_INTERVAL_SECONDS,
+    ReceiptError,
+    StationReport,
+    item_path,
+    software_version,
+    verify_receipt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +128,14 @@ class SyncWorker:
         timeout: float = 30.0,
         rng: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
+        version: str | None = None,
+        status_interval_seconds: float = STATUS_INTERVAL_SECONDS,
     ) -> None:
         self.outbox = outbox
+        #: Reported to the receiver with every request (default: the installed package's).
+        self.version = software_version() if version is None else version
+        self.status_interval_seconds = status_interval_seconds
+        self._last_contact = clock()
         self.key = key
         self.target = target
         self.locator = locator
@@ -150,6 +164,8 @@ class SyncWorker:
             return "paused"
         item = self.outbox.lease_next(self.lease_seconds)
         if item is None:
+            if now - self._last_contact >= self.status_interval_seconds:
+                self.report_status()
             return "idle"
         client = self._connected_client()
         if client is None:
@@ -176,7 +192,27 @@ class SyncWorker:
             self.audit("sync.local_file_damaged", {"item_id": item.item_id})
             self.outbox.mark_rejected(item.item_id, str(exc))
             return "rejected"
+        self._last_contact = self._clock()
         return self._handle(item, response.status, response.body, response.error)
+
+    def station_report(self) -> StationReport:
+        """What the station tells the receiver with each request (queue depth, version)."""
+        return StationReport(self.outbox.pending_count(), self.version or None)
+
+    def report_status(self) -> str | None:
+        """``GET /v1/station`` (the receiver records the report; a heartbeat when idle):
+        the station's status there (``approved``, ``pending``, ``revoked``), or None."""
+        self._last_contact = self._clock()
+        client = self._connected_client()
+        if client is None:
+            return None
+        try:
+            response = client.request("GET", f"/v{PROTOCOL_VERSION}/station")
+        except (PinMismatch, ReceiverUnavailable):
+            self._drop_client()
+            return None
+        status = response.json().get("status")
+        return status if isinstance(status, str) else None
 
     def _handle(self, item: OutboxItem, status: int, body: bytes, error: str) -> str:
         if status in (200, 201):
@@ -215,7 +251,8 @@ class SyncWorker:
             return self._client
         for host, port in self.locator.addresses():
             client = ReceiverClient(host, port, self.target.pin, self.key,
-                                    self.target.station_id, timeout=self.timeout)
+                                    self.target.station_id, timeout=self.timeout,
+                                    report=self.station_report)
             try:
                 client._connection()
             except PinMismatch as exc:

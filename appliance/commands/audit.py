@@ -7,11 +7,11 @@ broken line otherwise (an edited, removed, reordered or torn line).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from sync.audit import describe, format_record, tail, verify
+
 from ..paths import StatePaths
-from ..vault.audit import tail, verify
 from ._common import CommandError, add_config_argument, get_config, new_command
 
 
@@ -39,14 +39,10 @@ def _path(args: argparse.Namespace) -> Path:
 def run_verify(args: argparse.Namespace) -> int:
     path = _path(args)
     result = verify(path)
-    if result.ok:
-        print(f"audit log OK: {path}: {result.records} records, chain head {result.head[:16]}")
-        return 0
-    if result.line is None:
-        raise CommandError(f"audit log {path}: {result.problem}")
-    raise CommandError(
-        f"audit log BROKEN: {path} line {result.line}: {result.problem} "
-        f"({result.records} records before it verify)")
+    if not result.ok:
+        raise CommandError(describe(path, result))
+    print(describe(path, result))
+    return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -56,6 +52,5 @@ def run_show(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         raise CommandError(f"no audit log at {path}") from None
     for entry in entries:
-        fields = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(entry["fields"].items()))
-        print(f"{entry['seq']:>6} {entry['ts']} {entry['event']} {fields}".rstrip())
+        print(format_record(entry))
     return 0

@@ -5,6 +5,8 @@ Messages never contain a patient identifier, image bytes or key material.
 
 from __future__ import annotations
 
+from sync.audit import AuditFieldError  # the shared audit log's error, re-exported
+
 from ..enrolment import NotEnrolledError  # the enrolment's error, re-exported for callers
 
 
@@ -33,11 +35,6 @@ class NotReviewableError(VaultError):
 
 class JpegError(VaultError):
     """The bytes are not a JPEG this station can store."""
-
-
-class AuditFieldError(VaultError, ValueError):
-    """A caller tried to log something the audit log must not hold (a programming error,
-    hence also a ValueError)."""
 
 
 __all__ = [

@@ -1,4 +1,5 @@
-"""``capture-receiver init``: create the receiver's keys once (practice, receipt, TLS).
+"""``capture-receiver init``: create the receiver's keys once (practice, receipt, TLS), and
+the practice web UI's first admin with a one-time password (printed once).
 
 Refuses to touch an existing key set: every station seals to the practice key, so replacing it
 would make everything already sealed (and everything still queued on stations) unopenable.
@@ -12,6 +13,11 @@ import base64
 import re
 import socket
 
+from websecurity.accounts import AccountError
+from websecurity.usercli import generate_password
+
+from ..accounts import ROLES, open_accounts
+from ..audit import PracticeAudit
 from ..keys import ReceiverKeys, ReceiverKeysError
 from ._common import ReceiverCommandError, add_data_dir
 
@@ -30,7 +36,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", default=None, metavar="NAME",
                         help="receiver name for mDNS and the TLS certificate (default: the "
                              "host name)")
+    parser.add_argument("--admin", default="admin", metavar="NAME",
+                        help="the web UI's first admin account (default: admin); its "
+                        "one-time password is printed once")
     parser.set_defaults(func=run)
+
+
+def first_admin(data_dir, name: str) -> str | None:
+    """Create the first admin with a one-time password and return it; None if the practice
+    already has accounts (``init`` never touches existing ones)."""
+    accounts = open_accounts(data_dir)
+    if len(accounts):
+        return None
+    password = generate_password()
+    try:
+        accounts.add(name, ROLES.admin, password=password, one_time=True)
+    except AccountError as exc:
+        raise ReceiverCommandError(str(exc)) from None
+    with PracticeAudit(data_dir) as audit:
+        audit.record("user.added", by=None, user=name, role=ROLES.admin)
+    return password
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,5 +72,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"TLS pin (SPKI):     {keys.pin}")
     print(f"practice key:       {base64.b64encode(keys.practice_public_raw).decode()}")
     print(f"receipt key:        {base64.b64encode(keys.receipt_public_raw).decode()}")
+    password = first_admin(args.data_dir, args.admin)
+    if password is not None:
+        print(f"web UI admin:       {args.admin}, one-time password: {password} (write it "
+              "down; a new one is chosen at first sign-in)")
     print("Back up the keys directory: without practice.key no sealed capture can be opened.")
     return 0

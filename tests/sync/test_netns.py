@@ -92,6 +92,6 @@ def test_discovery_enrolment_and_delivery_across_namespaces(tmp_path, namespaces
     assert result["status"] == "approved"
     assert (result["outcome"], result["state"]) == ("delivered", "delivered")
     assert result["events"] == []
-    filed = sorted((data_dir / "inbox").rglob("*.jpg"))
+    filed = sorted(p for p in (data_dir / "inbox").rglob("*.jpg") if ".thumb." not in p.name)
     assert [p.name.split("_", 1)[1] for p in filed] == [f"{result['capture_id']}.jpg"]
     assert server.returncode == 0  # SIGTERM is a clean stop
