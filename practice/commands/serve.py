@@ -29,7 +29,7 @@ from websecurity.certificates import format_fingerprint
 from websecurity.https_server import HttpsServer
 
 from ..accounts import open_accounts
-from ..audit import open_audit
+from ..audit import PracticeAudit
 from ..keys import ReceiverKeys
 from ..patientfile import PatientIndex
 from ..receiver_api import ReceiverApp
@@ -126,7 +126,7 @@ def practice_ui(args: argparse.Namespace, keys: ReceiverKeys, store: ReceiverSto
                 index: PatientIndex, tz: dt.tzinfo) -> HttpsServer:
     """The practice UI's (not yet started) HTTPS server, on the receiver's certificate."""
     app = create_app(index=index, stations=store, accounts=open_accounts(args.data_dir),
-                     audit=open_audit(args.data_dir), tz=tz, practice_name=keys.name)
+                     audit=PracticeAudit(args.data_dir), tz=tz, practice_name=keys.name)
     return HttpsServer(app, host=args.ui_host or args.host, port=args.ui_port,
                        cert_path=keys.tls_cert_path, key_path=keys.tls_key_path,
                        threads=args.threads, server_name=f"capture-receiver UI {keys.name}")
