@@ -6,10 +6,12 @@ one-time token, enrols the station through mDNS with the pinned key (``capture-s
 then runs the station (state in ``DIR/station``) with a fake camera and gpiozero's MockFactory
 pins. The camera shows the demo wristband (a genuine GS1 DataMatrix), then a consent card, then
 the clinical subject; Enter (or the demo button in the web UI) presses the capture button, and
-every capture filed at the receiver is printed.
+every capture filed at the receiver is printed. The receiver also serves the practice's
+patient-file UI (``practice: <url>``, signed in with ``practice-login: <user> <password>``).
 
-``--scenario smoke`` runs the same unattended: three captures, delivery, then it opens the filed
-captures at the receiver and compares them with what the camera took; its last line is JSON.
+``--scenario smoke`` runs the same unattended: three captures, delivery, then the station
+discards one delivered capture (a retraction) and amends another; it opens the filed captures
+at the receiver and compares them with what the camera took; its last line is JSON.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ CONSENT_SCENE = Scene(symbols=(DEMO_CONSENT,))
 SUBJECT_SCENE = Scene()
 DEMO_BUTTON_PIN = 17
 STILL_SIZE = (4056, 3040)
+PRACTICE_USER = "demo-practice"
+AMENDED_NOTE = "demo: amended at the station"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -77,22 +81,27 @@ class DemoReceiver:
         self.data_dir = data_dir
         self.process: subprocess.Popen[str] | None = None
         self.address = ""
+        self.ui_url = ""
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "practice.cli", "serve", "--data-dir", str(self.data_dir),
-             "--host", "127.0.0.1", "--port", "0", "--mdns-interface", "127.0.0.1"],
+             "--host", "127.0.0.1", "--port", "0", "--mdns-interface", "127.0.0.1",
+             "--ui-port", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
-        if "listening on" not in line:
+        ui = self.process.stdout.readline()
+        if "listening on" not in line or not ui.startswith("practice UI: "):
             self.stop()
             raise CommandError("demo: the receiver did not start")
         self.address = line.split("listening on ", 1)[1].split()[0]
+        self.ui_url = ui.split()[2]
 
     def filed(self) -> list[Path]:
-        inbox = self.data_dir / "inbox"
-        return sorted(p for p in inbox.rglob("*.jpg") if ".thumb." not in p.name)
+        """The photos in the patient folders (not their thumbnails, not quarantined ones)."""
+        return sorted(p for p in (self.data_dir / "inbox").rglob("*.jpg")
+                      if not p.name.endswith(".thumb.jpg"))
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -181,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
     if not (receiver_dir / "keys").exists():
         _cli("init", "--data-dir", str(receiver_dir), "--name",
              f"demo-practice-{secrets.token_hex(3)}")
+    practice_password = _practice_login(receiver_dir)
     receiver = DemoReceiver(receiver_dir)
     receiver.start()
     stop = threading.Event()
@@ -198,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
             token.unlink(missing_ok=True)
             say(out.stdout.strip())
         say(f"receiver: {receiver.address} files into {receiver_dir / 'inbox'}")
+        say(f"practice: {receiver.ui_url}")
+        say(f"practice-login: {PRACTICE_USER} {practice_password}")
 
         factory = MockFactory()
         camera = RecordingCamera(SUBJECT_SCENE, still_size=STILL_SIZE)
@@ -236,6 +248,17 @@ def run(args: argparse.Namespace) -> int:
         receiver.stop()
 
 
+def _practice_login(receiver_dir: Path) -> str:
+    """A practice UI admin for the demo, with a fresh password each run (no default account:
+    the demo makes one, as IT would with ``capture-receiver user add``)."""
+    password = secrets.token_urlsafe(12)
+    listed = _cli("user", "--data-dir", str(receiver_dir), "list").stdout
+    action = ("passwd",) if PRACTICE_USER in listed.split() else ("add", "--role", "admin")
+    _cli("user", "--data-dir", str(receiver_dir), action[0], PRACTICE_USER, *action[1:],
+         "--password-stdin", input=password + "\n")
+    return password
+
+
 def _report_filed(receiver: DemoReceiver, stop: threading.Event, say: Any) -> None:
     def watch() -> None:
         seen: set[Path] = set(receiver.filed())
@@ -266,6 +289,7 @@ def _smoke(assembly: Any, camera: RecordingCamera, factory: Any, receiver: DemoR
     _wait(lambda: delivered_count() >= captured, 45, 0.2)
     delivered = delivered_count()
     _wait(lambda: len(receiver.filed()) >= captured, 10, 0.2)
+    retracted, amended = _retract_and_amend(assembly, receiver, station.captured_ids)
     filed = receiver.filed()
     matches = 0
     for path in filed:
@@ -281,11 +305,41 @@ def _smoke(assembly: Any, camera: RecordingCamera, factory: Any, receiver: DemoR
         "delivered": delivered,
         "filed": len(filed),
         "patient_matches": matches,
+        "retracted": retracted,
+        "amended": amended,
         "patient_id": DEMO_PATIENT_GSRN,
         "seconds": round(time.monotonic() - started, 2),
     }
     print(json.dumps(result), flush=True)
+    kept = captures - 1
     ok = identified and captured == captures and delivered == captures and \
-        len(filed) == captures and matches == captures
+        len(filed) == kept and matches == kept and retracted == 1 and amended == 1
     return 0 if ok else 1
 
+
+def _retract_and_amend(assembly: Any, receiver: DemoReceiver,
+                       captured: list[str]) -> tuple[int, int]:
+    """At the station: discard the first delivered capture (a sealed retraction goes to the
+    practice) and amend the second's note; wait until the practice shows both. Returns how
+    many retractions and amendments the practice applied."""
+    if len(captured) < 2:
+        return 0, 0
+    gone, changed = captured[0], captured[1]
+    vault = assembly.vault
+    vault.discard(gone, "poor_quality", "demo-nurse")
+    vault.amend(changed, {"note": AMENDED_NOTE}, "demo-nurse")
+
+    def sidecar(capture_id: str) -> dict | None:
+        for path in (receiver.data_dir / "inbox").rglob(f"*_{capture_id}.json"):
+            return json.loads(path.read_text())
+        return None
+
+    def applied() -> bool:
+        note = (sidecar(changed) or {}).get("note")
+        return sidecar(gone) is None and note == AMENDED_NOTE
+
+    _wait(applied, 45, 0.2)
+    retracted = int(sidecar(gone) is None and any(
+        (receiver.data_dir / "retracted").rglob(f"*_{gone}.json")))
+    amended = int((sidecar(changed) or {}).get("note") == AMENDED_NOTE)
+    return retracted, amended

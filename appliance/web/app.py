@@ -3,7 +3,9 @@
 ``create_app`` receives the vault, the account store, the audit log, a status callable and
 (optionally) a way to send workflow events and a demo button, so the same app runs in the
 station process, the demo and the tests. It only assembles: the views are the blueprints, the
-rules every request follows are in :mod:`.hooks`, what they share in :mod:`.context`.
+rules every request follows, the sign-in and user admin views are the shared
+:mod:`websecurity.hooks` (the practice's UI installs the same), what the views share is in
+:mod:`.context`.
 """
 
 from __future__ import annotations
@@ -14,21 +16,21 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from werkzeug.exceptions import HTTPException
 
 from websecurity.accounts import Accounts
-from websecurity.csrf import CSRF_FIELD
+from websecurity.guard import Guard
+from websecurity.hooks import install
 from websecurity.sessions import SessionStore
 from websecurity.throttle import LoginThrottle
 
 from .. import __version__
 from ..config import Config, defaults
-from . import admin, auth, hooks, review
+from . import admin, review
 from . import status as status_views
-from .context import EXTENSION, WebContext, has_role
+from .context import EXTENSION, WebContext, ctx, name_operator, release_operator
 from .vaultview import group_label, local_time
 
-BLUEPRINTS = (auth.bp, status_views.bp, review.bp, admin.bp)
+BLUEPRINTS = (status_views.bp, review.bp, admin.bp)
 
 
 def create_app(
@@ -66,24 +68,28 @@ def create_app(
         PREFERRED_URL_SCHEME="https",
         TEMPLATES_AUTO_RELOAD=False,
     )
-    app.extensions[EXTENSION] = WebContext(
-        vault=vault, accounts=accounts, audit=audit, status=status, cfg=cfg,
-        sessions=SessionStore(clock, idle_seconds=cfg.web.idle_timeout_minutes * 60,
-                              absolute_seconds=cfg.web.absolute_timeout_hours * 3600),
-        throttle=throttle or LoginThrottle(clock), clock=clock,
+    context = WebContext(
+        vault=vault, accounts=accounts, audit=audit, status=status, cfg=cfg, clock=clock,
         workflow_events=workflow_events, demo_press=demo_press, station_info=station_info,
     )
+    app.extensions[EXTENSION] = context
+    install(app, Guard(
+        accounts=accounts,
+        sessions=SessionStore(clock, idle_seconds=cfg.web.idle_timeout_minutes * 60,
+                              absolute_seconds=cfg.web.absolute_timeout_hours * 3600),
+        throttle=throttle or LoginThrottle(clock),
+        record=lambda event, **fields: ctx().record(event, **fields),
+        landing="status.index", place="station", on_sign_in=name_operator,
+        on_sign_out=release_operator))
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    app.before_request(hooks.load_session)
-    app.before_request(hooks.check_csrf)
-    app.before_request(hooks.require_sign_in)
-    app.after_request(hooks.finish_response)
-    app.register_error_handler(HTTPException, hooks.http_error)
-    app.jinja_env.globals.update(
-        csrf_field=CSRF_FIELD, has_role=has_role, app_version=__version__,
-    )
+    app.jinja_env.globals.update(app_version=__version__)
     app.add_template_filter(local_time)
     app.add_template_filter(group_label)
-    app.context_processor(hooks.template_context)
+    app.context_processor(_station_context)
     return app
+
+
+def _station_context() -> dict[str, Any]:
+    c = ctx()
+    return {"station_name": c.cfg.station.name, "demo": c.demo_press is not None}

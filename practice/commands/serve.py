@@ -1,27 +1,44 @@
-"""``capture-receiver serve``: the HTTPS endpoint plus its mDNS advertisement, until stopped.
+"""``capture-receiver serve``: the HTTPS endpoint, its mDNS advertisement and the practice UI.
+
+The receiver (stations deliver to ``--port``) and the patient-file web UI (clinicians sign in
+on ``--ui-port``, default 8445; ``--no-ui`` leaves it off) run in one process over the
+receiver's own certificate, sharing one patient-file index. The UI has no default account:
+make the first admin with ``capture-receiver user add --role admin``. Times are shown in
+``--time-zone`` (an IANA name; default: this machine's zone).
 
 Runs in the foreground (systemd ``Type=simple``); SIGTERM or Ctrl-C stops it cleanly: the
 advertisement is withdrawn first (stations stop choosing this address), then in-flight
-requests finish and the listener closes.
+requests finish and the listeners close.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import signal
 import sys
 import threading
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cryptography.hazmat.primitives import serialization
 
 from sync.discovery import Advertiser
 from sync.protocol import MAX_ITEM_BYTES
+from websecurity.certificates import format_fingerprint
 from websecurity.https_server import HttpsServer
 
+from ..accounts import open_accounts
+from ..audit import PracticeAudit
+from ..keys import ReceiverKeys
+from ..patientfile import PatientIndex
 from ..receiver_api import ReceiverApp
 from ..store import ReceiverStore
+from ..web.app import create_app
 from ._common import ReceiverCommandError, add_data_dir, load_keys
 
 DEFAULT_PORT = 8444
+DEFAULT_UI_PORT = 8445
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +56,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-item-mb", type=int, default=MAX_ITEM_BYTES // (1024 * 1024),
                         help="largest sealed item accepted, in MiB")
     parser.add_argument("--threads", type=int, default=8, help="request worker threads")
+    parser.add_argument("--ui-port", type=int, default=DEFAULT_UI_PORT,
+                        help=f"HTTPS port of the practice UI (default {DEFAULT_UI_PORT}; 0 picks "
+                             "a free one)")
+    parser.add_argument("--ui-host", default=None,
+                        help="address the practice UI listens on (default: as --host)")
+    parser.add_argument("--no-ui", action="store_true", help="do not serve the practice UI")
+    parser.add_argument("--time-zone", default=None, metavar="ZONE",
+                        help="the practice's time zone for the UI, e.g. Europe/Berlin "
+                             "(default: this machine's)")
     parser.set_defaults(func=run)
 
 
@@ -46,29 +72,73 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     keys = load_keys(args.data_dir)
+    tz = practice_time_zone(args.time_zone)
     store = ReceiverStore(args.data_dir)
-    app = ReceiverApp(args.data_dir, keys, store, max_item_bytes=args.max_item_mb << 20)
+    index = PatientIndex(args.data_dir)
+    app = ReceiverApp(args.data_dir, keys, store, max_item_bytes=args.max_item_mb << 20,
+                      index=index)
     server = HttpsServer(app, host=args.host, port=args.port, cert_path=keys.tls_cert_path,
                          key_path=keys.tls_key_path, threads=args.threads)
+    ui = None if args.no_ui else practice_ui(args, keys, store, index, tz)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    try:
-        server.start()
-    except OSError as exc:
-        store.close()
-        raise ReceiverCommandError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+    started: list[HttpsServer] = []
     advertiser = None
     try:
+        for each, host, port in ((server, args.host, args.port),
+                                 *(((ui, args.ui_host or args.host, args.ui_port),)
+                                   if ui else ())):
+            try:
+                started.append(each.start())
+            except OSError as exc:
+                raise ReceiverCommandError(f"cannot listen on {host}:{port}: {exc}") from None
         if not args.no_mdns:
             advertiser = Advertiser(keys.name, server.port, keys.pin,
                                     interfaces=args.mdns_interface)
         print(f"capture-receiver {keys.name}: listening on {server.host}:{server.port} "
               f"pin {keys.pin}", flush=True)
+        if ui is not None:
+            print(f"practice UI: {ui_url(ui)} certificate {keys_fingerprint(keys)}", flush=True)
         stop.wait()
     finally:
         if advertiser is not None:
             advertiser.close()
-        server.stop()
+        for each in reversed(started):
+            each.stop()
+        index.close()
         store.close()
     return 0
+
+
+def practice_time_zone(name: str | None) -> dt.tzinfo:
+    """The zone the UI shows times in: ``name`` (IANA), else this machine's local zone."""
+    if not name:
+        return dt.datetime.now().astimezone().tzinfo or dt.UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReceiverCommandError(f"unknown time zone {name!r} (use an IANA name such as "
+                                   "Europe/Berlin)") from None
+
+
+def practice_ui(args: argparse.Namespace, keys: ReceiverKeys, store: ReceiverStore,
+                index: PatientIndex, tz: dt.tzinfo) -> HttpsServer:
+    """The practice UI's (not yet started) HTTPS server, on the receiver's certificate."""
+    app = create_app(index=index, stations=store, accounts=open_accounts(args.data_dir),
+                     audit=PracticeAudit(args.data_dir), tz=tz, practice_name=keys.name)
+    return HttpsServer(app, host=args.ui_host or args.host, port=args.ui_port,
+                       cert_path=keys.tls_cert_path, key_path=keys.tls_key_path,
+                       threads=args.threads, server_name=f"capture-receiver UI {keys.name}")
+
+
+def ui_url(server: HttpsServer) -> str:
+    host = server.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a display choice, not a bind
+        host = "127.0.0.1"
+    return f"https://{f'[{host}]' if ':' in host else host}:{server.port}/"
+
+
+def keys_fingerprint(keys: ReceiverKeys) -> str:
+    """What IT compares with the browser's certificate view (SHA-256 of the certificate)."""
+    return format_fingerprint(keys.tls_certificate.public_bytes(serialization.Encoding.DER))

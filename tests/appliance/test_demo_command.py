@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from appliance.commands.demo import DEMO_PATIENT_GSRN
+from appliance.commands.demo import AMENDED_NOTE, DEMO_PATIENT_GSRN
 from tests.appliance.vault.plaintext import assert_no_plaintext
 
 
@@ -22,14 +22,23 @@ def test_smoke_scenario_press_to_filed_at_receiver(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["captured"] == summary["delivered"] == summary["filed"] == 3
-    assert summary["patient_matches"] == 3
+    assert summary["captured"] == summary["delivered"] == 3
+    assert summary["retracted"] == summary["amended"] == 1
+    assert summary["filed"] == summary["patient_matches"] == 2
     assert summary["patient_id"] == DEMO_PATIENT_GSRN
-    filed = sorted(p for p in (workdir / "receiver" / "inbox").rglob("*.jpg")
-                   if ".thumb." not in p.name)
-    assert len(filed) == 3
+    # the patient's folder holds exactly the photos that were not retracted
+    photos = sorted(p for p in (workdir / "receiver" / "inbox").rglob("*.jpg")
+                    if not p.name.endswith(".thumb.jpg"))
+    assert len(photos) == 2
     assert all(p.parent.name == DEMO_PATIENT_GSRN and p.parent.parent.name == "GS1"
-               for p in filed)
+               for p in photos)
+    quarantined = [p for p in (workdir / "receiver" / "retracted").rglob("*.jpg.retracted")
+                   if not p.name.endswith(".thumb.jpg.retracted")]
+    assert len(quarantined) == 1
+    assert quarantined[0].name.removesuffix(".retracted") not in {p.name for p in photos}
+    notes = [json.loads(p.with_suffix(".json").read_text()).get("note") for p in photos]
+    assert notes.count(AMENDED_NOTE) == 1
+    filed = photos
     sidecar = json.loads(filed[0].with_suffix(".json").read_text())
     assert sidecar["consent"] == "teaching"
     assert sidecar["provenance"] == "scanned-gs1"
@@ -69,5 +78,8 @@ def test_interactive_demo_prints_web_and_login_and_presses_on_enter(tmp_path):
     assert any(line.startswith("web: https://127.0.0.1:") for line in lines), text
     login = next(line for line in lines if line.startswith("login: ")).split()
     assert login[1] == "demo-admin" and len(login[2]) >= 12
+    assert any(line.startswith("practice: https://127.0.0.1:") for line in lines), text
+    practice = next(line for line in lines if line.startswith("practice-login: ")).split()
+    assert practice[1] == "demo-practice" and len(practice[2]) >= 12
     filed = Path(next(line for line in lines if line.startswith("filed: "))[7:].strip())
     assert filed.is_file() and filed.suffix == ".jpg"

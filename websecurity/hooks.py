@@ -1,23 +1,37 @@
-"""The rules every request follows, whatever the page, and the error pages.
+"""The rules every request of a web UI follows, whatever the page, and its error pages.
 
 Before a view: the server-side session from the ``__Host-`` cookie (ended if it timed out or
 its account changed), the CSRF token on every POST, sign-in before anything but the sign-in
 page, a forced password change after a one-time password. After it: the security headers on
-every response (errors included) and the cookie set or cleared.
+every response (errors included) and the cookie set or cleared. :func:`install` wires these,
+the sign-in views and (optionally) the user admin views into an app, so both UIs keep the same
+bar by construction. The shared pages (``login.html``, ``password.html``, ``error.html``,
+``users.html`` in ``websecurity/templates``) extend the app's ``base.html``; an app may add a
+``roles.html`` that the users page includes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 
-from websecurity.cookies import COOKIE_NAME, clear_cookie, session_cookie
-from websecurity.csrf import CSRF_FIELD, csrf_ok
-from websecurity.headers import apply_security_headers
-
-from .context import ctx, current_session, release_operator
+from . import signin, users
+from .cookies import COOKIE_NAME, clear_cookie, session_cookie
+from .csrf import CSRF_FIELD, csrf_ok
+from .guard import EXTENSION, Guard, current_session, guard, has_role
+from .headers import apply_security_headers
 
 #: Endpoints reachable without signing in.
 PUBLIC_ENDPOINTS = {"auth.login", "auth.login_post", "static"}
@@ -25,15 +39,30 @@ PUBLIC_ENDPOINTS = {"auth.login", "auth.login_post", "static"}
 PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.password_post", "auth.logout", "static"}
 
 
+def install(app: Flask, security: Guard, *, user_admin: bool = True) -> None:
+    """Put ``security`` in the app and wire the hooks, sign-in views and user admin views."""
+    app.extensions[EXTENSION] = security
+    app.register_blueprint(signin.bp)
+    if user_admin:
+        app.register_blueprint(users.bp)
+    app.before_request(load_session)
+    app.before_request(check_csrf)
+    app.before_request(require_sign_in)
+    app.after_request(finish_response)
+    app.register_error_handler(HTTPException, http_error)
+    app.jinja_env.globals.update(csrf_field=CSRF_FIELD, has_role=has_role)
+    app.context_processor(template_context)
+
+
 def load_session() -> None:
-    c = ctx()
+    c = guard()
     token = request.cookies.get(COOKIE_NAME)
     found = c.sessions.lookup(token)
     g.session, g.token = found.session, token if found.session else None
     g.expired = found.expired
     if found.expired and found.ended is not None and found.ended.user:
         c.record("web.logout", user=found.ended.user, reason=f"{found.expired}_timeout")
-        release_operator(found.ended.user)
+        c.signed_out(found.ended.user)
     s = found.session
     if s is not None and s.user:
         # Accounts can change under a live session (removed, new password, new role), from
@@ -42,7 +71,7 @@ def load_session() -> None:
         if account is None or account.password_changed_at != s.password_stamp:
             c.sessions.drop(token)
             c.record("web.logout", user=s.user, reason="account_changed")
-            release_operator(s.user)
+            c.signed_out(s.user)
             g.session, g.token = None, None
         else:
             s.role = account.role
@@ -57,8 +86,8 @@ def check_csrf() -> None:
     s = current_session()
     submitted = request.form.get(CSRF_FIELD)
     if s is None or not csrf_ok(s.csrf, submitted):
-        abort(400, description="This form has expired or was not sent by this station's "
-                               "pages. Reload the page and try again.")
+        abort(400, description="This form has expired or was not sent by these pages. "
+                               "Reload the page and try again.")
 
 
 def require_sign_in() -> Any:
@@ -99,12 +128,11 @@ def http_error(exc: HTTPException) -> Response:
 
 
 def template_context() -> dict[str, Any]:
-    c = ctx()
     s = current_session()
     return {
         "session_user": s.user if s else None,
         "session_role": s.role if s else None,
         "csrf_token": s.csrf if s else "",
-        "station_name": c.cfg.station.name,
-        "demo": c.demo_press is not None,
+        "landing": guard().landing,
+        "place": guard().place,
     }

@@ -1,4 +1,4 @@
-"""Sign in, sign out and change one's own password.
+"""Sign in, sign out and change one's own password: the ``auth`` blueprint of both web UIs.
 
 A sign-in is throttled per account and per client before the password is even checked; every
 outcome is an audit event (the name typed is recorded only if such an account exists, because
@@ -11,20 +11,12 @@ import math
 
 from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
 
-from websecurity.accounts import AccountError, check_password
-from websecurity.redirects import safe_next
+from .accounts import AccountError, check_password
+from .guard import anonymous_session, current_session, end_session, guard, start_session
+from .redirects import safe_next
 
-from .context import (
-    anonymous_session,
-    ctx,
-    current_session,
-    end_session,
-    name_operator,
-    release_operator,
-    start_session,
-)
-
-bp = Blueprint("auth", __name__)
+#: Its templates (shared with the error page) extend the app's own ``base.html``.
+bp = Blueprint("auth", __name__, template_folder="templates")
 
 EXPIRED_MESSAGES = {
     "idle": "You were signed out after a period of inactivity.",
@@ -40,7 +32,7 @@ def _client() -> str:
 def login():
     s = current_session()
     if s is not None and s.user:
-        return redirect(url_for("status.index"))
+        return redirect(url_for(guard().landing))
     anonymous_session()
     notice = EXPIRED_MESSAGES.get(request.args.get("expired", ""))
     return render_template("login.html", notice=notice,
@@ -49,7 +41,7 @@ def login():
 
 @bp.post("/login")
 def login_post():
-    c = ctx()
+    c = guard()
     name = request.form.get("username", "").strip().lower()
     password = request.form.get("password", "")
     target = safe_next(request.form.get("next"))
@@ -75,7 +67,8 @@ def login_post():
     c.throttle.success(name, client)
     start_session(account)
     c.record("web.login", user=account.name, role=account.role, client=client)
-    name_operator(account.name)
+    if c.on_sign_in is not None:
+        c.on_sign_in(account.name)
     if account.must_change_password:
         return redirect(url_for("auth.password"))
     return redirect(target)
@@ -83,11 +76,11 @@ def login_post():
 
 @bp.post("/logout")
 def logout():
-    c = ctx()
+    c = guard()
     user = current_session().user
     end_session()
     c.record("web.logout", user=user, reason="user")
-    release_operator(user)
+    c.signed_out(user)
     return redirect(url_for("auth.login"))
 
 
@@ -98,7 +91,7 @@ def password():
 
 @bp.post("/account/password")
 def password_post():
-    c = ctx()
+    c = guard()
     s = current_session()
     current = request.form.get("current_password", "")
     new = request.form.get("new_password", "")
@@ -123,7 +116,7 @@ def password_post():
     # Every other session of this user ends; this one continues with a fresh id.
     c.sessions.drop_user(s.user, keep=g.token)
     start_session(c.accounts.get(s.user))
-    return redirect(url_for("status.index", notice="password_changed"))
+    return redirect(url_for(c.landing, notice="password_changed"))
 
 
 def _human(seconds: int) -> str:
