@@ -33,6 +33,8 @@ from cryptography.x509.oid import NameOID
 from sync.durable import fsync_dir, write_durably
 from websecurity.certificates import self_signed_certificate
 
+from .errors import PracticeError
+
 KEYS_DIRNAME = "keys"
 PRACTICE_KEY = "practice.key"
 RECEIPT_KEY = "receipt.key"
@@ -43,7 +45,7 @@ KEY_FILES = (PRACTICE_KEY, RECEIPT_KEY, TLS_KEY, TLS_CERT)
 _NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
-class ReceiverKeysError(RuntimeError):
+class ReceiverKeysError(PracticeError, RuntimeError):
     """The keys cannot be created or loaded; the message says which file and how to fix it."""
 
 

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import PracticeError
+
 DB_NAME = "receiver.db"
 
 SCHEMA = """
@@ -64,11 +66,11 @@ CREATE TABLE IF NOT EXISTS nonces (
 """
 
 
-class TokenError(Exception):
+class TokenError(PracticeError):
     """The enrolment token is unknown, used or expired (the message says which)."""
 
 
-class StationNotFound(KeyError):
+class StationNotFound(PracticeError, KeyError):
     pass
 
 

@@ -22,6 +22,8 @@ import sqlite_utils
 from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from .errors import WebSecurityError
+
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -29,7 +31,7 @@ MAX_MEMORY_KIB = 1 << 20  # 1 GiB
 MAX_TIME_COST = 20
 
 
-class AccountError(ValueError):
+class AccountError(WebSecurityError, ValueError):
     """A request about accounts cannot be done; the message says why (never the password)."""
 
 

@@ -21,13 +21,14 @@ import sys
 from collections.abc import Callable
 
 from .accounts import AccountError, Accounts, Roles, check_password
+from .errors import WebSecurityError
 
 #: Generated passwords: 4 groups of 5 from an alphabet without look-alikes (about 100 bits).
 ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 Audit = Callable[..., None]
 
 
-class UserCommandError(ValueError):
+class UserCommandError(WebSecurityError, ValueError):
     """The account command cannot be done; the message says why (never a password)."""
 
 

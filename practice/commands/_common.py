@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import PracticeError
 from ..keys import ReceiverKeys, ReceiverKeysError
 
 
-class ReceiverCommandError(RuntimeError):
+class ReceiverCommandError(PracticeError, RuntimeError):
     """A command failed in a way the user can fix; printed without a traceback."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..errors import PracticeError
+
 CONFIG_NAME = "forwarding.toml"
 KINDS = ("dicomweb", "fhir")
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -27,7 +29,7 @@ _DEST_KEYS = {"name", "kind", "url", "failover_urls", "username", "password_file
               "client_cert", "client_key", "ca_file", "pinned_sha256", "timeout_s", "fhir_content"}
 
 
-class ForwardingConfigError(ValueError):
+class ForwardingConfigError(PracticeError, ValueError):
     """``forwarding.toml`` is not valid; the message names the key."""
 
 

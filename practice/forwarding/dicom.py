@@ -31,6 +31,7 @@ from pydicom.uid import (
     KeyObjectSelectionDocumentStorage,
 )
 
+from ..errors import PracticeError
 from .codes import BODY_SITES, LATERALITY, Code, rejection_title
 from .filed import FiledCapture
 from .uids import (
@@ -53,7 +54,7 @@ PHOTO_SERIES_NUMBER, REJECTION_SERIES_NUMBER = 1, 999
 LOCAL_SCHEME = "99CAPSTN"
 
 
-class DicomBuildError(ValueError):
+class DicomBuildError(PracticeError, ValueError):
     """A filed capture cannot become a valid instance (for example a progressive JPEG)."""
 
 

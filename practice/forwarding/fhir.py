@@ -20,6 +20,7 @@ from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.media import Media
 from pydantic import ValidationError
 
+from ..errors import PracticeError
 from .codes import BODY_SITES, LATERALITY
 from .dicom import jpeg_facts
 from .filed import FiledCapture
@@ -34,7 +35,7 @@ CONSENT_EXTENSION = "urn:capture-station:fhir:consent"
 _OID_RE = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 
 
-class FhirBuildError(ValueError):
+class FhirBuildError(PracticeError, ValueError):
     """A resource failed validation (the message names the element, never a value)."""
 
 

@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ..errors import PracticeError
 from .config import Destination
 
 
-class TransportError(OSError):
+class TransportError(PracticeError, OSError):
     """The request did not get an HTTP answer (connection, TLS, timeout); worth retrying."""
 
 
