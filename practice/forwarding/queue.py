@@ -20,8 +20,8 @@ The state of each capture is also written beside it in the patient file,
 whether the PACS and the EHR have it; once a retraction moved the capture to
 ``DIR/retracted/``, the file follows it there (and leaves the patient folder). A row keeps the
 paths the item was filed at; :func:`~.filed.capture_of` finds it wherever it is now. An
-amendment is queued at its capture's history file (its ``filed_path``). Errors recorded never hold patient data: they are
-HTTP status codes, DICOM failure codes and exception class names.
+amendment is queued at its capture's history file (its ``filed_path``). Errors recorded never
+hold patient data: they are HTTP status codes, DICOM failure codes and exception class names.
 """
 
 from __future__ import annotations

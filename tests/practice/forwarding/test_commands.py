@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pydicom
-import pytest
 
 from practice import cli
 from practice.forwarding.queue import ForwardQueue

@@ -127,7 +127,8 @@ def test_dciodvfy_finds_no_error_in_any_instance(tmp_path):
     amendment_id, _ = file_amendment(jpg, capture_id, changes={"laterality": "bilateral"})
     file_amendment(pdf, doc_id, retract=True, reason="duplicate")
     built = {
-        "photo": (dicom.photo_instance(load_filed(tmp_path, jpg, ORIGINAL), SITE), "VLPhotographicImage"),
+        "photo": (dicom.photo_instance(load_filed(tmp_path, jpg, ORIGINAL), SITE),
+                  "VLPhotographicImage"),
         "gray": (dicom.photo_instance(load_filed(tmp_path, gray), dicom.DicomSite()),
                  "VLPhotographicImage"),
         "corrected": (dicom.photo_instance(load_filed(tmp_path, jpg, amendment_id), SITE),
