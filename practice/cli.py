@@ -7,12 +7,13 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from .commands import audit, init, serve, stations, token, user
+from .commands import audit, export, forward, init, serve, stations, token, user
 from .commands import open as open_command
 from .commands._common import ReceiverCommandError
 
 #: Sub-command modules, each with ``register(subparsers)``, in the order ``--help`` lists them.
-COMMANDS: tuple[ModuleType, ...] = (init, open_command, serve, token, stations, user, audit)
+COMMANDS: tuple[ModuleType, ...] = (init, open_command, serve, token, stations, forward,
+                                    export, user, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

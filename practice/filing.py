@@ -60,6 +60,7 @@ AMENDABLE_KEYS = ("operator", "consent", "emergency_override", "body_site", "lat
 #: The main file of each kind, the thumbnail, and what a quarantined file's name ends with.
 FILE_SUFFIX = {"capture": ".jpg", "document": ".pdf"}
 THUMB_SUFFIX = ".thumb.jpg"
+HISTORY_SUFFIX = ".history.json"
 RETRACTED_SUFFIX = ".retracted"
 #: Amendment metadata keys copied into its history entry.
 AMENDMENT_KEYS = ("amends", "at", "retract", "changes", "operator", "reason")
@@ -182,7 +183,7 @@ def _names(stem: str, kind: str) -> dict[str, tuple[str, str]]:
     main = f"{stem}{FILE_SUFFIX[kind]}"
     thumb = f"{stem}{THUMB_SUFFIX}"
     return {"file": (main, main + RETRACTED_SUFFIX), "thumb": (thumb, thumb + RETRACTED_SUFFIX),
-            "history": (f"{stem}.history.json",) * 2, "sidecar": (f"{stem}.json",) * 2}
+            "history": (f"{stem}{HISTORY_SUFFIX}",) * 2, "sidecar": (f"{stem}.json",) * 2}
 
 
 def quarantine_dir(data_dir: Path, folder: Path) -> Path:
@@ -207,6 +208,26 @@ def locate(data_dir: Path, filed: Path) -> tuple[Path, Path, str, str]:
         relative = parent.relative_to(data_dir / "retracted")
         return data_dir / "inbox" / relative, parent, stem, kind
     return parent, quarantine_dir(data_dir, parent), stem, kind
+
+
+def find_item(data_dir: Path, filed: Path) -> FiledItem:
+    """Where an item is now, from any path it was filed at: its photo or document (where
+    first filed or in quarantine) or its history file (an amendment's ``filed_path``).
+
+    Readers that keep a path (the forward queue) find the item after a retraction moved it.
+    """
+    if filed.name.endswith(HISTORY_SUFFIX):
+        stem = filed.name.removesuffix(HISTORY_SUFFIX)
+        candidates = [filed.with_name(stem + suffix) for suffix in FILE_SUFFIX.values()]
+    else:
+        candidates = [filed]
+    for candidate in candidates:
+        folder, quarantine, stem, kind = locate(data_dir, candidate)
+        names = _names(stem, kind)
+        sidecar = _read_json(_find(folder, quarantine, names["sidecar"]))
+        if sidecar is not None and _find(folder, quarantine, names["file"]).exists():
+            return _where(folder, quarantine, names, sidecar)
+    raise FileNotFoundError("no filed capture or document there")
 
 
 def _current(original: dict[str, Any], amendments: list[dict[str, Any]]) -> dict[str, Any]:

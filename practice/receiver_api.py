@@ -57,6 +57,7 @@ from sync.protocol import (
 from sync.signing import RequestVerifier, SignatureRejected, VerifiedRequest
 
 from .filing import apply_amendment, file_capture
+from .forwarding.queue import ForwardQueue
 from .intake import OpenedToFiles, open_to_files
 from .keys import ReceiverKeys
 from .patientfile import PatientIndex
@@ -95,8 +96,9 @@ class ReceiverApp:
 
     def __init__(self, data_dir: Path, keys: ReceiverKeys, store: ReceiverStore, *,
                  max_item_bytes: int = MAX_ITEM_BYTES, index: PatientIndex | None = None,
-                 ) -> None:
+                 forward_queue: ForwardQueue | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self.forward_queue = forward_queue
         self.keys = keys
         self.store = store
         self.index = index if index is not None else PatientIndex(self.data_dir)
@@ -331,6 +333,7 @@ class ReceiverApp:
                 sealed_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
                 sealed_rel = f"sealed/{kind}/{month}/{item_id}.sealed"
                 filed = self._file(result, received_at, verified.sha256_hex, sealed_rel)
+                self._forward(kind, item_id, filed)
                 move_durably(tmp, self.data_dir / sealed_rel)
                 receipt = Receipt(
                     v=1, receiver=self.keys.name, station_id=station_id, kind=kind,
@@ -436,6 +439,14 @@ class ReceiverApp:
                                   sealed_sha256=waiting.sha256,
                                   sealed_path=waiting.sealed_path)
             self.store.set_filed_path(waiting.item_id, history)
+            self._forward("amendment", waiting.item_id, history)
+
+    def _forward(self, kind: str, item_id: str, filed: str | None) -> None:
+        """Queue what was just filed for the PACS and the EHR (called in the filing lock,
+        before the receipt: what a station was told is received is also queued). An
+        amendment is filed at its capture's history file; the queue finds the capture."""
+        if filed and self.forward_queue is not None:
+            self.forward_queue.enqueue(kind, item_id, filed)
 
 
 # -- small WSGI helpers --------------------------------------------------------------------------

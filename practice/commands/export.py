@@ -36,7 +36,7 @@ def render(data_dir: Path, capture_id: str, fmt: str) -> bytes:
     """The bytes ``export`` writes (ReceiverCommandError when it cannot be built)."""
     try:
         config = load_config(data_dir)
-        capture = load_filed(find_capture(data_dir, capture_id))
+        capture = load_filed(data_dir, find_capture(data_dir, capture_id))
         if fmt == "fhir":
             resource = fhir.resource_for(capture, sop_instance_uid=dicom.instance_uid_of(capture))
             return fhir.to_json(resource) + b"\n"

@@ -53,7 +53,7 @@ def site_for(config: ForwardingConfig) -> dicom.DicomSite:
 def load_item(data_dir: Path, item: QueueItem) -> FiledCapture:
     """The capture as this row must send it: as filed, or up to this amendment."""
     upto = ORIGINAL if item.kind != "amendment" else item.item_id
-    return load_filed(data_dir / item.payload_path, upto)
+    return load_filed(data_dir, data_dir / item.payload_path, upto)
 
 
 @dataclass(frozen=True)

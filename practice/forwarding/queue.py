@@ -17,8 +17,11 @@ backoff is treated as due now.
 
 The state of each capture is also written beside it in the patient file,
 ``<stem>.forward.json`` (destination -> item -> state), so whoever opens the folder sees
-whether the PACS and the EHR have it. Errors recorded never hold patient data: they are
-HTTP status codes, DICOM failure codes and exception class names.
+whether the PACS and the EHR have it; once a retraction moved the capture to
+``DIR/retracted/``, the file follows it there (and leaves the patient folder). A row keeps the
+paths the item was filed at; :func:`~.filed.capture_of` finds it wherever it is now. An
+amendment is queued at its capture's history file (its ``filed_path``). Errors recorded never
+hold patient data: they are HTTP status codes, DICOM failure codes and exception class names.
 """
 
 from __future__ import annotations
@@ -33,10 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.durable import fsync_dir, write_durably
+from sync.durable import fsync_dir, remove_durably, write_durably
 
+from ..filing import RETRACTED_SUFFIX
 from .config import ForwardingConfig, load_config
-from .filed import FiledError, payload_for_note
+from .filed import FiledError, capture_of
 
 DB_NAME = "forwarding.sqlite"
 KINDS = ("capture", "document", "amendment")
@@ -151,12 +155,11 @@ class ForwardQueue:
             return 0
         filed = self.data_dir / filed_path
         rel = str(filed.relative_to(self.data_dir))
-        if kind == "amendment":
+        if kind == "amendment":  # filed at its capture's history file
             try:
-                payload = payload_for_note(filed)
-                capture_id = str(json.loads(filed.read_text(encoding="utf-8"))["amends"])
-            except (FiledError, OSError, ValueError, KeyError):
-                return 0  # not filed beside a capture: nothing the destinations could use
+                payload, capture_id = capture_of(self.data_dir, filed)
+            except FiledError:
+                return 0  # not applied to a filed capture: nothing the destinations could use
         else:
             payload, capture_id = filed, item_id
         now, stamp = self.clock(), _utc_now()
@@ -298,11 +301,23 @@ class ForwardQueue:
             status.setdefault(item.destination, {})[item.item_id] = {
                 "kind": item.kind, "state": item.state, "attempts": item.attempts,
                 "last_error": item.last_error, "forwarded_at": item.forwarded_at}
-        payload = self.data_dir / items[0].payload_path
-        target = payload.with_name(payload.stem + STATUS_SUFFIX)
+        queued = self.data_dir / items[0].payload_path
+        try:  # where the capture is now: a retraction moved it to quarantine
+            payload, _ = capture_of(self.data_dir, queued)
+        except FiledError:
+            payload = queued
+        target = _status_path(payload)
         try:
             write_durably(target, json.dumps(status, indent=2, sort_keys=True).encode(), 0o640,
                           sync_dir=False)
+            if target != _status_path(queued):
+                remove_durably(_status_path(queued))  # no trace left in the patient folder
         except OSError:
             return None  # the queue is the record; the file is a view, rewritten next change
         return target.parent
+
+
+def _status_path(payload: Path) -> Path:
+    """``<stem>.forward.json`` beside a payload (``<stem>.jpg``, or ``.jpg.retracted``)."""
+    stem = payload.name.removesuffix(RETRACTED_SUFFIX).rsplit(".", 1)[0]
+    return payload.with_name(stem + STATUS_SUFFIX)

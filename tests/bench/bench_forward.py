@@ -117,15 +117,6 @@ def _latency(spec: dict) -> list[float]:
     forwarded: dict[str, float] = {}
     done = threading.Condition()
 
-    class QueueingReceiver(ReceiverApp):
-        """What the lead's one line in the receiver does: queue what was just filed."""
-
-        def _file(self, opened, item_id, *args):  # type: ignore[no-untyped-def]
-            filed = super()._file(opened, item_id, *args)
-            if filed:
-                queue.enqueue(opened.kind, item_id, filed)
-            return filed
-
     class TimedForwarder(Forwarder):
         def _record(self, items, outcomes):  # type: ignore[no-untyped-def]
             super()._record(items, outcomes)
@@ -135,7 +126,7 @@ def _latency(spec: dict) -> list[float]:
                         forwarded[item.item_id] = time.perf_counter()
                 done.notify_all()
 
-    app = QueueingReceiver(data_dir, keys, store)
+    app = ReceiverApp(data_dir, keys, store, forward_queue=queue)  # queues what it files
     server = HttpsServer(app, host="127.0.0.1", port=0, cert_path=keys.tls_cert_path,
                          key_path=keys.tls_key_path, threads=4)
     server.start()
@@ -206,7 +197,7 @@ def _prepare(root: Path, url: str, jpeg: bytes) -> dict:
         bodies = []
         for i in range(RATIO_ITEMS):
             _, jpg = file_photo(other, jpeg, patient_id=f"C-{n}", sequence=i + 1)
-            part10 = dicom.to_bytes(dicom.photo_instance(load_filed(jpg), dicom.DicomSite()))
+            part10 = dicom.to_bytes(dicom.photo_instance(load_filed(other, jpg), dicom.DicomSite()))
             chunks, content_type = multipart([[part10]], "bench-boundary-0123456789")
             body = other / f"{i}.multipart"
             body.write_bytes(b"".join(chunks))

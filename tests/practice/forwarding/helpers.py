@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import threading
@@ -14,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from PIL import Image
 
-from practice.filing import file_capture
+from practice.filing import apply_amendment, file_capture
 
 STATION_ID = "st0123456789abcdef"
 
@@ -50,48 +51,46 @@ def metadata(**overrides: Any) -> dict[str, Any]:
     return meta
 
 
-#: Envelope v2 capture keys the forwarder uses that v1 filing's sidecar does not copy yet.
-V2_SIDECAR_KEYS = ("session_id", "sequence", "emergency_override")
+def _staged(data_dir: Path, data: bytes) -> tuple[Path, str]:
+    """A staged payload as the receiver's intake leaves it (written plainly here), its hash."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    staged = data_dir / f"staged-{uuid.uuid4().hex}"
+    staged.write_bytes(data)
+    return staged, hashlib.sha256(data).hexdigest()
 
 
-def file_photo(data_dir: Path, image: bytes | None = None, **overrides: Any) -> tuple[str, Path]:
-    """File a photo the way the receiver does; returns (capture id, path of the JPEG).
-
-    The sidecar gets the v2 keys too (:data:`V2_SIDECAR_KEYS`), as filing will write them."""
+def file_photo(data_dir: Path, image: bytes | None = None, *, kind: str = "capture",
+               **overrides: Any) -> tuple[str, Path]:
+    """File a photo the way the receiver does; returns (capture id, path of the JPEG)."""
     capture_id = new_id()
-    meta = metadata(**overrides)
-    jpg = file_capture(data_dir / "inbox", capture_id, meta,
-                       image if image is not None else jpeg_bytes(),
-                       received_at="2025-03-04T10:11:13Z", sealed_sha256="0" * 64,
-                       sealed_path=f"sealed/capture/2025-03/{capture_id}.sealed")
-    sidecar = jpg.with_suffix(".json")
-    filed = json.loads(sidecar.read_text())
-    for key in V2_SIDECAR_KEYS:
-        filed.setdefault(key, meta.get(key))
-    sidecar.write_text(json.dumps(filed))
-    return capture_id, jpg
+    staged, digest = _staged(data_dir, image if image is not None else jpeg_bytes())
+    payload = file_capture(data_dir / "inbox", capture_id, metadata(**overrides), staged,
+                           image_sha256=digest, station_id=STATION_ID, kind=kind,
+                           received_at="2025-03-04T10:11:13Z", sealed_sha256="0" * 64,
+                           sealed_path=f"sealed/{kind}/2025-03/{capture_id}.sealed")
+    return capture_id, payload
 
 
 def file_document(data_dir: Path, **overrides: Any) -> tuple[str, Path]:
-    """A filed document: the PDF beside a sidecar of the same shape as a photo's."""
-    capture_id, jpg = file_photo(data_dir, **overrides)
-    pdf = jpg.with_suffix(".pdf")
-    pdf.write_bytes(pdf_bytes())
-    jpg.unlink()
-    return capture_id, pdf
+    """A filed document (its PDF), filed the way the receiver files one."""
+    return file_photo(data_dir, pdf_bytes(), kind="document", **overrides)
 
 
 def file_amendment(payload: Path, capture_id: str, *, changes: dict | None = None,
                    retract: bool = False, reason: str | None = None,
                    at: str = "2025-03-04T11:00:00+00:00") -> tuple[str, Path]:
-    """An amendment note as the receiver files it (``<stem>.amend-<id>.json``)."""
+    """Apply an amendment (or retraction) the way the receiver does; returns (its id, the
+    history file: what the receiver records as the amendment's ``filed_path``).
+
+    ``payload`` is where the capture was first filed, ``DIR/inbox/<issuer>/<patient>/``."""
     amendment_id = new_id()
-    note = payload.with_name(f"{payload.stem}.amend-{amendment_id}.json")
-    note.write_text(json.dumps({
-        "amendment_id": amendment_id, "received_at": at, "amends": capture_id, "at": at,
-        "station_id": STATION_ID, "retract": retract, "changes": changes or {},
-        "operator": "dr.who", "reason": reason}))
-    return amendment_id, note
+    data_dir = payload.parents[3]
+    filed = apply_amendment(data_dir, payload, amendment_id, {
+        "amends": capture_id, "at": at, "retract": retract, "changes": changes or {},
+        "operator": "dr.who", "reason": reason}, station_id=STATION_ID, received_at=at,
+        sealed_sha256="1" * 64, sealed_path=f"sealed/amendment/2025-03/{amendment_id}.sealed")
+    assert filed.history is not None
+    return amendment_id, filed.history
 
 
 def write_config(data_dir: Path, *destinations: dict[str, Any], **top: Any) -> None:

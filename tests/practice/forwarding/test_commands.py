@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 
 import pydicom
-import pytest
 
 from practice import cli
-from practice.commands import export, forward
 from practice.forwarding.queue import ForwardQueue
 
 from .helpers import Running, file_photo, write_config
-
-
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, forward, export))
 
 
 def test_export_dicom_and_fhir_never_overwrite(tmp_path, capsys):

@@ -26,7 +26,7 @@ def _read(data: bytes) -> pydicom.Dataset:
 def test_photo_carries_the_jpeg_unchanged_and_the_capture_facts(tmp_path):
     image = jpeg_bytes((321, 241))
     capture_id, jpg = file_photo(tmp_path, image)
-    ds = _read(dicom.to_bytes(dicom.photo_instance(load_filed(jpg), SITE)))
+    ds = _read(dicom.to_bytes(dicom.photo_instance(load_filed(tmp_path, jpg), SITE)))
     assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.77.1.4"
     assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.50"
     assert ds.Modality == "XC"
@@ -53,7 +53,7 @@ def test_photo_carries_the_jpeg_unchanged_and_the_capture_facts(tmp_path):
 def test_chunks_sent_are_the_instance_byte_for_byte(tmp_path):
     _, odd = file_photo(tmp_path, jpeg_bytes((99, 77)))
     for jpg in (odd, file_photo(tmp_path, jpeg_bytes((64, 48)))[1]):
-        capture = load_filed(jpg)
+        capture = load_filed(tmp_path, jpg)
         whole = dicom.to_bytes(dicom.photo_instance(capture, SITE))
         assert b"".join(dicom.current_instance_chunks(capture, SITE)) == whole
         assert any(chunk == capture.payload for chunk in dicom.current_instance_chunks(
@@ -63,7 +63,7 @@ def test_chunks_sent_are_the_instance_byte_for_byte(tmp_path):
 def test_same_capture_same_bytes_other_capture_other_instance_same_study(tmp_path):
     _, first = file_photo(tmp_path)
     _, second = file_photo(tmp_path)
-    build = lambda path: dicom.to_bytes(dicom.photo_instance(load_filed(path), SITE))  # noqa: E731
+    build = lambda path: dicom.to_bytes(dicom.photo_instance(load_filed(tmp_path, path), SITE))  # noqa: E731
     assert build(first) == build(first)
     a, b = _read(build(first)), _read(build(second))
     assert a.SOPInstanceUID != b.SOPInstanceUID
@@ -77,22 +77,22 @@ def test_without_an_encounter_the_study_is_the_day(tmp_path):
     _, morning = file_photo(tmp_path, encounter=None)
     _, evening = file_photo(tmp_path, encounter=None, captured_at="2025-03-04T18:00:00+00:00")
     _, next_day = file_photo(tmp_path, encounter=None, captured_at="2025-03-05T08:00:00+00:00")
-    studies = [dicom.location_of(load_filed(p))[0] for p in (morning, evening, next_day)]
+    studies = [dicom.location_of(load_filed(tmp_path, p))[0] for p in (morning, evening, next_day)]
     assert studies[0] == studies[1] != studies[2]
-    assert "AdmissionID" not in dicom.photo_instance(load_filed(morning), SITE)
+    assert "AdmissionID" not in dicom.photo_instance(load_filed(tmp_path, morning), SITE)
 
 
 def test_progressive_jpeg_is_refused_not_reencoded(tmp_path):
     _, jpg = file_photo(tmp_path, jpeg_bytes(progressive=True))
     with pytest.raises(dicom.DicomBuildError, match="progressive"):
-        dicom.photo_instance(load_filed(jpg), SITE)
+        dicom.photo_instance(load_filed(tmp_path, jpg), SITE)
 
 
 def test_amendment_gives_a_corrected_instance_and_a_note_rejecting_the_old(tmp_path):
     capture_id, jpg = file_photo(tmp_path)
     amendment_id, _ = file_amendment(jpg, capture_id, changes={"laterality": "right"})
-    original = load_filed(jpg, ORIGINAL)
-    amended = load_filed(jpg, amendment_id)
+    original = load_filed(tmp_path, jpg, ORIGINAL)
+    amended = load_filed(tmp_path, jpg, amendment_id)
     corrected = dicom.photo_instance(amended, SITE)
     assert corrected.ImageLaterality == "R"
     assert corrected.SOPInstanceUID == instance_uid(capture_id, amendment_id)
@@ -109,7 +109,7 @@ def test_retraction_note_rejects_every_version_with_the_reason_title(tmp_path):
     amendment_id, _ = file_amendment(jpg, capture_id, changes={"body_site": "foot"})
     file_amendment(jpg, capture_id, retract=True, reason="wrong_patient",
                    at="2025-03-04T12:00:00+00:00")
-    note = dicom.retraction_note(load_filed(jpg), SITE)
+    note = dicom.retraction_note(load_filed(tmp_path, jpg), SITE)
     assert note.Modality == "KO" and note.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.59"
     assert note.ConceptNameCodeSequence[0].CodeValue == INCORRECT_WORKLIST_ENTRY.value
     refs = [item.ReferencedSOPSequence[0].ReferencedSOPInstanceUID
@@ -127,16 +127,17 @@ def test_dciodvfy_finds_no_error_in_any_instance(tmp_path):
     amendment_id, _ = file_amendment(jpg, capture_id, changes={"laterality": "bilateral"})
     file_amendment(pdf, doc_id, retract=True, reason="duplicate")
     built = {
-        "photo": (dicom.photo_instance(load_filed(jpg, ORIGINAL), SITE), "VLPhotographicImage"),
-        "gray": (dicom.photo_instance(load_filed(gray), dicom.DicomSite()),
+        "photo": (dicom.photo_instance(load_filed(tmp_path, jpg, ORIGINAL), SITE),
+                  "VLPhotographicImage"),
+        "gray": (dicom.photo_instance(load_filed(tmp_path, gray), dicom.DicomSite()),
                  "VLPhotographicImage"),
-        "corrected": (dicom.photo_instance(load_filed(jpg, amendment_id), SITE),
+        "corrected": (dicom.photo_instance(load_filed(tmp_path, jpg, amendment_id), SITE),
                       "VLPhotographicImage"),
-        "correction-note": (dicom.correction_note(load_filed(jpg, amendment_id), SITE),
+        "correction-note": (dicom.correction_note(load_filed(tmp_path, jpg, amendment_id), SITE),
                             "KeyObjectSelectionDocument"),
-        "document": (dicom.document_instance(load_filed(pdf, ORIGINAL), SITE),
+        "document": (dicom.document_instance(load_filed(tmp_path, pdf, ORIGINAL), SITE),
                      "EncapsulatedPDF"),
-        "retraction": (dicom.retraction_note(load_filed(pdf), SITE),
+        "retraction": (dicom.retraction_note(load_filed(tmp_path, pdf), SITE),
                        "KeyObjectSelectionDocument"),
     }
     for name, (ds, iod) in built.items():

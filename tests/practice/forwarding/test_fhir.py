@@ -15,7 +15,7 @@ from .helpers import file_amendment, file_document, file_photo, jpeg_bytes
 def test_media_has_subject_encounter_site_operator_device_created_and_content(tmp_path):
     image = jpeg_bytes((100, 80))
     capture_id, jpg = file_photo(tmp_path, image)
-    media = fhir.media(load_filed(jpg), sop_instance_uid="2.25.7")
+    media = fhir.media(load_filed(tmp_path, jpg), sop_instance_uid="2.25.7")
     assert media["resourceType"] == "Media" and media["status"] == "completed"
     assert media["subject"]["identifier"] == {
         "system": "urn:capture-station:patient:EXAMPLE-HOSP", "value": "P-0042"}
@@ -33,7 +33,7 @@ def test_media_has_subject_encounter_site_operator_device_created_and_content(tm
 
 def test_oid_issuer_becomes_an_oid_system_and_a_link_replaces_inline_data(tmp_path):
     _, jpg = file_photo(tmp_path, issuer="1.2.826.0.1.3680043")
-    media = fhir.media(load_filed(jpg), link="https://pacs.example/wado/x")
+    media = fhir.media(load_filed(tmp_path, jpg), link="https://pacs.example/wado/x")
     assert media["subject"]["identifier"]["system"] == "urn:oid:1.2.826.0.1.3680043"
     assert media["content"]["url"] == "https://pacs.example/wado/x"
     assert "data" not in media["content"]
@@ -41,13 +41,13 @@ def test_oid_issuer_becomes_an_oid_system_and_a_link_replaces_inline_data(tmp_pa
 
 def test_document_reference_and_retraction(tmp_path):
     capture_id, pdf = file_document(tmp_path)
-    doc = fhir.resource_for(load_filed(pdf))
+    doc = fhir.resource_for(load_filed(tmp_path, pdf))
     assert doc["resourceType"] == "DocumentReference" and doc["status"] == "current"
     assert doc["masterIdentifier"]["value"] == f"urn:uuid:{capture_id}"
     assert doc["content"][0]["attachment"]["contentType"] == "application/pdf"
     assert doc["context"]["encounter"][0]["identifier"]["value"] == "ENC-7"
     file_amendment(pdf, capture_id, retract=True, reason="duplicate")
-    assert fhir.resource_for(load_filed(pdf))["status"] == "entered-in-error"
+    assert fhir.resource_for(load_filed(tmp_path, pdf))["status"] == "entered-in-error"
 
 
 def test_invalid_resource_is_refused_naming_the_element_not_the_value():

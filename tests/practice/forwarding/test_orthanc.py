@@ -25,7 +25,7 @@ from .orthanc import Namespace, Orthanc, make_env, needs_orthanc, stop, wait_unt
 
 pytestmark = [*needs_orthanc]
 PORT = 8042
-CLI = (sys.executable, "-m", "tests.practice.forwarding.run_cli")
+CLI = (sys.executable, "-m", "practice.cli")
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_photo_and_document_stored_found_retrieved_unchanged_resent_once(tmp_pat
 
     found = ns.get_json(f"{orthanc.url}/instances?PatientID=PX-1&Modality=XC")
     assert len(found) == 1
-    study, series, sop = dicom.location_of(load_filed(jpg, ORIGINAL))
+    study, series, sop = dicom.location_of(load_filed(data, jpg, ORIGINAL))
     assert found[0]["00080018"]["Value"] == [sop]
     assert len(ns.get_json(f"{orthanc.url}/instances?PatientID=PX-1&Modality=DOC")) == 1
     status, body = ns.get(f"{orthanc.url}/studies/{study}/series/{series}/instances/{sop}"

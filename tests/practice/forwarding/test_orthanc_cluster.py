@@ -22,7 +22,7 @@ from .helpers import file_photo, write_config
 from .orthanc import Namespace, Orthanc, Postgres, needs_orthanc, needs_postgres
 
 pytestmark = [*needs_orthanc, needs_postgres, pytest.mark.slow]
-CLI = (sys.executable, "-m", "tests.practice.forwarding.run_cli")
+CLI = (sys.executable, "-m", "practice.cli")
 
 
 @pytest.fixture

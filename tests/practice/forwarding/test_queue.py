@@ -89,9 +89,9 @@ def test_a_clock_jumping_back_does_not_strand_an_item(tmp_path):
 
 def test_amendment_of_an_unfiled_capture_is_not_queued(tmp_path):
     write_config(tmp_path, PACS)
-    note = tmp_path / "inbox" / "x" / "y" / "2025-03-04_gone.amend-abc.json"
+    note = tmp_path / "inbox" / "x" / "y" / "2025-03-04_gone.history.json"
     note.parent.mkdir(parents=True)
-    note.write_text(json.dumps({"amends": "gone"}))
+    note.write_text(json.dumps({"capture_id": "gone", "original": {}, "amendments": []}))
     queue = _queue(tmp_path)
     assert queue.enqueue("amendment", "abc", note.relative_to(tmp_path)) == 0
     queue.close()
