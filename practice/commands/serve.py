@@ -30,6 +30,9 @@ from websecurity.https_server import HttpsServer
 
 from ..accounts import open_accounts
 from ..audit import PracticeAudit
+from ..forwarding.config import ForwardingConfigError, load_config
+from ..forwarding.forwarder import Forwarder
+from ..forwarding.queue import ForwardQueue
 from ..keys import ReceiverKeys
 from ..patientfile import PatientIndex
 from ..receiver_api import ReceiverApp
@@ -73,10 +76,16 @@ def run(args: argparse.Namespace) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     keys = load_keys(args.data_dir)
     tz = practice_time_zone(args.time_zone)
+    try:
+        forwarding = load_config(args.data_dir)  # checked before anything listens
+    except ForwardingConfigError as exc:
+        raise ReceiverCommandError(str(exc)) from None
     store = ReceiverStore(args.data_dir)
     index = PatientIndex(args.data_dir)
+    queue = ForwardQueue(args.data_dir, forwarding) if forwarding.destinations else None
+    forwarder = Forwarder(queue) if queue is not None else None
     app = ReceiverApp(args.data_dir, keys, store, max_item_bytes=args.max_item_mb << 20,
-                      index=index)
+                      index=index, forward_queue=queue)
     server = HttpsServer(app, host=args.host, port=args.port, cert_path=keys.tls_cert_path,
                          key_path=keys.tls_key_path, threads=args.threads)
     ui = None if args.no_ui else practice_ui(args, keys, store, index, tz)
@@ -93,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
                 started.append(each.start())
             except OSError as exc:
                 raise ReceiverCommandError(f"cannot listen on {host}:{port}: {exc}") from None
+        if forwarder is not None:
+            forwarder.start()  # one thread per destination; drains what earlier runs queued
         if not args.no_mdns:
             advertiser = Advertiser(keys.name, server.port, keys.pin,
                                     interfaces=args.mdns_interface)
@@ -106,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
             advertiser.close()
         for each in reversed(started):
             each.stop()
+        if forwarder is not None:
+            forwarder.stop()
+        if queue is not None:
+            queue.close()
         index.close()
         store.close()
     return 0
