@@ -108,3 +108,35 @@ def test_plain_http_on_the_tls_port_is_dropped_without_harm(tls):
                 answer = b""
             assert not answer.startswith(b"HTTP/1.1 200")
         assert timed_get(server.port)[1] == "HTTP/1.1 200 OK"
+
+
+def test_the_practice_receiver_answers_under_a_second_beside_50_idle_and_10_slow(tmp_path):
+    from tests.sync.helpers import start_receiver
+
+    receiver = start_receiver(tmp_path / "practice")
+    try:
+        with idle_and_slow(receiver.port, idle=50, slow=10):
+            elapsed, status = timed_get(receiver.port, "/v1/station")
+    finally:
+        receiver.stop()
+    assert status.startswith("HTTP/1.1 4")  # answered (no station credentials given)
+    assert elapsed < 1.0
+
+
+def test_the_station_ui_server_answers_under_a_second_beside_50_idle_and_10_slow(tls):
+    from types import SimpleNamespace
+
+    from flask import Flask
+
+    from appliance.web.server import web_server
+
+    app = Flask(__name__)
+    app.add_url_rule("/", "index", lambda: "ok")
+    cfg = SimpleNamespace(web=SimpleNamespace(listen="127.0.0.1", port=0),
+                          station=SimpleNamespace(name="exam-1"))
+    with web_server(app, cfg, paths=None, tls=tls) as station:  # its own threads and timeout
+        port = station.server.port
+        with idle_and_slow(port, idle=50, slow=10):
+            elapsed, status = timed_get(port)
+    assert status == "HTTP/1.1 200 OK"
+    assert elapsed < 1.0
