@@ -1,9 +1,10 @@
-"""Serve a WSGI app over HTTPS in a background thread, with cheroot's builtin TLS adapter.
+"""Serve a WSGI app over HTTPS in a background thread, with cheroot hardened against slow clients.
 
 Both programs need the same thing: the receiver's upload endpoint and the station's review UI
 are WSGI apps that must run over TLS in a production server, start from a CLI or a test, tell
 the caller which port they got (port 0 in tests) and stop without leaking threads. This module
-is that one job and nothing else; it knows nothing about either app.
+is that one job and nothing else; it knows nothing about either app. How one idle or slow
+client is kept from stalling the others is in :mod:`.slow_clients`.
 """
 
 from __future__ import annotations
@@ -15,19 +16,36 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cheroot import wsgi
-from cheroot.ssl.builtin import BuiltinSSLAdapter
+from .slow_clients import DeferredTLSAdapter, GuardedServer
 
 log = logging.getLogger(__name__)
 
 WsgiApp = Callable[..., Any]
 
+#: Fewest request workers. Every client that is mid-request holds one worker until its
+#: deadline, so the pool must outnumber the slow clients a LAN can plausibly produce; idle
+#: threads cost a little memory and nothing else.
+MIN_THREADS = 32
+#: Handshake, request line and headers must all arrive within this many seconds.
+HEADER_TIMEOUT = 10.0
+#: A body gets this many seconds plus its declared length at :data:`MIN_BODY_RATE`.
+BODY_TIMEOUT = 10.0
+#: Bytes per second below which an upload is cut off (a Wi-Fi station does far better).
+MIN_BODY_RATE = 64 * 1024
+#: Open connections one address may hold; more are closed on accept. Browsers open up to
+#: six per host, so this leaves room for a few tabs.
+MAX_PER_ADDRESS = 16
+
 
 class HttpsServer:
     """One WSGI app on ``host:port`` over TLS; ``start()`` returns once the socket is bound.
 
-    ``threads`` is the number of request workers; ``timeout`` bounds how long a silent client
-    may hold one (a station that loses its network mid-upload must not pin a worker forever).
+    ``threads`` is the number of request workers (raised to :data:`MIN_THREADS`);
+    ``timeout`` bounds each silent wait on a client and how long an idle connection is kept
+    (a station that loses its network mid-upload must not pin a worker forever). On top of
+    it, every request has a deadline (:data:`HEADER_TIMEOUT`, then :data:`BODY_TIMEOUT`
+    plus the body at :data:`MIN_BODY_RATE`), and one address holds at most
+    ``max_per_address`` connections.
     """
 
     def __init__(
@@ -41,17 +59,29 @@ class HttpsServer:
         threads: int = 8,
         timeout: float = 30.0,
         server_name: str = "capture",
+        header_timeout: float = HEADER_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT,
+        min_body_rate: float = MIN_BODY_RATE,
+        max_per_address: int = MAX_PER_ADDRESS,
     ) -> None:
-        self._server = wsgi.Server(
+        self._server = GuardedServer(
             (host, port),
             app,
-            numthreads=threads,
+            numthreads=max(threads, MIN_THREADS),
             server_name=server_name,
             timeout=timeout,
             shutdown_timeout=5,
+            # Bigger than the per-address bound times a handful of hosts: connections parked
+            # in the selector cost a file descriptor, not a worker.
+            request_queue_size=128,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            min_body_rate=min_body_rate,
+            max_per_address=max_per_address,
         )
-        adapter = BuiltinSSLAdapter(str(cert_path), str(key_path))
+        adapter = DeferredTLSAdapter(str(cert_path), str(key_path))
         adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
+        adapter.idle_timeout = timeout
         self._server.ssl_adapter = adapter
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()

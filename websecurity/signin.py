@@ -1,6 +1,7 @@
 """Sign in, sign out and change one's own password: the ``auth`` blueprint of both web UIs.
 
-A sign-in is throttled per account and per client before the password is even checked; every
+A sign-in is throttled per (account, address) and per address before the password is even
+checked (see :mod:`.throttle`), and the sign-in page says so before the first attempt; every
 outcome is an audit event (the name typed is recorded only if such an account exists, because
 people sometimes type their password into the name field).
 """
@@ -11,7 +12,8 @@ import math
 
 from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
 
-from .accounts import AccountError, check_password
+from . import throttle
+from .accounts import MIN_PASSWORD, PASSWORD_RULE, AccountError, check_password
 from .guard import anonymous_session, current_session, end_session, guard, start_session
 from .redirects import safe_next
 
@@ -22,6 +24,18 @@ EXPIRED_MESSAGES = {
     "idle": "You were signed out after a period of inactivity.",
     "absolute": "Your session reached its maximum length; please sign in again.",
 }
+
+
+#: Shown under the sign-in form, so nobody learns the rule by being locked out.
+THROTTLE_RULE = (f"After {throttle.FREE_FAILURES} wrong passwords, sign-in to that account "
+                 "from this device waits 30 seconds, then longer with each further mistake.")
+
+
+@bp.app_context_processor
+def _rules() -> dict[str, object]:
+    """The password and sign-in rules, for every page that asks for a password."""
+    return {"password_rule": PASSWORD_RULE, "password_min": MIN_PASSWORD,
+            "throttle_rule": THROTTLE_RULE}
 
 
 def _client() -> str:

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from websecurity.accounts import AccountError, Accounts, Roles
+from websecurity.accounts import PASSWORD_RULE, AccountError, Accounts, Roles, check_password
 
 STATION = Roles(("nurse", "reviewer", "admin"))
 PRACTICE = Roles(("clinician", "records", "admin"))
@@ -46,9 +46,15 @@ def test_roles_are_cumulative(accounts):
     ("", "nurse", "long-enough-1", "user name"),
     ("x" * 33, "nurse", "long-enough-1", "user name"),
     ("nina", "doctor", "long-enough-1", "role must be"),
-    ("nina", "nurse", "short", "at least 10"),
+    ("nina", "nurse", "short", "at least 12"),
     ("nina", "nurse", "my-name-is-nina", "must not contain"),
     ("nina", "nurse", "x" * 257, "at most 256"),
+    ("adam", "admin", "aaaaaaaaaa", "at least 12"),  # accepted before: ten characters
+    ("adam", "admin", "password12", "at least 12"),
+    ("adam", "admin", "password1234", "most common"),  # in zxcvbn's common-password list
+    ("adam", "admin", "Password1234", "most common"),  # whatever the case
+    ("adam", "admin", "aaaaaaaaaaaa", "too easy to guess"),  # repeats
+    ("adam", "admin", "qwertyuiop12", "too easy to guess|most common"),  # a keyboard walk
 ])
 def test_bad_input_is_refused_with_a_reason(accounts, name, role, password, message):
     with pytest.raises(AccountError, match=message):
@@ -124,3 +130,9 @@ def test_a_role_ladder_needs_distinct_names():
             Roles(names)
     assert STATION.at_least(None, "nurse") and not STATION.at_least(None, "reviewer")
     assert not STATION.at_least("ghost", "nurse")
+
+
+def test_a_long_unpredictable_password_is_accepted_and_the_rule_says_what_is_checked():
+    for password in ("k7#vQ9!mZ2pL", "correct horse battery"):
+        assert check_password(password, "adam") == password
+    assert "12" in PASSWORD_RULE and "common" in PASSWORD_RULE

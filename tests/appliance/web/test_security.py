@@ -313,28 +313,26 @@ def test_login_throttled_after_five_failures_with_growing_delay(rig):
     assert events.count("web.login_throttled") == 2
 
 
-def test_throttle_is_per_account_across_clients(rig):
-    for i in range(5):
+def test_failures_from_other_clients_never_lock_the_account(rig):
+    for i in range(6):
         browser = rig.client()
         browser.get("/login")
         browser.c.environ_base["REMOTE_ADDR"] = f"10.0.0.{i + 1}"
         browser.post("/login", {"username": "rita", "password": "wrong-guess-x"})
+    # six wrong passwords from elsewhere: the real user, at her own address, signs in
     other = rig.client()
     other.c.environ_base["REMOTE_ADDR"] = "10.0.0.99"
     other.get("/login")
     response = other.post("/login", {"username": "rita", "password": PASSWORDS["rita"]})
-    assert response.status_code == 429
-    # a different account from that fresh client is unaffected
-    assert other.post("/login", {"username": "nina",
-                                 "password": PASSWORDS["nina"]}).status_code == 302
+    assert response.status_code == 302
 
 
 def test_throttle_is_per_client_across_accounts(rig):
     browser = rig.client()
     browser.c.environ_base["REMOTE_ADDR"] = "10.9.9.9"
     browser.get("/login")
-    for name in ("ann", "ben", "cat", "dan", "eve"):
-        assert browser.post("/login", {"username": name,
+    for i in range(20):
+        assert browser.post("/login", {"username": f"user{i}",
                                        "password": "whatever-pass"}).status_code == 401
     response = browser.post("/login", {"username": "adam", "password": PASSWORDS["adam"]})
     assert response.status_code == 429
@@ -387,7 +385,7 @@ def test_one_time_password_must_be_changed_first(rig):
     bad = browser.post("/account/password", {"current_password": "one-time-pass-1",
                                               "new_password": "short",
                                               "repeat_password": "short"})
-    assert bad.status_code == 400 and "at least 10" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "needs at least 12" in bad.get_data(as_text=True)
     ok = browser.post("/account/password", {"current_password": "one-time-pass-1",
                                              "new_password": "my-own-secret-22",
                                              "repeat_password": "my-own-secret-22"})

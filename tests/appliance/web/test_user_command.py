@@ -65,7 +65,7 @@ def test_refusals_are_clear_and_change_nothing(tmp_path):
     cli(tmp_path, "add", "adam", "--role", "admin", "--password-stdin",
         stdin="console-secret-1\n")
     cases = [
-        (("add", "nina", "--role", "nurse", "--password-stdin"), "short\n", "at least 10"),
+        (("add", "nina", "--role", "nurse", "--password-stdin"), "short\n", "at least 12"),
         (("add", "Nina!", "--role", "nurse", "--generate"), "", "user name"),
         (("add", "nina", "--role", "nurse"), "", "not a terminal"),
         (("add", "adam", "--role", "nurse", "--generate"), "", "already exists"),
