@@ -10,6 +10,7 @@ ones below it can. The file holds no patient data, only staff names and hashes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import sqlite3
@@ -19,10 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlite_utils
-import zxcvbn
 from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from .errors import WebSecurityError
 
@@ -35,8 +34,6 @@ MAX_PASSWORD = 256
 MIN_SCORE = 3
 #: zxcvbn's cost grows with length; past this many characters the rest adds no guessability.
 _SCORED_PREFIX = 64
-#: The 30 000 most common passwords, as shipped by zxcvbn (lower case).
-COMMON_PASSWORDS = frozenset(FREQUENCY_LISTS["passwords"])
 #: The rule as shown to people before they choose (sign-in, password and user pages).
 PASSWORD_RULE = (f"A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters, does not "
                  "contain the user name, and must not be a common or easily guessed password "
@@ -102,6 +99,15 @@ class Account:
         return self.roles.at_least(self.role, role)
 
 
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The 30 000 most common passwords, as shipped by zxcvbn (lower case); loaded on first use
+    (a server that never sets a password never holds them)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise AccountError("a user name is 1-32 characters: lower-case letters, digits, '.', "
@@ -118,8 +124,10 @@ def check_password(password: str, name: str = "") -> str:
         raise AccountError(f"a password has at most {MAX_PASSWORD} characters")
     if name and name.lower() in password.lower():
         raise AccountError("a password must not contain the user name")
-    if password.lower() in COMMON_PASSWORDS:
+    if password.lower() in common_passwords():
         raise AccountError("this is one of the most common passwords; choose another")
+    import zxcvbn  # its word lists take ~15 MB: loaded when a password is chosen, not at start
+
     verdict = zxcvbn.zxcvbn(password[:_SCORED_PREFIX], user_inputs=[name] if name else [])
     if verdict["score"] < MIN_SCORE:
         hint = verdict["feedback"]["warning"] or "it follows a pattern"

@@ -14,9 +14,7 @@ from pathlib import Path
 
 from sync.durable import write_durably
 
-from ..forwarding import dicom, fhir
 from ..forwarding.config import ForwardingConfigError, load_config
-from ..forwarding.delivery import site_for
 from ..forwarding.filed import FiledError, find_capture, load_filed
 from ._common import ReceiverCommandError, add_data_dir
 
@@ -34,6 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def render(data_dir: Path, capture_id: str, fmt: str) -> bytes:
     """The bytes ``export`` writes (ReceiverCommandError when it cannot be built)."""
+    # pydicom and the FHIR models weigh ~40 MB: only the commands that build objects load them
+    from ..forwarding import dicom, fhir
+    from ..forwarding.delivery import site_for
+
     try:
         config = load_config(data_dir)
         capture = load_filed(data_dir, find_capture(data_dir, capture_id))

@@ -14,7 +14,6 @@ import signal
 import threading
 
 from ..forwarding.config import ForwardingConfigError, load_config
-from ..forwarding.forwarder import Forwarder
 from ..forwarding.queue import ForwardQueue
 from ._common import ReceiverCommandError, add_data_dir
 
@@ -80,6 +79,9 @@ def run_retry(args: argparse.Namespace) -> int:
 
 
 def run_drain(args: argparse.Namespace) -> int:
+    # pydicom and the FHIR models weigh ~40 MB: loaded only when something is forwarded
+    from ..forwarding.forwarder import Forwarder
+
     queue = open_queue(args)
     forwarder = Forwarder(queue)
     try:

@@ -31,7 +31,6 @@ from websecurity.https_server import HttpsServer
 from ..accounts import open_accounts
 from ..audit import PracticeAudit
 from ..forwarding.config import ForwardingConfigError, load_config
-from ..forwarding.forwarder import Forwarder
 from ..forwarding.queue import ForwardQueue
 from ..keys import ReceiverKeys
 from ..patientfile import PatientIndex
@@ -83,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
     store = ReceiverStore(args.data_dir)
     index = PatientIndex(args.data_dir)
     queue = ForwardQueue(args.data_dir, forwarding) if forwarding.destinations else None
-    forwarder = Forwarder(queue) if queue is not None else None
+    forwarder = None
+    if queue is not None:  # pydicom and the FHIR models (~40 MB) only when forwarding
+        from ..forwarding.forwarder import Forwarder
+
+        forwarder = Forwarder(queue)
     app = ReceiverApp(args.data_dir, keys, store, max_item_bytes=args.max_item_mb << 20,
                       index=index, forward_queue=queue)
     server = HttpsServer(app, host=args.host, port=args.port, cert_path=keys.tls_cert_path,
