@@ -114,6 +114,9 @@ def test_clinician_finds_compares_records_sees_retracted_admin_revokes(rig, serv
             assert first in content and second in content and gone not in content
             assert "granulating, smaller" in content and "wrong_patient" not in content
             expect(page.locator(f"#c-{second} .consent")).to_have_text("publication")
+            # every thumbnail loads (wait for the loads to finish: a busy machine is slow)
+            page.wait_for_function("[...document.images].every(i => i.complete)",
+                                   timeout=15000)
             assert page.evaluate("[...document.images].every(i => i.complete && "
                                  "i.naturalWidth > 0)")
             _no_horizontal_scroll(page)
