@@ -84,19 +84,23 @@ def safe_component(raw: object, fallback: str) -> str:
     return cleaned
 
 
+def parse_time(value: object) -> dt.datetime | None:
+    """A sidecar's ISO 8601 time as an aware datetime (naive means UTC); None if unusable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
 def capture_date(captured_at: object, received_at: str) -> str:
     """``YYYY-MM-DD`` of the capture (UTC), or of receipt when the station's time is unusable."""
     for value in (captured_at, received_at):
-        if not isinstance(value, str):
-            continue
-        try:
-            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        if when.tzinfo is not None:
-            when = when.astimezone(dt.UTC)
-        if 2000 <= when.year <= 2999:
-            return when.strftime("%Y-%m-%d")
+        when = parse_time(value)
+        if when is not None and 2000 <= when.year <= 2999:
+            return when.astimezone(dt.UTC).strftime("%Y-%m-%d")
     return "unknown-date"
 
 

@@ -32,6 +32,7 @@ from pydicom.uid import (
 )
 
 from ..errors import PracticeError
+from ..filing import parse_time
 from .codes import BODY_SITES, LATERALITY, Code, rejection_title
 from .filed import FiledCapture
 from .uids import (
@@ -77,16 +78,6 @@ def software_version() -> str:
 
 
 # -- small value helpers ------------------------------------------------------------------------
-
-def _when(value: object) -> dt.datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
-
 
 def _da(when: dt.datetime) -> str:
     return when.strftime("%Y%m%d")
@@ -137,7 +128,7 @@ class _Frame:
 
 def _frame(capture: FiledCapture) -> _Frame:
     meta = capture.metadata
-    when = _when(meta.get("captured_at")) or _when(meta.get("received_at"))
+    when = parse_time(meta.get("captured_at")) or parse_time(meta.get("received_at"))
     if when is None:
         raise DicomBuildError("the capture has no usable capture time")
     visit = meta.get("encounter") or f"day:{_da(when)}"

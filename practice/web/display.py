@@ -7,22 +7,11 @@ station clock was not synchronised says so next to its time.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Flask
 
+from ..filing import parse_time
 from . import consent
 from .context import ctx
-
-
-def parse_time(value: object) -> dt.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def local_time(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
