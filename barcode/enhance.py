@@ -243,9 +243,15 @@ class SecondLook:
         self._stack.frames.clear()
 
     def decode(self, frame: Any, *, full_res: FullResCrop | None = None,
-               remember: bool = False) -> list[SymbolRead]:
+               remember: bool = False,
+               enough: Callable[[list[SymbolRead]], bool] | None = None) -> list[SymbolRead]:
         """Every symbol found in ``frame``; ``remember`` keeps the frame for averaging with the
-        next ones (the scan loop's consecutive frames; never for unrelated images)."""
+        next ones (the scan loop's consecutive frames; never for unrelated images).
+
+        ``enough(found)`` true for what the plain decode read (the reader: a patient band was
+        read) skips the edge search, which is most of the cost on a clean frame; symbols the
+        decoder found but could not read are still looked at, so a second band in view is
+        still seen."""
         luma = as_luma(frame)
         decode_seen = getattr(self.primary, "decode_seen", None)
         if decode_seen is not None:
@@ -257,7 +263,8 @@ class SecondLook:
         self.stats.frames += 1
         done = [s.box for s in found if s.box is not None]
         regions = [_pad(box, luma.shape, 12) for box in seen]
-        regions += [box for _, box in candidates(luma)]
+        if enough is None or not enough(found):
+            regions += [box for _, box in candidates(luma)]
         looked: list[Box] = []
         for box in regions:
             if len(looked) >= self.settings.max_regions:

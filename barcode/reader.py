@@ -37,7 +37,7 @@ from .enhance import FullResCrop, SecondLook, SecondLookSettings
 from .errors import BarcodeConfigError
 from .identity import Identity
 from .interpret import Interpretation, Interpreter, LocalFormat, local_formats_from_config
-from .symbols import SYMBOLOGIES
+from .symbols import SYMBOLOGIES, SymbolRead
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,11 @@ class Reader:
     def _decode(self, frame: Any, full_res: FullResCrop | None, remember: bool):
         if self.look is None:
             return self.backend.decode(frame)
-        return self.look.decode(frame, full_res=full_res, remember=remember)
+        return self.look.decode(frame, full_res=full_res, remember=remember,
+                                enough=self._patient_read)
+
+    def _patient_read(self, found: list[SymbolRead]) -> bool:
+        return any(self.interpreter.interpret(s).role == "patient" for s in found)
 
     def update(self, results: Sequence[Interpretation]) -> list[Event]:
         """Advance the state with one frame's interpretations (``feed`` without decoding)."""

@@ -224,3 +224,23 @@ def test_unwrapping_restores_equal_bar_widths():
     assert np.abs(out_w - flat_w).mean() <= 0.6 * np.abs(curved_w - flat_w).mean()
     assert np.abs(out_w - flat_w).mean() < 0.4
     assert straighten.unwrapped(np.full((40, 400), 200, np.uint8), 40.0) is None
+
+
+def test_a_clean_frame_with_the_patient_read_skips_the_edge_search(station, monkeypatch):
+    """The edge search is most of the second look's cost on a clean frame: once the plain
+    decode has read a patient band it is skipped; with nothing read it still runs."""
+    import barcode.enhance as enhance
+
+    searched: list[tuple[int, ...]] = []
+
+    def counting(luma, *args, **kwargs):
+        searched.append(luma.shape)
+        return candidates(luma, *args, **kwargs)
+
+    monkeypatch.setattr(enhance, "candidates", counting)
+    clean = next(c for c in all_cases() if c.name == "qrcode-plain-640")
+    outs = _outs(station.read_frame(clean_frame(clean)))
+    assert any(o["role"] == "patient" for o in outs)
+    assert searched == []
+    station.read_frame(np.full((480, 640), 128, np.uint8))
+    assert searched == [(480, 640)]
