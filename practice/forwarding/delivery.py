@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import dicom, fhir
 from .config import Destination, ForwardingConfig
-from .filed import ORIGINAL, FiledCapture, FiledError, load_filed
+from .filed import ORIGINAL, FiledCapture, FiledError, FiledMoved, load_filed
 from .queue import QueueItem
 from .transport import HttpClient, TransportError
 
@@ -215,6 +215,8 @@ def prepare(data_dir: Path, config: ForwardingConfig, dest: Destination,
             return stow_request(dicom_instances(capture, item.kind, site_for(config)))
         pacs = next((d.url for d in config.destinations if d.kind == "dicomweb"), None)
         return fhir_request(dest, capture, item.kind, pacs)
+    except FiledMoved as exc:  # a retraction moved it this very moment: try again shortly
+        return Outcome(False, True, f"cannot build yet: {exc}"[:300])
     except (FiledError, dicom.DicomBuildError, fhir.FhirBuildError) as exc:
         return Outcome(False, False, f"cannot build: {exc}"[:300])
 

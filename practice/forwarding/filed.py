@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import PracticeError
 from ..filing import AMENDABLE_KEYS, FILE_SUFFIX, HISTORY_SUFFIX, RETRACTED_SUFFIX, find_item
 
 _ID_RE = re.compile(r"[0-9A-Za-z-]{8,64}")
@@ -29,8 +30,13 @@ _ID_RE = re.compile(r"[0-9A-Za-z-]{8,64}")
 _AMENDMENT_STATE = ("state", "retraction", "amendments", "amended_at", "history_file")
 
 
-class FiledError(ValueError):
+class FiledError(PracticeError, ValueError):
     """A filed capture cannot be read back (missing or malformed file); never names a patient."""
+
+
+class FiledMoved(FiledError):
+    """The file went away between finding and reading it: a retraction (or amendment) moved
+    it at that moment. Transient: the next attempt finds it at its new place."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,8 @@ class FiledCapture:
         """The JPEG or PDF exactly as the station sealed it."""
         try:
             return self.payload_path.read_bytes()
+        except FileNotFoundError:
+            raise FiledMoved(f"the filed {self.kind} moved while it was read") from None
         except OSError as exc:
             raise FiledError(f"cannot read the filed {self.kind}: {exc.strerror}") from None
 
@@ -83,6 +91,8 @@ class FiledCapture:
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FiledMoved(f"{path.name} moved while it was read") from None
     except (OSError, ValueError) as exc:
         raise FiledError(f"cannot read {path.name}: {exc}") from None
     if not isinstance(value, dict):

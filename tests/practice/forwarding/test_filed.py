@@ -92,3 +92,17 @@ def test_the_status_file_follows_a_retracted_capture_out_of_the_patient_folder(t
     moved = json.loads((history.parent / status.name).read_text())
     assert set(moved["pacs"]) == {capture_id, retraction}
     assert [p.name for p in jpg.parent.iterdir()] == []  # nothing about it left in inbox/
+
+
+def test_a_capture_moved_while_it_is_read_is_a_transient_failure(tmp_path, monkeypatch):
+    """A retraction can quarantine the files between finding and reading them: the forwarder
+    must retry (the next attempt finds them at their new place), not fail the row for good."""
+    from practice.forwarding import delivery
+    from practice.forwarding.filed import FiledMoved
+
+    def moved(*_args, **_kwargs):
+        raise FiledMoved("the filed capture moved while it was read")
+
+    monkeypatch.setattr(delivery, "load_item", moved)
+    outcome = delivery.prepare(tmp_path, None, None, None)
+    assert outcome.ok is False and outcome.retry is True
