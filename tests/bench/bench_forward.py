@@ -281,14 +281,14 @@ def _ingest(root: Path) -> tuple[list[Figure], str]:
         solo = _curl_upload(solo_items, port, keys.pin, stations[-1])
         errors: list[BaseException] = []
 
-        def upload(items, station) -> None:
+        def upload(items, station, source) -> None:
             try:
-                _curl_upload(items, port, keys.pin, station)
+                _curl_upload(items, port, keys.pin, station, source)
             except BaseException as exc:  # noqa: BLE001 - reported after the join
                 errors.append(exc)
 
-        threads = [threading.Thread(target=upload, args=(items, station))
-                   for items, station in zip(many, stations, strict=False)]
+        threads = [threading.Thread(target=upload, args=(items, station, f"127.0.0.{n + 2}"))
+                   for n, (items, station) in enumerate(zip(many, stations, strict=False))]
         started = time.perf_counter()
         for thread in threads:
             thread.start()

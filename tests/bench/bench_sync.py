@@ -85,20 +85,24 @@ def _station_drain(manifest: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _curl_upload(items: list[dict], port: int, pin: str, station) -> float:
-    """Seconds for one curl process to PUT every item (signed like the station does)."""
+def _curl_upload(items: list[dict], port: int, pin: str, station,
+                 source: str | None = None) -> float:
+    """Seconds for one curl process to PUT every item (signed like the station does);
+    ``source`` is the loopback address it connects from (each simulated station its own,
+    as on a LAN: the server bounds connections per address)."""
     from sync.protocol import item_path
     from sync.signing import RequestSigner
 
     pin_b64 = base64.b64encode(bytes.fromhex(pin)).decode()
     signer = RequestSigner(station.key, station.station_id)
-    args = ["curl", "-sS", "--insecure", "--pinnedpubkey", f"sha256//{pin_b64}"]
+    per_request = ["--insecure", "--pinnedpubkey", f"sha256//{pin_b64}", "-sS",
+                   *(["--interface", source] if source else [])]
+    args = ["curl", *per_request]
     for i, item in enumerate(items):
         path = item_path("capture", item["id"])
         headers = signer.headers("PUT", path, sha256_hex=item["sha256"], length=item["size"])
         if i:
-            args.append("--next")
-            args += ["--insecure", "--pinnedpubkey", f"sha256//{pin_b64}", "-sS"]
+            args += ["--next", *per_request]
         args += ["-T", item["path"], "-o", "/dev/null", "-w", "%{http_code}\n",
                  "-H", "Expect:", "-H", "Content-Type: application/octet-stream"]
         for name in ("Content-Digest", "Signature-Input", "Signature"):
