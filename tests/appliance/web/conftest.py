@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import shutil
 from dataclasses import dataclass, field
 
@@ -26,6 +25,7 @@ from appliance.web.app import create_app
 from appliance.workflow import Rules, Workflow
 from barcode.identity import Identity
 from capture.fake import FakeCamera
+from tests.websecurity.browser import Browser as SharedBrowser
 from tests.websecurity.fakes import FakeClock
 from websecurity.accounts import Accounts
 
@@ -33,7 +33,6 @@ PASSWORDS = {"nina": "nurse-password-1", "rita": "reviewer-password-2",
              "adam": "admin-password-3"}
 ROLE_OF = {"nina": "nurse", "rita": "reviewer", "adam": "admin"}
 PATIENT = Identity("patient", "795123450000000013", "GS1", provenance="scanned-gs1")
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 BASE = "https://station.test"
 RECEIVER_PIN = hashlib.sha256(b"the practice receiver's TLS public key").hexdigest()
 
@@ -91,43 +90,11 @@ class Rig:
         return [json.loads(line) for line in self.paths.audit_log.read_text().splitlines()]
 
 
-class Browser:
-    """A test client that talks HTTPS and fills in the page's CSRF token like a browser."""
+class Browser(SharedBrowser):
+    """This UI's host and test passwords (see :class:`tests.websecurity.browser.Browser`)."""
 
-    def __init__(self, client) -> None:
-        self.c = client
-        self.token = ""
-
-    def get(self, path, **kw):
-        response = self.c.get(path, base_url=BASE, **kw)
-        match = CSRF_RE.search(response.get_data(as_text=True)) \
-            if response.mimetype == "text/html" else None
-        if match:
-            self.token = match.group(1)
-        return response
-
-    def post(self, path, data=None, *, csrf=True, **kw):
-        data = dict(data or {})
-        if csrf and "csrf_token" not in data:
-            data["csrf_token"] = self.token
-        response = self.c.post(path, data=data, base_url=BASE, **kw)
-        match = CSRF_RE.search(response.get_data(as_text=True)) \
-            if response.mimetype == "text/html" else None
-        if match:
-            self.token = match.group(1)
-        return response
-
-    def login(self, name, password=None, expect=302):
-        self.get("/login")
-        response = self.post("/login", {"username": name,
-                                        "password": password or PASSWORDS[name]})
-        assert response.status_code == expect, response.get_data(as_text=True)[:500]
-        if expect == 302:
-            self.get("/")
-        return response
-
-    def cookie(self):
-        return self.c.get_cookie("__Host-capture-session", domain="station.test")
+    BASE = BASE
+    PASSWORDS = PASSWORDS
 
 
 def make_config(tmp_path, **web) -> Config:

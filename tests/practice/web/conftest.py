@@ -13,7 +13,6 @@ import base64
 import hashlib
 import io
 import json
-import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from practice.filing import apply_amendment, file_capture
 from practice.patientfile import PatientIndex
 from practice.store import ReceiverStore
 from practice.web.app import create_app
+from tests.websecurity.browser import Browser as SharedBrowser
 from tests.websecurity.fakes import FakeClock
 from websecurity.accounts import Accounts
 
@@ -37,7 +37,6 @@ PASSWORDS = {"cleo": "clinician-password-1", "rex": "records-password-22",
 ROLE_OF = {"cleo": "clinician", "rex": "records", "ada": "admin"}
 USER_OF = {role: name for name, role in ROLE_OF.items()}
 GSRN = "795123450000000015"  # the demo patient (GS1 example prefix, valid check digit)
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 BASE = "https://practice.test"
 TZ = ZoneInfo("Europe/Berlin")
 
@@ -128,37 +127,11 @@ class Rig:
         return [e["fields"] for e in self.audit_events() if e["event"] == name]
 
 
-class Browser:
-    """A test client over HTTPS that sends the page's CSRF token like a browser would."""
+class Browser(SharedBrowser):
+    """This UI's host and test passwords (see :class:`tests.websecurity.browser.Browser`)."""
 
-    def __init__(self, client) -> None:
-        self.c = client
-        self.token = ""
-
-    def _remember(self, response):
-        if response.mimetype == "text/html":
-            match = CSRF_RE.search(response.get_data(as_text=True))
-            if match:
-                self.token = match.group(1)
-        return response
-
-    def get(self, path, **kw):
-        return self._remember(self.c.get(path, base_url=BASE, **kw))
-
-    def post(self, path, data=None, *, csrf=True, **kw):
-        data = dict(data or {})
-        if csrf and "csrf_token" not in data:
-            data["csrf_token"] = self.token
-        return self._remember(self.c.post(path, data=data, base_url=BASE, **kw))
-
-    def login(self, name, password=None, expect=302):
-        self.get("/login")
-        response = self.post("/login", {"username": name,
-                                        "password": password or PASSWORDS[name]})
-        assert response.status_code == expect, response.get_data(as_text=True)[:500]
-        if expect == 302:
-            self.get("/")
-        return response
+    BASE = BASE
+    PASSWORDS = PASSWORDS
 
 
 def enrol_station(store: ReceiverStore, name: str = "Exam room 3", room: str = "3",
