@@ -374,3 +374,19 @@ def format_record(entry: dict[str, Any]) -> str:
     """One record as both ``audit show`` commands print it: seq, time, event, fields."""
     fields = " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(entry["fields"].items()))
     return f"{entry['seq']:>6} {entry['ts']} {entry['event']} {fields}".rstrip()
+
+
+def verify_report(path: str | os.PathLike[str]) -> tuple[bool, str]:
+    """Whether the chain holds and what ``audit verify`` prints (station and practice)."""
+    result = verify(path)
+    return result.ok, describe(path, result)
+
+
+def show_report(path: str | os.PathLike[str], last: int) -> list[str]:
+    """The lines ``audit show`` prints, oldest of the last ``last`` first; a missing log is
+    a ``FileNotFoundError`` whose message names it."""
+    try:
+        entries = tail(path, last)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no audit log at {path}") from None
+    return [format_record(entry) for entry in entries]

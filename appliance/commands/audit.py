@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sync.audit import describe, format_record, tail, verify
+from sync.audit import show_report, verify_report
 
 from ..paths import StatePaths
 from ._common import CommandError, add_config_argument, get_config, new_command
@@ -37,20 +37,18 @@ def _path(args: argparse.Namespace) -> Path:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    path = _path(args)
-    result = verify(path)
-    if not result.ok:
-        raise CommandError(describe(path, result))
-    print(describe(path, result))
+    ok, report = verify_report(_path(args))
+    if not ok:
+        raise CommandError(report)
+    print(report)
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    path = _path(args)
     try:
-        entries = tail(path, args.last)
-    except FileNotFoundError:
-        raise CommandError(f"no audit log at {path}") from None
-    for entry in entries:
-        print(format_record(entry))
+        lines = show_report(_path(args), args.last)
+    except FileNotFoundError as exc:
+        raise CommandError(str(exc)) from None
+    for line in lines:
+        print(line)
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sync.audit import describe, format_record, tail, verify
+from sync.audit import show_report, verify_report
 
 from ..audit import audit_path
 from ._common import ReceiverCommandError
@@ -41,20 +41,18 @@ def _path(args: argparse.Namespace) -> Path:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    path = _path(args)
-    result = verify(path)
-    if not result.ok:
-        raise ReceiverCommandError(describe(path, result))
-    print(describe(path, result))
+    ok, report = verify_report(_path(args))
+    if not ok:
+        raise ReceiverCommandError(report)
+    print(report)
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    path = _path(args)
     try:
-        entries = tail(path, args.last)
-    except FileNotFoundError:
-        raise ReceiverCommandError(f"no audit log at {path}") from None
-    for entry in entries:
-        print(format_record(entry))
+        lines = show_report(_path(args), args.last)
+    except FileNotFoundError as exc:
+        raise ReceiverCommandError(str(exc)) from None
+    for line in lines:
+        print(line)
     return 0
