@@ -61,6 +61,13 @@ SIGNALS: dict[str, SignalSpec] = dict([
     ("captured", SignalSpec(Pattern("captured", BLUE, on_time=0.6, off_time=0.1, repeat=1,
                                     beeps=1), True,
                             "photo sealed and queued (one long flash, 1 beep)")),
+    ("page_added", SignalSpec(Pattern("page_added", BLUE, on_time=0.3, off_time=0.1, repeat=1,
+                                      beeps=1), True,
+                              "document page taken and kept (one flash, 1 beep)")),
+    ("document_closed", SignalSpec(Pattern("document_closed", BLUE, on_time=0.6, off_time=0.2,
+                                           repeat=2, beeps=2), True,
+                                   "document gathered into one PDF, sealed and queued "
+                                   "(2 long flashes, 2 beeps)")),
     ("session_ended", SignalSpec(Pattern("session_ended", WHITE, on_time=1.0, off_time=0.2,
                                          repeat=1, beeps=1), True,
                                  "session ended (one long flash)")),
@@ -76,6 +83,8 @@ SIGNALS: dict[str, SignalSpec] = dict([
     # The same blinks as no_patient: the nurse does the same thing (shows the band).
     _blinks("rescan_needed", 2, "refused: show the wristband again, its last read is too "
             "old (2 red blinks)"),
+    _blinks("page_refused", 3, "refused: no page found in the photo, nothing kept "
+            "(3 red blinks)"),
     _blinks("no_operator", 7, "refused: no operator (scan your badge; 7 red blinks)"),
     ("conflict", SignalSpec(Pattern("conflict", RED, on_time=0.05, off_time=0.05, repeat=10,
                                     beeps=3), True,

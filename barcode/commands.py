@@ -22,13 +22,19 @@ PREFIX = f"{NAMESPACE}{VERSION}:"
 CONSENT_LEVELS = ("record-only", "teaching", "publication", "emergency-override")
 LATERALITIES = ("left", "right", "bilateral", "midline")
 END_SESSION = "end"
+#: Document types a "document" card starts; ``end`` closes the document, ``retake`` drops
+#: its last page.
+DOCUMENT_TYPES = ("consent-form", "referral", "sketch", "other")
+END_DOCUMENT = "end"
+RETAKE_PAGE = "retake"
+DOCUMENT_ACTIONS = (*DOCUMENT_TYPES, END_DOCUMENT, RETAKE_PAGE)
 
-Kind = Literal["consent", "site", "laterality", "session"]
-KINDS: tuple[Kind, ...] = ("consent", "site", "laterality", "session")
+Kind = Literal["consent", "site", "laterality", "session", "document"]
+KINDS: tuple[Kind, ...] = ("consent", "site", "laterality", "session", "document")
 
 #: Human labels printed on the cards.
 LABELS = {"consent": "Consent", "site": "Body site", "laterality": "Laterality",
-          "session": "Session"}
+          "session": "Session", "document": "Document"}
 
 
 class CommandCardError(BarcodeError, ValueError):
@@ -57,6 +63,10 @@ class Command:
         """Text printed under the barcode."""
         if self.kind == "session":
             return "End session"
+        if self.kind == "document" and self.value == END_DOCUMENT:
+            return "End document"
+        if self.kind == "document" and self.value == RETAKE_PAGE:
+            return "Retake page"
         return f"{LABELS[self.kind]}: {self.value.replace('-', ' ')}"
 
 
@@ -90,6 +100,8 @@ def parse_command(text: str, body_sites: Iterable[str] = ()) -> Command:
         allowed = LATERALITIES
     elif kind == "session":
         allowed = (END_SESSION,)
+    elif kind == "document":
+        allowed = DOCUMENT_ACTIONS
     elif kind == "site":
         allowed = tuple(body_sites)
         if value not in allowed:
@@ -106,5 +118,6 @@ def all_commands(body_sites: Sequence[str]) -> list[Command]:
     commands = [Command("consent", level) for level in CONSENT_LEVELS]
     commands += [Command("laterality", side) for side in LATERALITIES]
     commands += [Command("site", site) for site in dict.fromkeys(body_sites) if site]
+    commands += [Command("document", action) for action in DOCUMENT_ACTIONS]
     commands.append(Command("session", END_SESSION))
     return commands
