@@ -137,6 +137,7 @@ _CAPTURE_FIELDS: dict[str, MetaField] = {
     "station_name": MetaField(TEXT),
     "clock_synced": MetaField(BOOL),
     "note": MetaField(TEXT),
+    "consent_form": MetaField(UUID7),
 }
 #: Capture keys an amendment may change; identity and provenance travel only with the capture.
 AMENDABLE = ("operator", "consent", "emergency_override", "body_site", "laterality", "note")
@@ -144,7 +145,8 @@ AMENDABLE = ("operator", "consent", "emergency_override", "body_site", "laterali
 #: Every metadata key of every kind. Nothing else is accepted, on sealing or on opening.
 METADATA_FIELDS: dict[str, dict[str, MetaField]] = {
     "capture": _CAPTURE_FIELDS,
-    "document": {**_CAPTURE_FIELDS, "pages": MetaField(COUNT)},
+    "document": {**_CAPTURE_FIELDS, "pages": MetaField(COUNT),
+                 "document_type": MetaField(TEXT)},
     "amendment": {
         "station_id": MetaField(STATION, True),
         "amends": MetaField(UUID7, True),
