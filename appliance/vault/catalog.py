@@ -178,6 +178,19 @@ class Catalog:
         rows = self.query("SELECT state, COUNT(*) AS n FROM items GROUP BY state")
         return {r["state"]: int(r["n"]) for r in rows}
 
+    def counts_by_kind(self) -> dict[str, dict[str, int]]:
+        """Items per kind (capture, amendment, audit, ...) and state: the status page counts
+        photos apart from the corrections and audit batches that travel with them. A discarded
+        capture counts as ``discarded`` whatever its delivery state (it was retracted)."""
+        rows = self.query(
+            "SELECT i.kind, CASE WHEN c.discarded_at IS NOT NULL THEN 'discarded' "
+            "ELSE i.state END AS state, COUNT(*) AS n FROM items i LEFT JOIN captures c "
+            "ON c.capture_id = i.item_id GROUP BY 1, 2")
+        result: dict[str, dict[str, int]] = {}
+        for r in rows:
+            result.setdefault(r["kind"], {})[r["state"]] = int(r["n"])
+        return result
+
 
 # -- writes (inside ``Catalog.transaction()``) ----------------------------------------------
 

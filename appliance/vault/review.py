@@ -62,8 +62,15 @@ class Review:
         return row
 
     def open_for_review(self, capture_id: str, *, operator: str | None = None,
-                        preview_only: bool = False) -> ReviewCapture:
-        """Decrypt a capture of this start with the in-memory review key (audited)."""
+                        preview_only: bool = False, part: str | None = None,
+                        record: bool = True) -> ReviewCapture:
+        """Decrypt a capture of this start with the in-memory review key (audited).
+
+        ``part`` names what is shown in the ``capture.viewed`` event (default ``image`` or
+        ``preview``; the review UI says ``page`` for a capture's page). ``record=False`` only
+        for a caller that already recorded a view naming this capture (a page whose images
+        it serves) or that shows nothing of it (a permission check).
+        """
         parts: dict[str, bytearray] = {"image": bytearray(), "preview": bytearray()}
 
         def keep(name: str, data: memoryview) -> None:
@@ -83,8 +90,9 @@ class Review:
             metadata.update(changes)
         try:
             # Fail closed: an image nobody could record as viewed is not shown.
-            ctx.audit.record("capture.viewed", capture_id=capture_id, operator=operator,
-                             part="preview" if preview_only else "image")
+            if record:
+                ctx.audit.record("capture.viewed", capture_id=capture_id, operator=operator,
+                                 part=part or ("preview" if preview_only else "image"))
         except OSError as exc:
             log.error("capture view refused: audit log not writable (%s)", exc.strerror)
             raise VaultError("the view could not be recorded in the audit log (disk full?); "

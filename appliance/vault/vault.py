@@ -147,10 +147,12 @@ class Vault:
         return self.review.list_captures(include_previous=include_previous)
 
     def open_for_review(self, capture_id: str, *, operator: str | None = None,
-                        preview_only: bool = False) -> ReviewCapture:
+                        preview_only: bool = False, part: str | None = None,
+                        record: bool = True) -> ReviewCapture:
         """See :meth:`.review.Review.open_for_review`."""
         return self.review.open_for_review(capture_id, operator=operator,
-                                           preview_only=preview_only)
+                                           preview_only=preview_only, part=part,
+                                           record=record)
 
     def amend(self, capture_id: str, changes: Mapping[str, Any], operator: str | None) -> str:
         """See :meth:`.review.Review.amend`."""
@@ -203,3 +205,7 @@ class Vault:
     def counts(self) -> dict[str, int]:
         """Items per state (for the UI and doctor)."""
         return self.outbox.counts()
+
+    def counts_by_kind(self) -> dict[str, dict[str, int]]:
+        """Items per kind and state (see :meth:`.catalog.Catalog.counts_by_kind`)."""
+        return self.catalog.counts_by_kind()
