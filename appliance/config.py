@@ -85,6 +85,15 @@ def _hex_pin_check(value: str) -> str | None:
     return "empty (not yet provisioned) or 64 lowercase hex digits (SHA-256 of the SPKI)"
 
 
+def _https_url_check(value: str) -> str | None:
+    """An address staff open in a browser: https, a host, no spaces or quotes."""
+    if value == "":
+        return None
+    if re.fullmatch(r"https://[A-Za-z0-9.\-\[\]:]+(/[^\s\"'<>]*)?", value):
+        return None
+    return "empty or an https:// address such as 'https://practice.local:8445/'"
+
+
 #: The keys of one ``[[barcode.local_formats]]`` table: the fields of barcode's LocalFormat.
 _LOCAL_FORMAT_KEYS = frozenset(f.name for f in fields(LocalFormat))
 
@@ -189,6 +198,12 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "retry_max_seconds": S(float, 300.0, "Longest retry delay.", min=1.0, max=86_400.0),
         "provision_file": S(str, "/boot/firmware/capture-station.toml", "Provisioning file "
                             "applied at first boot, then deleted."),
+    },
+    "practice": {
+        "patient_file_url": S(str, "", "Address of the practice's patient file UI (e.g. "
+                              "'https://practice.local:8445/'); the station links to it where "
+                              "it cannot open a photo itself. Empty: no link.",
+                              check=_https_url_check),
     },
     "workflow": {
         "consent_required": S(bool, True, "A consent level must be set before the first "

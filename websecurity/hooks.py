@@ -35,6 +35,8 @@ from .headers import apply_security_headers
 
 #: Endpoints reachable without signing in.
 PUBLIC_ENDPOINTS = {"auth.login", "auth.login_post", "static"}
+#: The query parameter of a page's self-refresh (its meta refresh URL carries ``auto=1``).
+AUTO_REFRESH = "auto"
 #: Endpoints a user with a one-time password may reach before choosing a new one.
 PASSWORD_CHANGE_ENDPOINTS = {"auth.password", "auth.password_post", "auth.logout", "static"}
 
@@ -57,7 +59,7 @@ def install(app: Flask, security: Guard, *, user_admin: bool = True) -> None:
 def load_session() -> None:
     c = guard()
     token = request.cookies.get(COOKIE_NAME)
-    found = c.sessions.lookup(token)
+    found = c.sessions.lookup(token, touch=not is_auto_refresh())
     g.session, g.token = found.session, token if found.session else None
     g.expired = found.expired
     if found.expired and found.ended is not None and found.ended.user:
@@ -78,6 +80,13 @@ def load_session() -> None:
             s.must_change_password = account.must_change_password
     if token and g.session is None:
         g.clear_cookie = True
+
+
+def is_auto_refresh() -> bool:
+    """A page's own timed reload (``?auto=1``, see :data:`AUTO_REFRESH`) does not keep its
+    session alive: a tablet left on the status page still signs out when idle. Anyone may
+    add the parameter; it only gives up the extension of their own session."""
+    return request.method == "GET" and request.args.get(AUTO_REFRESH) == "1"
 
 
 def check_csrf() -> None:

@@ -67,10 +67,11 @@ class SessionStore:
             self._trim()
         return token, session
 
-    def lookup(self, token: str | None) -> Lookup:
-        """The live session for ``token`` (touched), or why there is none: ``expired`` is
-        'idle' or 'absolute' (and ``session`` the ended one, for the audit log), or None for
-        a missing or unknown cookie."""
+    def lookup(self, token: str | None, *, touch: bool = True) -> Lookup:
+        """The live session for ``token`` (touched, unless ``touch`` is false: a page that
+        reloads itself is no sign of someone at the screen), or why there is none:
+        ``expired`` is 'idle' or 'absolute' (and ``session`` the ended one, for the audit
+        log), or None for a missing or unknown cookie."""
         if not token:
             return Lookup(None)
         now = self._clock()
@@ -85,8 +86,9 @@ class SessionStore:
             if now - session.last_seen >= self.idle_seconds:
                 del self._sessions[key]
                 return Lookup(None, "idle", session)
-            session.last_seen = now
-            self._sessions.move_to_end(key)
+            if touch:
+                session.last_seen = now
+                self._sessions.move_to_end(key)
         return Lookup(session)
 
     def drop(self, token: str | None) -> None:

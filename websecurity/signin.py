@@ -23,6 +23,7 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 EXPIRED_MESSAGES = {
     "idle": "You were signed out after a period of inactivity.",
     "absolute": "Your session reached its maximum length; please sign in again.",
+    "user": "You are signed out. Close the browser tab if the device is shared.",
 }
 
 
@@ -95,7 +96,7 @@ def logout():
     end_session()
     c.record("web.logout", user=user, reason="user")
     c.signed_out(user)
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("auth.login", expired="user"))
 
 
 @bp.get("/account/password")

@@ -28,7 +28,8 @@ from ..config import Config, defaults
 from . import admin, review
 from . import status as status_views
 from .context import EXTENSION, WebContext, ctx, name_operator, release_operator
-from .vaultview import group_label, local_time
+from .vaultview import group_label, local_time, short_id
+from .words import code_label, delivery_label, provenance_label, station_state
 
 BLUEPRINTS = (status_views.bp, review.bp, admin.bp)
 
@@ -84,8 +85,10 @@ def create_app(
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.jinja_env.globals.update(app_version=__version__)
-    app.add_template_filter(local_time)
-    app.add_template_filter(group_label)
+    for template_filter in (local_time, group_label, short_id, code_label, delivery_label,
+                            provenance_label):
+        app.add_template_filter(template_filter)
+    app.jinja_env.globals.update(station_state=station_state)
     app.context_processor(_station_context)
     return app
 

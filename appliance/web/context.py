@@ -16,6 +16,7 @@ from typing import Any
 from flask import current_app
 
 from websecurity.accounts import Accounts
+from websecurity.grants import ThumbnailGrants
 from websecurity.guard import current_session, current_user, has_role, requires
 
 from ..config import Config
@@ -44,6 +45,8 @@ class WebContext:
     station_info: Callable[[], dict] | None = None
     #: The user the UI last named as the station's operator (cleared at their sign-out).
     operator: str | None = None
+    #: The images each session may load because a recorded page view named them.
+    grants: ThumbnailGrants = field(default_factory=ThumbnailGrants)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def record(self, event: str, **fields: Any) -> None:

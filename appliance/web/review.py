@@ -1,9 +1,17 @@
 """Review: the queue of captures, one capture in full, tag amendments and discards.
 
 Images are decrypted by the vault in memory with this start's review key and streamed
-straight from memory with ``no-store``; nothing is cached or written. The vault records every
-opening in the audit log (``capture.viewed``, with the signed-in user as operator and the part
-shown). URLs carry only capture ids (random UUIDv7s), never a patient id.
+straight from memory with ``no-store``; nothing is cached or written. Every view is in the
+audit log, once per page: the review queue records one ``review.queue_viewed`` naming the
+captures whose thumbnails it shows, a capture's page one ``capture.viewed`` (part ``page``)
+that covers its full image; an image that no recorded page named is recorded on its own
+(:class:`websecurity.grants.ThumbnailGrants`). URLs carry only capture ids (random UUIDv7s),
+never a patient id.
+
+Discarding: a photo never sent is shredded; one that may be at the practice is discarded with
+a sealed retraction, which the practice applies (the vault's one way). A nurse may do that
+for the photos of the session in progress (her blurry photo was delivered in a second); older
+ones need a reviewer.
 """
 
 from __future__ import annotations
@@ -13,9 +21,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from ..vault import ReviewCapture, UnknownCaptureError, VaultError
-from ..workflow import CONSENT_LEVELS, EMERGENCY_OVERRIDE, LATERALITIES
+from websecurity.grants import session_key
+
+from ..vault import NotReviewableError, ReviewCapture, UnknownCaptureError, VaultError
+from ..workflow import LATERALITIES
 from .context import ctx, current_user, has_role, requires
+from .status import consent_choices, session_in_progress
 from .vaultview import DISCARD_REASONS, discard, find_summary, maybe_sent
 
 bp = Blueprint("review", __name__)
@@ -23,38 +34,93 @@ bp = Blueprint("review", __name__)
 CAPTURE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 NOTE_MAX = 500
 REASON_MAX = 200
+#: The audit log takes lists of at most 50 values: a longer queue is named in several events.
+AUDIT_IDS = 50
 NOTICES = {
     "amended": "The change was sealed and queued for the practice.",
-    "shredded": "The capture was discarded and shredded; the practice never received it.",
-    "retracted": "The capture was discarded; a sealed retraction was queued for the practice.",
+    "shredded": "The photo was discarded and shredded; the practice never received it.",
+    "retracted": "The photo was discarded here; a sealed retraction was queued, and the "
+                 "practice removes it from the patient file when it arrives.",
 }
+
+
+class Sealed(Exception):
+    """The capture is held, but was sealed before this start: only the practice opens it."""
+
+
+class Gone(Exception):
+    """The capture is not on the station (discarded, shredded, or no such id)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 def _capture_id(value: str) -> str:
     if not CAPTURE_ID.fullmatch(value or ""):
-        abort(404)
+        raise Gone("unknown")
     return value
 
 
-def _open(capture_id: str, part: str) -> ReviewCapture:
+def _open(capture_id: str, part: str, *, record: bool = True,
+          label: str | None = None) -> ReviewCapture:
     """Decrypt in memory; 'preview' skips the full image. A capture that cannot be opened
     here (sealed before this start, or its view could not be audited) shows nothing."""
     try:
         return ctx().vault.open_for_review(_capture_id(capture_id), operator=current_user(),
-                                           preview_only=part == "preview")
+                                           preview_only=part == "preview", part=label,
+                                           record=record)
     except UnknownCaptureError:
-        abort(404)
+        raise Gone("unknown") from None
+    except NotReviewableError as exc:
+        summary = find_summary(ctx().vault, capture_id)
+        if summary is not None and not summary.reviewable:
+            raise Sealed() from None
+        raise Gone(str(exc)) from None
     except VaultError as exc:
         abort(409, description=f"{exc}.")
+
+
+@bp.errorhandler(Sealed)
+def _sealed(_exc: Sealed):
+    """Held but unopenable after a restart (by design): say so, and where to look instead."""
+    return render_template("sealed.html",
+                           patient_file_url=ctx().cfg.practice.patient_file_url), 409
+
+
+@bp.errorhandler(Gone)
+def _gone(exc: Gone):
+    """A friendly page instead of a bare 404: what may have happened, where to look."""
+    return render_template("gone.html", why=exc.why,
+                           patient_file_url=ctx().cfg.practice.patient_file_url), 404
 
 
 @bp.get("/review")
 @requires("nurse")
 def queue():
-    captures = ctx().vault.list_captures(include_previous=True)
-    return render_template("queue.html", current=[c for c in captures if c.reviewable],
-                           sealed=[c for c in captures if not c.reviewable],
-                           notice=NOTICES.get(request.args.get("notice", "")))
+    c = ctx()
+    captures = c.vault.list_captures(include_previous=True)
+    current = [x for x in captures if x.reviewable]
+    ids = [x.capture_id for x in current]
+    for start in range(0, len(ids), AUDIT_IDS):
+        # Recorded first: thumbnails nobody could record as shown are not shown.
+        c.record("review.queue_viewed", user=current_user(),
+                 captures=ids[start:start + AUDIT_IDS])
+    c.grants.grant(session_key(), (f"preview:{i}" for i in ids))
+    return render_template("queue.html", current=current,
+                           sealed=[x for x in captures if not x.reviewable],
+                           notice=NOTICES.get(request.args.get("notice", "")),
+                           patient_file_url=c.cfg.practice.patient_file_url)
+
+
+def _in_session(opened: ReviewCapture) -> bool:
+    """Taken in the session still in progress (the nurse may withdraw it, sent or not)."""
+    session = session_in_progress()
+    return session is not None and opened.metadata.get("session_id") == session
+
+
+def may_discard(summary: Any, opened: ReviewCapture) -> bool:
+    return not maybe_sent(summary) or has_role("reviewer") or _in_session(opened)
 
 
 @bp.get("/captures/<capture_id>")
@@ -62,27 +128,29 @@ def queue():
 def detail(capture_id: str):
     c = ctx()
     summary = find_summary(c.vault, _capture_id(capture_id))
-    if summary is None:
-        abort(404)
-    if not summary.reviewable:
-        return render_template("sealed.html", capture_id=capture_id), 409
-    # The metadata comes with the preview part only; the page's <img> fetches the full image.
-    opened = _open(capture_id, "preview")
+    if summary is not None and not summary.reviewable:
+        raise Sealed()
+    # One recorded view for the page; its own full image and thumbnail are covered by it.
+    opened = _open(capture_id, "preview", label="page")
+    if summary is None:  # discarded between the list and the opening
+        raise Gone("this capture was discarded")
+    c.grants.grant(session_key(), (f"image:{capture_id}", f"preview:{capture_id}"))
     return render_template(
         "capture.html", capture=opened, capture_id=capture_id,
-        maybe_sent=maybe_sent(summary),
+        maybe_sent=maybe_sent(summary), in_session=_in_session(opened),
+        can_discard=may_discard(summary, opened),
         notice=NOTICES.get(request.args.get("notice", "")),
-        consents=_consents(), body_sites=list(c.cfg.workflow.body_sites),
+        consents=consent_choices(), body_sites=list(c.cfg.workflow.body_sites),
         lateralities=list(LATERALITIES), reasons=DISCARD_REASONS,
-        can_retract=has_role("reviewer"),
     )
 
 
 def _image(capture_id: str, part: str) -> Response:
-    opened = _open(capture_id, part)
+    granted = ctx().grants.granted(session_key(), f"{part}:{_capture_id(capture_id)}")
+    opened = _open(capture_id, part, record=not granted)
     data = opened.image if part == "image" else opened.preview
     if not data:
-        abort(404)
+        raise Gone("this capture has no such image")
     response = Response(data, mimetype="image/jpeg")
     response.headers["Content-Disposition"] = f'inline; filename="{opened.capture_id}.jpg"'
     return response
@@ -104,9 +172,9 @@ def preview(capture_id: str):
 @requires("nurse")
 def amend_post(capture_id: str):
     c = ctx()
-    opened = _open(capture_id, "preview")
+    opened = _open(capture_id, "preview", record=False)  # read to compare; nothing shown
     changes: dict[str, Any] = {}
-    for key, allowed in (("consent", _consents()),
+    for key, allowed in (("consent", consent_choices()),
                          ("body_site", list(c.cfg.workflow.body_sites)),
                          ("laterality", list(LATERALITIES))):
         value = request.form.get(key, "")
@@ -124,7 +192,7 @@ def amend_post(capture_id: str):
     try:
         c.vault.amend(opened.capture_id, changes, current_user())
     except UnknownCaptureError:
-        abort(404)
+        raise Gone("unknown") from None
     except VaultError as exc:
         abort(409, description=f"{exc}.")
     return redirect(url_for("review.detail", capture_id=opened.capture_id, notice="amended"))
@@ -147,24 +215,20 @@ def discard_post(capture_id: str):
         abort(400, description="Tick the box to confirm the discard.")
     summary = find_summary(c.vault, capture_id)
     if summary is None:
-        abort(404)
+        raise Gone("unknown")
     if maybe_sent(summary) and not has_role("reviewer"):
-        abort(403, description="This capture may already be at the practice; retracting it "
-                               "needs a reviewer.")
+        # Read to check the session; nothing of it is shown.
+        if not _in_session(_open(capture_id, "preview", record=False)):
+            abort(403, description="This photo is from an earlier session and may already be "
+                                   "at the practice; withdrawing it needs a reviewer.")
     # The vault keeps only the reason code outside the sealed retraction; free text (for
     # "other") travels sealed to the practice and nowhere else.
     try:
         outcome = discard(c.vault, capture_id, detail_text if reason == "other" else reason,
                           current_user())
     except UnknownCaptureError:
-        abort(404)
+        raise Gone("unknown") from None
     except VaultError as exc:
         abort(409, description=f"{exc}.")
     return redirect(url_for("review.queue", notice=outcome))
 
-
-def _consents() -> list[str]:
-    choices = list(CONSENT_LEVELS)
-    if ctx().cfg.workflow.emergency_override:
-        choices.append(EMERGENCY_OVERRIDE)
-    return choices

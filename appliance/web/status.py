@@ -1,4 +1,9 @@
-"""The status page: what the station is doing now, and tagging the session in progress.
+"""The status page: what the station is doing now, for whom, and tagging the session.
+
+The page reloads itself every :data:`REFRESH_SECONDS` with a meta refresh (the CSP allows no
+script), so a tablet left on it never shows a stale state; the reload does not keep the
+session alive (``?auto=1``, see :func:`websecurity.hooks.is_auto_refresh`). Tagging is on
+its own page, which does not reload under the nurse's fingers.
 
 Tags set here go to the workflow as :class:`~appliance.workflow.SetTags`, exactly like a
 command card, so the same rules apply (no session, no tags; the emergency override only when
@@ -8,6 +13,7 @@ enabled). The workflow's answer decides what the nurse is told.
 from __future__ import annotations
 
 import shutil
+import time
 from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -18,6 +24,7 @@ from .vaultview import local_time
 
 bp = Blueprint("status", __name__)
 
+REFRESH_SECONDS = 5
 REFUSAL_TEXT = {
     Refusal.NO_PATIENT.value: "No session in progress: scan a wristband first.",
     Refusal.OVERRIDE_DISABLED.value: "The emergency override is not enabled on this station.",
@@ -28,6 +35,9 @@ NOTICES = {
     "pressed": "Capture button pressed.",
     "password_changed": "Your password was changed.",
 }
+#: Outbox kinds counted as what the nurse took; everything else travels "with them".
+PHOTO_KINDS = ("capture",)
+DOCUMENT_KINDS = ("document",)
 
 
 def consent_choices() -> list[str]:
@@ -37,11 +47,19 @@ def consent_choices() -> list[str]:
     return choices
 
 
-def _status() -> dict[str, Any]:
+def current_status() -> dict[str, Any]:
+    """The status facts, or an error entry: a broken probe must not take a page down."""
     try:
         return dict(ctx().status() or {})
     except Exception:  # noqa: BLE001 - a broken probe must not take the page down
         return {"error": "station status unavailable"}
+
+
+def session_in_progress(status: dict[str, Any] | None = None) -> str | None:
+    """The id of the workflow's session in progress, if any."""
+    facts = current_status() if status is None else status
+    session = (facts.get("workflow") or {}).get("session") or {}
+    return session.get("session_id")
 
 
 @bp.get("/")
@@ -53,10 +71,23 @@ def index():
     if request.args.get("refused") and error is None:
         error = "The station refused the change."
     return render_template(
-        "status.html", status=_status(), notice=notice, error=error,
-        consents=consent_choices(), body_sites=list(c.cfg.workflow.body_sites),
-        lateralities=list(LATERALITIES), can_tag=c.workflow_events is not None,
+        "status.html", status=current_status(), notice=notice, error=error,
+        can_tag=c.workflow_events is not None, operator=c.operator,
+        refresh_seconds=REFRESH_SECONDS, now=local_time(time.time()),
+        patient_file_url=c.cfg.practice.patient_file_url,
     )
+
+
+@bp.get("/session/tags")
+@requires("nurse")
+def tags():
+    c = ctx()
+    if c.workflow_events is None:
+        abort(404)
+    status = current_status()
+    return render_template(
+        "tags.html", status=status, consents=consent_choices(),
+        body_sites=list(c.cfg.workflow.body_sites), lateralities=list(LATERALITIES))
 
 
 @bp.post("/session/tags")
@@ -103,15 +134,33 @@ def _refusal(effects: Any) -> str | None:
     return None
 
 
+def delivery_counts(by_kind: dict[str, dict[str, int]]) -> dict[str, int]:
+    """What the Delivery card shows: photos and documents apart from what travels with them
+    (corrections, retractions, audit batches)."""
+
+    def count(kinds: tuple[str, ...], *states: str) -> int:
+        return sum(by_kind.get(k, {}).get(s, 0) for k in kinds for s in states)
+
+    others = tuple(k for k in by_kind if k not in PHOTO_KINDS + DOCUMENT_KINDS)
+    return {
+        "photos_delivered": count(PHOTO_KINDS, "delivered"),
+        "documents_delivered": count(DOCUMENT_KINDS, "delivered"),
+        "waiting": count(PHOTO_KINDS + DOCUMENT_KINDS, "queued", "sending"),
+        "rejected": count(PHOTO_KINDS + DOCUMENT_KINDS, "rejected"),
+        "others_delivered": count(others, "delivered"),
+        "others_waiting": count(others, "queued", "sending"),
+    }
+
+
 def station_status(*, workflow: Any, vault: Any, cfg: Any,
                    receiver: dict[str, Any] | None = None,
                    clock_synced: bool | None = None) -> dict[str, Any]:
     """The status page's facts from the real parts (``create_app(status=lambda: ...)``).
 
-    ``workflow`` is the :class:`~appliance.workflow.Workflow` (its pseudonymous snapshot),
-    ``vault`` the :class:`~appliance.vault.Vault` (queue counts, last delivery); ``receiver``
-    is what the sync worker knows: ``{"name", "state": connected|unreachable|unknown,
-    "detail"}``.
+    ``workflow`` is the :class:`~appliance.workflow.Workflow` (its snapshot, and the patient
+    of the session in progress: the page shows who the photos are for), ``vault`` the
+    :class:`~appliance.vault.Vault` (counts per kind, last delivery); ``receiver`` is what
+    the sync worker knows: ``{"name", "state": connected|unreachable|unknown, "detail"}``.
     """
     try:
         free_mb: int | None = shutil.disk_usage(cfg.state_dir).free // (1024 * 1024)
@@ -119,11 +168,18 @@ def station_status(*, workflow: Any, vault: Any, cfg: Any,
         free_mb = None
     captures = vault.list_captures(include_previous=True)
     delivered = [c.delivered_at for c in captures if c.delivered_at]
+    session = workflow.session
+    snapshot = workflow.snapshot()
+    shown = snapshot.get("session") or {}
+    # The session may end between the two reads: a patient is named only with its session.
+    same = session is not None and shown.get("session_id") == session.session_id
     return {
-        "workflow": workflow.snapshot(),
+        "workflow": snapshot,
+        "patient": {"id": session.patient.id, "issuer": session.patient.issuer}
+        if same else None,
         "disk": {"free_mb": free_mb, "reserve_mb": cfg.vault.reserve_mb,
                  "ok": free_mb is not None and free_mb >= cfg.vault.reserve_mb},
-        "queue": vault.counts(),
+        "delivery": delivery_counts(vault.counts_by_kind()),
         "receiver": receiver or {"name": cfg.sync.receiver_name, "state": "unknown"},
         "last_delivery": local_time(max(delivered)) if delivered else None,
         "clock_synced": clock_synced,

@@ -22,6 +22,7 @@ from appliance.paths import StatePaths
 from appliance.vault import Vault
 from appliance.web.accounts import ROLES
 from appliance.web.app import create_app
+from appliance.web.status import station_status
 from appliance.workflow import Rules, Workflow
 from barcode.identity import Identity
 from capture.fake import FakeCamera
@@ -70,6 +71,7 @@ class Rig:
     paths: StatePaths
     cfg: Config
     camera: FakeCamera
+    practice_key: X25519PrivateKey | None = None
     events: list = field(default_factory=list)
     presses: list = field(default_factory=list)
 
@@ -97,13 +99,14 @@ class Browser(SharedBrowser):
     PASSWORDS = PASSWORDS
 
 
-def make_config(tmp_path, **web) -> Config:
+def make_config(tmp_path, practice: dict | None = None, **web) -> Config:
     values = defaults()
     values["station"]["state_dir"] = str(tmp_path / "state")
     values["station"]["name"] = "Exam room 3"
     values["camera"]["backend"] = "fake"
     values["vault"]["reserve_mb"] = 16
     values["web"].update(web)
+    values["practice"].update(practice or {})
     return Config(values, "test")
 
 
@@ -112,7 +115,7 @@ def rig(tmp_path, account_template):
     cfg = make_config(tmp_path)
     paths = StatePaths(cfg.state_dir)
     paths.ensure()
-    enrol(paths)
+    practice_key = enrol(paths)
     shutil.copy(account_template, paths.root / "accounts.db")
     accounts = Accounts(paths.root / "accounts.db", ROLES)
     clock = FakeClock()
@@ -127,15 +130,14 @@ def rig(tmp_path, account_template):
         return workflow.handle(event, clock())
 
     def status():
-        return {"workflow": workflow.snapshot(), "queue": vault.counts(),
-                "disk": {"free_mb": 1234, "reserve_mb": 16, "ok": True},
-                "receiver": {"name": "practice", "state": "connected", "detail": "pinned"},
-                "last_delivery": None, "clock_synced": False}
+        return station_status(workflow=workflow, vault=vault, cfg=cfg, clock_synced=False,
+                              receiver={"name": "practice", "state": "connected",
+                                        "detail": "pinned"})
 
     app = create_app(vault=vault, accounts=accounts, audit=vault.audit, status=status,
                      workflow_events=events, demo_press=lambda: holder["rig"].presses.append(1),
                      config=cfg, testing=True, clock=clock)
-    rig = Rig(app, vault, accounts, workflow, clock, paths, cfg, camera)
+    rig = Rig(app, vault, accounts, workflow, clock, paths, cfg, camera, practice_key)
     holder["rig"] = rig
     yield rig
     camera.close()

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 
+import pytest
+
+from appliance.config import ConfigError, load_config
 from appliance.web.app import create_app
 from appliance.web.info import station_info_provider
 from appliance.web.tls import ensure_web_tls
+from appliance.web.vaultview import local_time, short_id
 from appliance.workflow import PatientSeen, SetTags
+from websecurity.accounts import PASSWORD_RULE
 
 from .conftest import PATIENT, RECEIVER_PIN, Browser
 
@@ -16,10 +23,12 @@ def test_status_without_a_session_offers_no_tagging(rig):
     browser = rig.client()
     browser.login("nina")
     html = browser.get("/").get_data(as_text=True)
-    assert "No session: scan a wristband" in html
-    assert 'action="/session/tags"' not in html
-    assert "1234 MB free" in html and "practice" in html
+    assert "Waiting for a wristband" in html and "Scan the patient's wristband" in html
+    assert 'href="/session/tags"' not in html
+    assert "MB free" in html and "practice" in html
     assert "Press the capture button (demo)" in html
+    assert "no session in progress" in browser.get("/session/tags").get_data(
+        as_text=True).lower()
     # the workflow refuses tags with no patient: the nurse is told so
     response = browser.post("/session/tags", {"consent": "teaching"})
     assert "refused=no_patient" in response.headers["Location"]
@@ -27,13 +36,22 @@ def test_status_without_a_session_offers_no_tagging(rig):
         as_text=True)
 
 
-def test_tags_set_in_the_ui_reach_the_workflow(rig):
+def test_status_names_the_patient_and_tags_are_set_on_their_own_page(rig):
     rig.workflow.handle(PatientSeen(PATIENT), rig.clock())
     browser = rig.client()
     browser.login("nina")
     html = browser.get("/").get_data(as_text=True)
-    assert "Patient identified" in html and PATIENT.id not in html
-    assert "needs consent" in html
+    # the session in progress is for this patient: id and issuer, in nurse words
+    assert f'<span class="wrap">{PATIENT.id}</span> <span class="issuer">issuer GS1</span>' \
+        in html
+    assert "Set the consent before the first photo" in html
+    assert "Photographer</dt><dd>nina" in html  # named by her sign-in
+    for jargon in ("(light:", "Operator named", "scanned-gs1", "needs_consent"):
+        assert jargon not in html
+    assert 'href="/session/tags"' in html
+    # the form is on its own page, which does not reload under the nurse's fingers
+    form = browser.get("/session/tags").get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in form and PATIENT.id in form
     response = browser.post("/session/tags", {"consent": "publication", "body_site": "heel",
                                               "laterality": "right"})
     assert "notice=tags_set" in response.headers["Location"]
@@ -43,10 +61,63 @@ def test_tags_set_in_the_ui_reach_the_workflow(rig):
     assert (session["consent"], session["body_site"], session["laterality"]) == (
         "publication", "heel", "right")
     html = browser.get("/").get_data(as_text=True)
-    assert "(light: ready)" in html
+    assert "Ready: press the button to take a photo" in html
     tags = [e["fields"] for e in rig.audit_events() if e["event"] == "web.session_tags"]
     assert tags == [{"user": "nina", "consent": "publication", "body_site": "heel",
                      "laterality": "right"}]
+
+
+def test_status_refreshes_itself_without_script_and_shows_the_current_state(rig):
+    browser = rig.client()
+    browser.login("nina")
+    html = browser.get("/?notice=tags_set").get_data(as_text=True)
+    # a meta refresh (the CSP allows no script) to the plain page: no notice repeated
+    assert '<meta http-equiv="refresh" content="5; url=/?auto=1">' in html
+    assert "<script" not in html
+    assert "Waiting for a wristband" in html
+    rig.workflow.handle(PatientSeen(PATIENT), rig.clock())
+    html = browser.get("/?auto=1").get_data(as_text=True)  # the next reload: never stale
+    assert PATIENT.id in html and "Waiting for a wristband" not in html
+    assert "Session tags updated" not in html
+
+
+def test_the_self_refresh_does_not_keep_a_session_alive(rig):
+    idle = rig.cfg.web.idle_timeout_minutes * 60
+    browser = rig.client()
+    browser.login("nina")
+    rig.clock.advance(idle - 60)
+    assert browser.get("/?auto=1").status_code == 200  # still signed in
+    rig.clock.advance(61)  # the reloads did not count as activity
+    response = browser.get("/?auto=1")
+    assert response.status_code == 302 and "expired=idle" in response.headers["Location"]
+    # while a real visit does count
+    other = rig.client()
+    other.login("rita")
+    rig.clock.advance(idle - 60)
+    assert other.get("/").status_code == 200
+    rig.clock.advance(120)
+    assert other.get("/").status_code == 200
+
+
+def test_delivery_counts_photos_apart_from_corrections_and_audit_batches(rig):
+    first, second = rig.capture(), rig.capture()
+    rig.vault.amend(first, {"note": "checked"}, "nina")
+    rig.vault.queue_audit_batch()
+    while (item := rig.vault.lease_next()) is not None:
+        if item.item_id != second:
+            rig.vault.mark_delivered(item.item_id, b"receipt")
+        else:
+            rig.vault.release(item.item_id, retry_at=time.time() + 3600)
+    browser = rig.client()
+    browser.login("nina")
+    html = browser.get("/").get_data(as_text=True)
+    assert "Photos delivered</dt><dd class=\"num\">1</dd>" in html
+    assert "Waiting to send</dt><dd class=\"num\">1</dd>" in html
+    assert "Also sent with them: 2 corrections and audit records" in html
+    # a photo discarded after delivery no longer counts as delivered
+    rig.vault.discard(first, "poor_quality", "nina")
+    html = browser.get("/").get_data(as_text=True)
+    assert "Photos delivered</dt><dd class=\"num\">0</dd>" in html
 
 
 def test_tag_values_outside_the_offer_are_refused(rig):
@@ -152,3 +223,95 @@ def test_station_page_shows_ids_pins_and_the_certificate_fingerprint(rig):
     assert rig.vault.station_id in html  # derived from the identity key
     assert RECEIVER_PIN in html  # the receiver pin from enrolment
     assert "Exam room 3" in html and "cryptography" in html
+
+
+def _listed_seqs(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<td data-label="#" class="num">(\d+)</td>', html)]
+
+
+def test_audit_page_lists_exactly_what_the_chain_verification_counted(rig):
+    for _ in range(3):
+        rig.capture()
+    browser = rig.client()
+    browser.login("adam")
+    html = browser.get("/admin/audit").get_data(as_text=True)
+    verified = int(re.search(r"Chain verified: (\d+) entries", html).group(1))
+    total = int(re.search(r"Entries 1–\d+ of (\d+), newest first", html).group(1))
+    assert verified == total == len(_listed_seqs(html))
+    assert _listed_seqs(html) == list(range(verified, 0, -1))  # newest first, none missing
+    # the page's own web.audit_verified was written after it counted: next view lists it
+    html = browser.get("/admin/audit").get_data(as_text=True)
+    again = int(re.search(r"Chain verified: (\d+) entries", html).group(1))
+    assert again == verified + 1 == len(_listed_seqs(html))
+    assert "web.audit_verified" in html
+
+
+def test_audit_page_pages_and_filters_by_event(rig, monkeypatch):
+    from appliance.web import admin
+
+    monkeypatch.setattr(admin, "AUDIT_PAGE", 4)
+    captures = [rig.capture() for _ in range(5)]
+    browser = rig.client()
+    browser.login("adam")
+    html = browser.get("/admin/audit?event=capture.stored").get_data(as_text=True)
+    assert "Entries 1–4 of 5 matching <code>capture.stored</code>" in html
+    assert all(c in html for c in captures[1:]) and captures[0] not in html
+    older = re.search(r'href="(/admin/audit\?[^"]*before=\d+[^"]*)">Older entries', html)
+    html = browser.get(older.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert "Entries 5–5 of 5 matching" in html and captures[0] in html
+    assert "Older entries" not in html and "Newer entries" in html
+    # a group filter (every capture. event) and the menu offers what the log holds
+    html = browser.get("/admin/audit?event=capture.").get_data(as_text=True)
+    assert '<option value="capture." selected>' in html
+    assert '<option value="web.login">web.login</option>' in html
+    assert "web.login</code>" not in html  # filtered out of the rows
+    # times are the station's local time, with its zone, not raw UTC ISO
+    assert not re.search(r"<td[^>]*>\d{4}-\d\d-\d\dT", html)
+
+
+def test_the_local_time_filter_names_the_station_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/Zurich")
+    time.tzset()
+    try:
+        assert local_time("2026-01-02T10:11:12.345Z") == "2026-01-02 11:11:12 CET"
+        assert local_time("2026-07-02T10:11:12+00:00") == "2026-07-02 12:11:12 CEST"
+        assert local_time("not a time") == "not a time"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_short_ids_of_photos_taken_together_differ_visibly():
+    from appliance.vault.ids import uuid7
+
+    ids = [uuid7() for _ in range(20)]
+    assert len({i[:8] for i in ids}) < 20  # the time prefix is shared...
+    assert len({short_id(i) for i in ids}) == 20  # ...the short id is not
+    assert re.fullmatch(r"[0-9a-f]{4}·[0-9a-f]{4}", short_id(ids[0]))
+
+
+def test_signing_out_says_so_and_password_rules_come_before_the_first_try(rig):
+    browser = rig.client()
+    browser.login("nina")
+    html = browser.get("/account/password").get_data(as_text=True)
+    assert PASSWORD_RULE in html  # on the page, before anything was typed
+    browser.get("/")
+    response = browser.post("/logout", {})
+    assert response.status_code == 302
+    html = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "You are signed out." in html and 'role="status"' in html
+    assert browser.get("/").status_code == 302  # and signed out for real
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("", True), ("https://practice.local:8445/", True), ("https://10.0.0.5/patients", True),
+    ("http://practice.local/", False), ("javascript:alert(1)", False),
+    ('https://x/"onmouseover=', False), ("https://a b/", False)])
+def test_the_patient_file_address_is_validated(tmp_path, value, ok):
+    path = tmp_path / "station.toml"
+    path.write_text(f"[practice]\npatient_file_url = {json.dumps(value)}\n")
+    if ok:
+        assert load_config(path, environ={}).practice.patient_file_url == value
+    else:
+        with pytest.raises(ConfigError, match="patient_file_url"):
+            load_config(path, environ={})

@@ -9,9 +9,11 @@ import re
 from PIL import Image
 
 from appliance.vault import Vault
+from appliance.web.vaultview import short_id
+from appliance.workflow import PatientSeen
 from sync.envelope import open_envelope
 
-from .conftest import PATIENT
+from .conftest import PATIENT, make_config
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:
@@ -160,13 +162,14 @@ def _deliver(vault: Vault, capture_id: str) -> None:
     vault.mark_delivered(capture_id, b"receipt")
 
 
-def test_discard_after_delivery_is_a_retraction_and_needs_a_reviewer(rig):
-    cid = rig.capture()
+def test_an_earlier_sessions_delivered_photo_needs_a_reviewer(rig):
+    cid = rig.capture(session_id="an-earlier-session")
     _deliver(rig.vault, cid)
     nurse = rig.client()
     nurse.login("nina")
     page = nurse.get(f"/captures/{cid}").get_data(as_text=True)
-    assert "A reviewer must do this" in page
+    assert "A reviewer can withdraw it" in page and 'action="/captures/' + cid + '/discard"' \
+        not in page
     assert nurse.post(f"/captures/{cid}/discard", {"reason": "wrong_patient", "confirm": "yes"}
                       ).status_code == 403
     assert [c.capture_id for c in rig.vault.list_captures()] == [cid]
@@ -185,7 +188,33 @@ def test_discard_after_delivery_is_a_retraction_and_needs_a_reviewer(rig):
     assert item.kind == "amendment"
 
 
-def test_captures_of_an_earlier_start_are_sealed(rig, tmp_path):
+def test_a_nurse_discards_a_delivered_photo_of_the_session_in_progress(rig):
+    rig.workflow.handle(PatientSeen(PATIENT), rig.clock())
+    session = rig.workflow.snapshot()["session"]["session_id"]
+    blurry = rig.capture(session_id=session)
+    _deliver(rig.vault, blurry)  # delivered within a second of being taken
+    nurse = rig.client()
+    nurse.login("nina")
+    page = nurse.get(f"/captures/{blurry}").get_data(as_text=True)
+    assert "sends a sealed retraction" in page and "this session" in page
+    response = nurse.post(f"/captures/{blurry}/discard",
+                          {"reason": "poor_quality", "confirm": "yes"})
+    assert response.status_code == 302 and "notice=retracted" in response.headers["Location"]
+    assert "practice removes it" in nurse.get(response.headers["Location"]).get_data(
+        as_text=True)
+    assert rig.vault.list_captures() == []
+    # the vault's one way: a sealed retraction naming the photo, queued for the practice
+    discarded = [e["fields"] for e in rig.audit_events() if e["event"] == "capture.discarded"]
+    assert discarded == [{"capture_id": blurry, "operator": "nina", "reason": "poor_quality",
+                          "retraction_id": discarded[0]["retraction_id"], "was": "delivered"}]
+    item = rig.vault.lease_next()
+    assert item.kind == "amendment" and item.item_id == discarded[0]["retraction_id"]
+    opened = open_envelope(item.path, rig.practice_key,
+                           rig.vault.identity.private_key.public_key())
+    assert opened.metadata["amends"] == blurry and opened.metadata["retract"] is True
+
+
+def test_captures_of_an_earlier_start_say_plainly_where_to_look(tmp_path, rig):
     old = rig.capture()
     rig.vault.close()
     rig.vault = Vault(rig.paths, reserve_bytes=16 * 1024 * 1024, audit_fsync=False)
@@ -196,12 +225,61 @@ def test_captures_of_an_earlier_start_are_sealed(rig, tmp_path):
     browser.login("nina")
     html = browser.get("/review").get_data(as_text=True)
     assert f"/captures/{new}/preview" in html
-    assert f"/captures/{old}/preview" not in html and old[:8] in html
-    assert "Sealed (review at the practice)" in html
-    assert browser.get(f"/captures/{old}").status_code == 409
+    assert f"/captures/{old}/preview" not in html and short_id(old) in html
+    assert "the station cannot open these" in html
+    assert "Ask IT for the address of the practice" in html  # no patient_file_url set
+    page = browser.get(f"/captures/{old}")
+    assert page.status_code == 409
+    assert "The station can no longer open this photo" in page.get_data(as_text=True)
     assert browser.get(f"/captures/{old}/image").status_code == 409
     browser.get(f"/captures/{new}")
     assert browser.post(f"/captures/{old}/amend", {"note": "x"}).status_code == 409
+    # with the practice's address configured, the page links to the patient file
+    rig.app.extensions["capture_station"].cfg = make_config(
+        tmp_path, practice={"patient_file_url": "https://practice.local:8445/"})
+    html = browser.get(f"/captures/{old}").get_data(as_text=True)
+    assert '<a class="button" href="https://practice.local:8445/"' in html
+    assert "Open the practice's patient file" in html
+
+
+def test_discarded_or_unknown_photos_get_a_page_that_says_so(rig):
+    cid = rig.capture()
+    browser = rig.client()
+    browser.login("nina")
+    rig.vault.discard(cid, "duplicate", "nina")
+    for path, says in ((f"/captures/{cid}", "This photo was discarded"),
+                       (f"/captures/{cid}/image", "This photo was discarded"),
+                       ("/captures/0190aaaa-0000-7000-8000-000000000000",
+                        "There is no photo at this address"),
+                       ("/captures/not-an-id", "There is no photo at this address")):
+        response = browser.get(path)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 404, path
+        assert "This photo is not on the station" in html and says in html, path
+        assert "Not Found" not in html and 'href="/review"' in html
+
+
+def test_one_view_is_recorded_per_page_not_per_thumbnail(rig):
+    first, second = rig.capture(), rig.capture()
+    browser = rig.client()
+    browser.login("nina")
+    browser.get("/review")
+    for cid in (first, second):  # the thumbnails the queue page shows
+        assert browser.get(f"/captures/{cid}/preview").status_code == 200
+    browser.get(f"/captures/{first}")
+    browser.get(f"/captures/{first}/image")  # the page's own full image
+    events = [(e["event"], e["fields"]) for e in rig.audit_events()
+              if e["event"] in ("capture.viewed", "review.queue_viewed")]
+    assert events == [
+        ("review.queue_viewed", {"user": "nina", "captures": [second, first]}),
+        ("capture.viewed", {"capture_id": first, "operator": "nina", "part": "page"}),
+    ]
+    # another session has no grant: its image fetch is recorded on its own
+    other = rig.client()
+    other.login("rita")
+    other.get(f"/captures/{second}/image")
+    views = [e["fields"] for e in rig.audit_events() if e["event"] == "capture.viewed"]
+    assert views[-1] == {"capture_id": second, "operator": "rita", "part": "image"}
 
 
 def test_unknown_or_malformed_capture_ids_are_404(rig):

@@ -25,6 +25,7 @@ ROUTES = [
     ("POST", f"/captures/{CID}/amend", "nurse", {"note": "checked"}),
     ("POST", f"/captures/{CID}/discard", "nurse",
      {"reason": "poor_quality", "confirm": "yes"}),
+    ("GET", "/session/tags", "nurse", None),
     ("POST", "/session/tags", "nurse", {"consent": "teaching"}),
     ("POST", "/demo/press", "nurse", {}),
     ("GET", "/account/password", "nurse", None),
