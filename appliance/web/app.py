@@ -28,7 +28,7 @@ from ..config import Config, defaults
 from . import admin, review
 from . import status as status_views
 from .context import EXTENSION, WebContext, ctx, name_operator, release_operator
-from .vaultview import group_label, local_time, short_id
+from .vaultview import audit_value, group_label, local_time, short_id
 from .words import code_label, delivery_label, provenance_label, station_state
 
 BLUEPRINTS = (status_views.bp, review.bp, admin.bp)
@@ -86,7 +86,7 @@ def create_app(
         app.register_blueprint(blueprint)
     app.jinja_env.globals.update(app_version=__version__)
     for template_filter in (local_time, group_label, short_id, code_label, delivery_label,
-                            provenance_label):
+                            provenance_label, audit_value):
         app.add_template_filter(template_filter)
     app.jinja_env.globals.update(station_state=station_state)
     app.context_processor(_station_context)

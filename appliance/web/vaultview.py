@@ -11,10 +11,13 @@ those events a second time.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from markupsafe import Markup, escape
 
 from sync.audit import iter_reverse
 
@@ -65,6 +68,20 @@ def short_id(capture_id: str | None) -> str:
         return ""
     tail = capture_id.replace("-", "")[-8:]
     return f"{tail[:4]}·{tail[4:]}"
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def audit_value(value: Any) -> Markup:
+    """An audit field for the page: ids in full (to match the CLI's ``audit show``) with the
+    digits of their :func:`short_id` in bold, as the review pages name them."""
+    if isinstance(value, list | tuple):
+        return Markup(", ").join(audit_value(v) for v in value)
+    text = str(value)
+    if _UUID.fullmatch(text):
+        return Markup(f"{escape(text[:-8])}<strong>{escape(text[-8:])}</strong>")
+    return escape(text)
 
 
 def group_label(pseudonym: str | None) -> str:

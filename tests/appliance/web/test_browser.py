@@ -124,7 +124,8 @@ def _shot(page, name: str) -> None:
 
 
 def _reload_until(page, text: str, url: str, timeout: float = 20.0) -> None:
-    """The station works in its own threads; the UI never refreshes by itself."""
+    """The station works in its own threads; pages other than the status page do not
+    refresh by themselves."""
     deadline = time.monotonic() + timeout
     while text not in page.content():
         assert time.monotonic() < deadline, f"{text!r} never appeared on {url}"
@@ -163,11 +164,13 @@ def test_nurse_reviews_tags_discards_and_admin_checks(station, tmp_path):
             _shot(page, "login")
             _login(page, base, NURSE, NURSE_PW)
             expect(page.get_by_role("heading", name="Station status")).to_be_visible()
-            _reload_until(page, "Patient identified", base)
-            assert station["patient_id"] not in page.content()
+            # the page reloads itself: the wristband's session appears without a click
+            expect(page.locator(".patient")).to_contain_text(station["patient_id"],
+                                                             timeout=20_000)
+            page.get_by_role("link", name="Set consent, body site and side").click()
             page.get_by_label("Consent").select_option("teaching")
             page.get_by_label("Body site").select_option("hand")
-            page.get_by_label("Laterality").select_option("left")
+            page.get_by_label("Side").select_option("left")
             page.get_by_role("button", name="Set tags").click()
             expect(page.get_by_text("Session tags updated.")).to_be_visible()
             expect(page.locator("dd", has_text="teaching")).to_be_visible()
@@ -177,7 +180,9 @@ def test_nurse_reviews_tags_discards_and_admin_checks(station, tmp_path):
                 page.get_by_role("button", name="Press the capture button (demo)").click()
                 expect(page.get_by_text("Capture button pressed.")).to_be_visible()
                 time.sleep(0.3)  # let the station finish the capture before the next press
-            _reload_until(page, "<dd>2</dd>", base)  # two photos in this session
+            # two photos in this session, shown by the page's own refresh
+            expect(page.locator("dt:text('Photos this session') + dd")).to_have_text(
+                "2", timeout=20_000)
             _shot(page, "status")
 
             page.get_by_role("link", name="Review", exact=True).click()
@@ -198,22 +203,23 @@ def test_nurse_reviews_tags_discards_and_admin_checks(station, tmp_path):
             kept = page.url.rsplit("/", 1)[1]
             page.get_by_label("Body site").select_option("foot")
             page.get_by_label("Note").fill("Healing well; dressing changed.")
-            page.get_by_role("button", name="Save amendment").click()
+            page.get_by_role("button", name="Save correction").click()
             expect(page.get_by_text("sealed and queued")).to_be_visible()
             expect(page.locator("dd", has_text="foot")).to_be_visible()
             _shot(page, "capture")
 
             # -- discard the other one (never sent, so it is shredded)
-            page.get_by_role("link", name="← Review queue").click()
+            page.get_by_role("link", name="← All photos").click()
             page.locator("ul.thumbs a").nth(0).click()
             discarded = page.url.rsplit("/", 1)[1]
             page.get_by_label("Reason").select_option("poor_quality")
             page.get_by_label("I understand this cannot be undone").check()
-            page.get_by_role("button", name="Discard capture").click()
+            page.get_by_role("button", name="Discard photo").click()
             expect(page.get_by_text("discarded and shredded")).to_be_visible()
             expect(page.locator("ul.thumbs img")).to_have_count(1)
             page.get_by_role("button", name="Sign out").click()
             expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            expect(page.get_by_text("You are signed out.")).to_be_visible()
             page.goto(base + "review")  # signed out for real
             assert page.url.startswith(base + "login")
 
@@ -228,7 +234,7 @@ def test_nurse_reviews_tags_discards_and_admin_checks(station, tmp_path):
             expect(page.get_by_role("heading", name="Station status")).to_be_visible()
             page.get_by_role("link", name="Audit log").click()
             expect(page.get_by_text("Chain verified")).to_be_visible()
-            expect(page.get_by_text("capture.discarded").first).to_be_visible()
+            expect(page.locator("td code", has_text="capture.discarded")).to_be_visible()
             _shot(page, "audit")
             page.get_by_role("link", name="Users").click()
             expect(page.get_by_role("cell", name=NURSE, exact=True)).to_be_visible()
@@ -250,7 +256,7 @@ def test_nurse_reviews_tags_discards_and_admin_checks(station, tmp_path):
     log = station["paths"].audit_log.read_text()
     assert station["patient_id"] not in log
     for event in ("web.login", "web.session_tags", "web.demo_button", "capture.stored",
-                  "capture.viewed", "capture.amended", "capture.discarded", "web.logout",
+                  "capture.viewed", "review.queue_viewed", "capture.amended", "capture.discarded", "web.logout",
                   "web.audit_verified"):
         assert f'"event":"{event}"' in log, event
     if events:
