@@ -80,7 +80,7 @@ def audit_value(value: Any) -> Markup:
         return Markup(", ").join(audit_value(v) for v in value)
     text = str(value)
     if _UUID.fullmatch(text):
-        return Markup(f"{escape(text[:-8])}<strong>{escape(text[-8:])}</strong>")
+        return Markup("{}<strong>{}</strong>").format(text[:-8], text[-8:])
     return escape(text)
 
 

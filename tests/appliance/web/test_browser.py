@@ -256,8 +256,8 @@ def test_nurse_reviews_tags_discards_and_admin_checks(station, tmp_path):
     log = station["paths"].audit_log.read_text()
     assert station["patient_id"] not in log
     for event in ("web.login", "web.session_tags", "web.demo_button", "capture.stored",
-                  "capture.viewed", "review.queue_viewed", "capture.amended", "capture.discarded", "web.logout",
-                  "web.audit_verified"):
+                  "capture.viewed", "review.queue_viewed", "capture.amended",
+                  "capture.discarded", "web.logout", "web.audit_verified"):
         assert f'"event":"{event}"' in log, event
     if events:
         assert events.count("capture.stored") == 2

@@ -55,7 +55,8 @@ MEASURE = """() => {
     if (getComputedStyle(el).visibility === 'hidden') continue;
     if (r.width < 44 || r.height < 44) {
       const text = (el.innerText || el.value || el.name || el.id || '').trim().slice(0, 40);
-      small.push(`${el.tagName.toLowerCase()} "${text}" ${Math.round(r.width)}x${Math.round(r.height)}`);
+      const size = `${Math.round(r.width)}x${Math.round(r.height)}`;
+      small.push(`${el.tagName.toLowerCase()} "${text}" ${size}`);
     }
   }
   const wide = [];
@@ -64,7 +65,8 @@ MEASURE = """() => {
     if (r.width && r.right > root.clientWidth + 1 && getComputedStyle(el).position !== 'absolute')
       wide.push(`${el.tagName.toLowerCase()}.${el.className} right=${Math.round(r.right)}`);
   }
-  return {scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, small, wide: wide.slice(0, 5)};
+  return {scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, small,
+          wide: wide.slice(0, 5)};
 }"""
 
 
