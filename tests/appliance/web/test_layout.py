@@ -180,8 +180,11 @@ def test_every_page_fits_every_screen_with_large_enough_controls(ui):
                 page = context.new_page()
                 page.on("console", lambda m: csp.append(m.text)
                         if "Content Security Policy" in m.text else None)
-                page.goto(base + "/login")
-                _measure(page, problems, role, "laptop", "login")
+                for size, (width, height) in VIEWPORTS.items():
+                    page.set_viewport_size({"width": width, "height": height})
+                    page.goto(base + "/login")
+                    _measure(page, problems, role, size, "login")
+                page.set_viewport_size({"width": 1280, "height": 800})
                 page.get_by_label("User name").fill(user)
                 page.get_by_label("Password").fill(PASSWORDS[user])
                 page.get_by_role("button", name="Sign in").click()
