@@ -317,3 +317,13 @@ def test_the_patient_file_address_is_validated(tmp_path, value, ok):
     else:
         with pytest.raises(ConfigError, match="patient_file_url"):
             load_config(path, environ={})
+
+
+def test_error_pages_speak_plainly(rig):
+    browser = rig.client()
+    browser.login("nina")
+    response = browser.get("/admin/users")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 403
+    assert "<h1>Not allowed for your role</h1>" in html and "Error 403 (Forbidden)" in html
+    assert 'class="button secondary" href="/"' in html
