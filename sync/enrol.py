@@ -26,6 +26,7 @@ from .client import ReceiverClient, ReceiverUnavailable
 from .pinning import PinMismatch
 from .protocol import station_id_for
 from .provisioning import Bundle, ProvisioningError
+from .strictparse import ParseError, loads_json, shown
 
 AuditSink = Callable[[str, dict[str, Any]], None]
 
@@ -81,14 +82,30 @@ def enrol(
             continue
         finally:
             client.close()
+        answer = _answer(response.body)
         if response.status != 200:
-            detail = response.json().get("detail") or response.error or str(response.status)
-            raise EnrolError(f"the receiver refused enrolment: {detail}")
-        return _result(response.json(), station_id, bundle)
+            detail = answer.get("detail") or answer.get("error") or str(response.status)
+            raise EnrolError(f"the receiver refused enrolment: {_printable(detail)}")
+        return _result(answer, station_id, bundle)
     if not addresses:
         raise EnrolError(f"no receiver named {bundle.receiver_name!r} (or with the "
                          "provisioned pin) was found on the network")
     raise EnrolError("could not enrol: " + "; ".join(problems))
+
+
+def _answer(body: bytes) -> dict[str, Any]:
+    """The receiver's JSON answer, strictly parsed; {} for anything that is not an object."""
+    try:
+        data = loads_json(body)
+    except ParseError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _printable(value: object) -> str:
+    """A receiver's short message, as text that cannot drive a terminal."""
+    text = value if isinstance(value, str) else str(value)[:40]
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:200])
 
 
 def _sha256(data: bytes) -> str:
@@ -106,7 +123,7 @@ def _result(data: dict[str, Any], station_id: str, bundle: Bundle) -> EnrolResul
     if returned_id != station_id or len(practice) != 32 or len(receipt) != 32:
         raise EnrolError("the receiver's enrolment answer does not fit this station")
     if status not in ("approved", "pending", "revoked"):
-        raise EnrolError(f"unexpected station status {status!r}")
+        raise EnrolError(f"unexpected station status {shown(status)}")
     if status == "revoked":
         raise EnrolError("this station's key is revoked at the receiver; ask the practice "
                          "admin to run `capture-receiver stations approve " + station_id + "`")
