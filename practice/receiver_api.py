@@ -61,6 +61,7 @@ from .filing import apply_amendment, file_capture
 from .forwarding.queue import ForwardQueue
 from .intake import OpenedToFiles, open_to_files
 from .keys import ReceiverKeys
+from .leftovers import remove_leftover_temps
 from .patientfile import PatientIndex
 from .store import Item, ReceiverStore, TokenError, utc_now
 
@@ -112,6 +113,7 @@ class ReceiverApp:
             directory.mkdir(mode=0o750, parents=True, exist_ok=True)
         for leftover in self.incoming.iterdir():  # partial uploads from before a crash
             leftover.unlink(missing_ok=True)
+        remove_leftover_temps(self.data_dir)  # half-written files of a killed server
         self._file_lock = threading.Lock()
         self._verifier = RequestVerifier(self._station_key)
 
