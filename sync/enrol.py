@@ -12,7 +12,6 @@ matches; nothing is sent to an address whose key does not.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable
@@ -96,7 +95,7 @@ def enrol(
 def _answer(body: bytes) -> dict[str, Any]:
     """The receiver's JSON answer, strictly parsed; {} for anything that is not an object."""
     try:
-        data = loads_json(body)
+        data = loads_json(body, floats=True)
     except ParseError:
         return {}
     return data if isinstance(data, dict) else {}
@@ -118,7 +117,7 @@ def _result(data: dict[str, Any], station_id: str, bundle: Bundle) -> EnrolResul
         receipt = base64.b64decode(data["receipt_public_key"], validate=True)
         status = data["status"]
         returned_id = data["station_id"]
-    except (KeyError, TypeError, binascii.Error):
+    except (KeyError, TypeError, ValueError):  # binascii.Error is a ValueError
         raise EnrolError("the receiver's enrolment answer is malformed") from None
     if returned_id != station_id or len(practice) != 32 or len(receipt) != 32:
         raise EnrolError("the receiver's enrolment answer does not fit this station")
