@@ -89,3 +89,9 @@ def test_any_value_for_any_key_is_accepted_or_a_config_error(tmp_path_factory, w
     got = cfg.as_dict()[section][key]
     if setting.kind is float:  # whatever was accepted is a finite number within bounds
         assert setting.min <= got <= setting.max
+
+
+def test_a_huge_integer_from_the_environment_is_refused_briefly(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_text(tmp_path, "", {"CAPTURE_STATION_VAULT_RESERVE_MB": "9" * 5000})
+    assert "[vault] reserve_mb" in str(caught.value) and "9" * 100 not in str(caught.value)

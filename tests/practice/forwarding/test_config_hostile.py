@@ -9,14 +9,15 @@ from hypothesis import strategies as st
 from practice.forwarding.config import ForwardingConfigError, load_config
 from tests.hostile import HOSTILE_TOML_VALUES, toml_values
 
+#: A minimal valid file (destination first, so a value set at the top lands in it).
 BASE = """
-[retry]
-initial_s = 1
-max_s = 60
 [[destination]]
-name = "pacs"
+url = "https://archive.example/dicom-web"
 kind = "dicomweb"
-url = "https://pacs.example/dicom-web"
+name = "archive"
+[retry]
+max_s = 120
+initial_s = 5
 """
 #: (section line, key) places a value can go.
 PLACES = [("", "institution"), ("[retry]", "initial_s"), ("[retry]", "max_s"),
