@@ -150,7 +150,8 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "led_green_pin": S(int, 23, "BCM pin of the RGB LED's green leg.", check=_pin_check),
         "led_blue_pin": S(int, 24, "BCM pin of the RGB LED's blue leg.", check=_pin_check),
         "led_active_high": S(bool, True, "False for a common-anode LED."),
-        "buzzer": S(bool, False, "A buzzer is fitted."),
+        "buzzer": S(bool, True, "Sound the buzzer on buzzer_pin (the README's wiring); false "
+                    "where none is fitted or to silence it."),
         "buzzer_pin": S(int, 18, "BCM pin of the buzzer.", check=_pin_check),
     },
     "barcode": {
