@@ -211,3 +211,35 @@ def render_table() -> str:
         rows.append(f"| `{name}` | {spec.family} | {describe_light(p)} | "
                     f"{COLOUR_NAMES[p.color]} | {describe_sound(p)} | {spec.meaning} |")
     return render_families() + "\n\n" + "\n".join(rows)
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One line of the printed legend card: a representative pattern and short words."""
+
+    pattern: Pattern
+    meaning: str
+    sound: str
+
+
+def legend_entries() -> list[LegendEntry]:
+    """What the legend card shows, from the table: the steady states, one line per family,
+    and one per thing-to-show of the refusals a nurse fixes herself."""
+    entries = [LegendEntry(s.pattern, s.meaning, "") for s in SIGNALS.values()
+               if s.outcome == "state" and not s.pattern.is_dark]
+    accepted = next(s for s in SIGNALS.values() if s.family == "accepted")
+    entries.append(LegendEntry(accepted.pattern, "ACCEPTED: carry on (colour says what)",
+                               FAMILIES["accepted"].sound))
+    by_count: dict[int, SignalSpec] = {}
+    for spec in SIGNALS.values():
+        if spec.family == "fix":
+            by_count.setdefault(len(spec.pattern.lit_seconds()), spec)
+    for count, spec in sorted(by_count.items()):
+        entries.append(LegendEntry(spec.pattern, f"REFUSED: {spec.action}",
+                                   "one long beep" if count == 1 else f"{count} long beeps"))
+    refused = next(s for s in SIGNALS.values() if s.family == "refused")
+    entries.append(LegendEntry(refused.pattern, "REFUSED: not accepted, try again",
+                               FAMILIES["refused"].sound))
+    entries.append(LegendEntry(pattern_for(HEALTH_SIGNALS[0], steady=True),
+                               "STATION FAULT: see the status page", "silent, until fixed"))
+    return entries
