@@ -183,7 +183,8 @@ def describe_light(p: Pattern) -> str:
         return "steady"
     lit = p.lit_seconds()
     if p.repeat is None:
-        return "repeating: " + ", ".join(f"{s:g}s" for s in lit) + f" lit every {sum(p.rhythm):g}s"
+        flashes = f"{len(lit)} x {lit[0]:g}s" if len(lit) > 1 else f"{lit[0]:g}s"
+        return f"repeating: {flashes} lit every {sum(p.rhythm):g}s"
     if len(lit) == 1:
         return f"{lit[0]:g}s on"
     return f"{len(lit)} x {lit[0]:g}s on / {p.rhythm[1]:g}s off"
