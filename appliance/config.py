@@ -460,4 +460,6 @@ def _cross_checks(merged: dict[str, dict[str, Any]], problems: list[str]) -> Non
     if gpio["buzzer"]:
         used.append(gpio["buzzer_pin"])
     if len(set(used)) != len(used):
-        problems.append(f"[gpio] the button, LED and buzzer pins must differ (got {used})")
+        hint = ("; set buzzer = false if no buzzer is fitted"
+                if gpio["buzzer"] and used.count(gpio["buzzer_pin"]) > 1 else "")
+        problems.append(f"[gpio] the button, LED and buzzer pins must differ (got {used}){hint}")

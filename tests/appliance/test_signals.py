@@ -158,3 +158,14 @@ def test_the_buzzer_is_on_by_default_when_one_is_fitted(tmp_path, toml, sounds):
             assert light.has_buzzer is sounds
     finally:
         factory.reset()
+
+
+def test_a_pin_shared_with_the_default_buzzer_says_how_to_go_without_one(tmp_path):
+    from appliance.config import ConfigError, load_config
+
+    path = tmp_path / "station.toml"
+    path.write_text("[gpio]\nled_pin = 18\n")
+    with pytest.raises(ConfigError, match="set buzzer = false if no buzzer is fitted"):
+        load_config(path, environ={})
+    path.write_text("[gpio]\nled_pin = 18\nbuzzer = false\n")
+    assert load_config(path, environ={}).gpio.led_pin == 18
