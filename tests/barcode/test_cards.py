@@ -211,7 +211,7 @@ def test_body_sites_beyond_latin1_print_with_or_without_a_unicode_font(
     """DejaVu (bootstrap installs it) prints any site; without it the PDF core font prints
     what Latin-1 can hold and the barcode still carries the exact site."""
     if not unicode_font:
-        monkeypatch.setattr("barcode.sheet.FONT_DIRS", ())
+        monkeypatch.setattr("barcode.drawing.FONT_DIRS", ())
     sites = ["Fuß", "локоть"]
     data, pages = render_sheet(".pdf", [Command("site", s) for s in sites])
     out = tmp_path / "sites.pdf"
