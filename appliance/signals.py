@@ -223,9 +223,10 @@ class LegendEntry:
     sound: str
 
 
-def legend_entries() -> list[LegendEntry]:
+def legend_entries(leave_out: frozenset[str] = frozenset()) -> list[LegendEntry]:
     """What the legend card shows, from the table: the steady states, one line per family,
-    and one per thing-to-show of the refusals a nurse fixes herself."""
+    and one per thing-to-show of the refusals a nurse fixes herself, except the signals in
+    ``leave_out`` (those this station never shows)."""
     entries = [LegendEntry(s.pattern, s.meaning, "") for s in SIGNALS.values()
                if s.outcome == "state" and not s.pattern.is_dark]
     accepted = next(s for s in SIGNALS.values() if s.family == "accepted")
@@ -233,7 +234,7 @@ def legend_entries() -> list[LegendEntry]:
                                FAMILIES["accepted"].sound))
     by_count: dict[int, SignalSpec] = {}
     for spec in SIGNALS.values():
-        if spec.family == "fix":
+        if spec.family == "fix" and spec.pattern.name not in leave_out:
             by_count.setdefault(len(spec.pattern.lit_seconds()), spec)
     for count, spec in sorted(by_count.items()):
         entries.append(LegendEntry(spec.pattern, f"REFUSED: {spec.action}",

@@ -52,12 +52,14 @@ def station_commands(cfg: Config) -> list[Command]:
             or c.kind != "consent"]
 
 
-def signal_legend() -> Legend:
-    """The legend card's rows, from the signal table."""
+def signal_legend(cfg: Config) -> Legend:
+    """The legend card's rows, from the signal table; "show your badge" only where the
+    station asks for an operator."""
+    never = frozenset() if cfg.workflow.require_operator else frozenset({"no_operator"})
     rows = tuple(
         LegendRow(tuple(e.pattern.timeline()), tuple(255 * c for c in e.pattern.color),
                   e.pattern.repeat is None, e.meaning, e.sound)
-        for e in legend_entries())
+        for e in legend_entries(never))
     return Legend(rows, note="A single LED shows the same rhythm; an RGB LED adds the colour.")
 
 
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"capture-station cards: warning: only zxing-cpp reads {args.symbology}; "
               f"[barcode] backends does not list it", file=sys.stderr)
     commands = station_commands(cfg)
-    legend = None if args.no_legend else signal_legend()
+    legend = None if args.no_legend else signal_legend(cfg)
     try:
         data, pages = render_sheet(args.out.suffix, commands, args.symbology, args.paper, legend)
         write_durably(args.out, data, mode=0o644)

@@ -92,7 +92,8 @@ def test_cards_pdf_barcodes_are_read_back_and_its_labels_are_text(tmp_path, caps
 
 def test_the_legend_card_says_what_each_light_and_beep_means(tmp_path):
     out = tmp_path / "cards.pdf"
-    assert main(["cards", "--config", str(station_config(tmp_path)), "--out", str(out)]) == 0
+    cfg = station_config(tmp_path, "require_operator = true\n")
+    assert main(["cards", "--config", str(cfg), "--out", str(out)]) == 0
     text = " ".join(pdf_text(out).split())  # wrapped lines joined again
     assert "WHAT THE LIGHT SAYS" in text
     for spec in SIGNALS.values():
@@ -100,6 +101,13 @@ def test_the_legend_card_says_what_each_light_and_beep_means(tmp_path):
             assert f"REFUSED: {spec.action}" in text
     assert "ACCEPTED" in text and "short chirps" in text and "long beep" in text
     assert SIGNALS["idle"].meaning in text
+    # A station that never asks for a badge leaves that line out.
+    plain = tmp_path / "plain.pdf"
+    cfg = station_config(tmp_path, "require_operator = false\n")
+    assert main(["cards", "--config", str(cfg), "--out", str(plain)]) == 0
+    plain_text = " ".join(pdf_text(plain).split())
+    assert SIGNALS["no_operator"].action not in plain_text
+    assert SIGNALS["no_consent"].action in plain_text
     # Without the legend, only the command cards.
     bare = tmp_path / "bare.pdf"
     assert main(["cards", "--config", str(station_config(tmp_path)), "--out", str(bare),
