@@ -157,7 +157,8 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "led_green_pin": S(int, 23, "BCM pin of the RGB LED's green leg.", check=_pin_check),
         "led_blue_pin": S(int, 24, "BCM pin of the RGB LED's blue leg.", check=_pin_check),
         "led_active_high": S(bool, True, "False for a common-anode LED."),
-        "buzzer": S(bool, False, "A buzzer is fitted."),
+        "buzzer": S(bool, True, "Sound the buzzer on buzzer_pin (the README's wiring); false "
+                    "where none is fitted or to silence it."),
         "buzzer_pin": S(int, 18, "BCM pin of the buzzer.", check=_pin_check),
     },
     "barcode": {
@@ -472,4 +473,6 @@ def _cross_checks(merged: dict[str, dict[str, Any]], problems: list[str]) -> Non
     if gpio["buzzer"]:
         used.append(gpio["buzzer_pin"])
     if len(set(used)) != len(used):
-        problems.append(f"[gpio] the button, LED and buzzer pins must differ (got {used})")
+        hint = ("; set buzzer = false if no buzzer is fitted"
+                if gpio["buzzer"] and used.count(gpio["buzzer_pin"]) > 1 else "")
+        problems.append(f"[gpio] the button, LED and buzzer pins must differ (got {used}){hint}")
