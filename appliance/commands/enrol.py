@@ -40,13 +40,14 @@ def _address(value: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_receiver_options(parser: argparse.ArgumentParser) -> None:
-    """``--address`` and ``--wait``: how ``enrol`` and ``provision`` find the receiver."""
+def add_receiver_options(parser: argparse.ArgumentParser, wait: float = 15.0) -> None:
+    """``--address`` and ``--wait``: how ``enrol``, ``provision`` and ``doctor`` find the
+    receiver."""
     parser.add_argument("--address", metavar="HOST:PORT", type=_address, action="append",
                         default=None, help="try this receiver address ([IPv6]:PORT for IPv6) "
                         "instead of mDNS (repeatable; the pin is still checked)")
-    parser.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",
-                        help="how long to browse mDNS for the receiver (default 15)")
+    parser.add_argument("--wait", type=float, default=wait, metavar="SECONDS",
+                        help=f"how long to browse mDNS for the receiver (default {wait:g})")
 
 
 def run(args: argparse.Namespace) -> int:
