@@ -32,6 +32,7 @@ from typing import Any
 from barcode.commands import Command
 from barcode.gs1 import with_check_digit
 from capture.fake import FakeCamera, Scene, Symbol
+from websecurity.usercli import generate_password
 
 from ..config import load_config
 from ..sample_config import toml_value
@@ -219,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         with assembly:
             if smoke:
                 return _smoke(assembly, camera, factory, receiver, started)
-            password = secrets.token_urlsafe(12)
+            password = generate_password()
             accounts = open_accounts(assembly.paths)
             if accounts.get("demo-admin") is None:
                 accounts.add("demo-admin", "admin", password=password)
@@ -251,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
 def _practice_login(receiver_dir: Path) -> str:
     """A practice UI admin for the demo, with a fresh password each run (no default account:
     the demo makes one, as IT would with ``capture-receiver user add``)."""
-    password = secrets.token_urlsafe(12)
+    password = generate_password()
     listed = _cli("user", "--data-dir", str(receiver_dir), "list").stdout
     action = ("passwd",) if PRACTICE_USER in listed.split() else ("add", "--role", "admin")
     _cli("user", "--data-dir", str(receiver_dir), action[0], PRACTICE_USER, *action[1:],
