@@ -288,16 +288,15 @@ def check_receiver(cfg: Config, enrolment: Enrolment | None,
             _handshake(host, port, enrolment.receiver_pin, probe.timeout)
         except PinMismatch as exc:
             return Check("receiver", FAIL,
-                         f"{how}: {host}:{port}; TLS handshake ok; pin MISMATCH: the server "
-                         f"shows key {exc.seen[:16]}..., not the provisioned pin "
-                         f"{enrolment.receiver_pin[:16]}...",
+                         f"{how}: {host}:{port}; TLS handshake ok; pin MISMATCH: the server's "
+                         f"key is {exc.seen}, the provisioned pin {enrolment.receiver_pin}",
                          "a rogue or re-keyed receiver; compare with `capture-receiver init`'s "
                          "pin, or re-provision the station")
         except (OSError, ssl.SSLError) as exc:
             problems.append(f"{host}:{port}: {exc}")
             continue
         return Check("receiver", OK, f"{how}: {host}:{port}; TLS handshake ok; pin matches "
-                     f"({name!r})")
+                     f"({name!r}, {enrolment.receiver_pin})")
     return Check("receiver", WARN, f"{how}: found, but no TLS connection: "
                  + "; ".join(problems), "is the receiver running and the port open?")
 
