@@ -14,7 +14,7 @@ import hashlib
 import re
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_SEPARATED = re.compile(r"[0-9a-f]{2}([: ][0-9a-f]{2}){31}")
+_SEPARATORS = re.compile(r"[:\s]")
 
 
 def sha256_fingerprint(data: bytes) -> str:
@@ -25,11 +25,9 @@ def sha256_fingerprint(data: bytes) -> str:
 def parse_fingerprint(text: str) -> str:
     """A typed fingerprint in the one form; ``ValueError`` if it is not a SHA-256 one.
 
-    Accepts 64 hex digits in either case, or 32 pairs separated by colons or by spaces."""
-    value = text.strip().lower() if isinstance(text, str) else ""
+    Accepts 64 hex digits in either case, with or without colons or spaces between them."""
+    value = _SEPARATORS.sub("", text).lower() if isinstance(text, str) else ""
     if _HEX64.fullmatch(value):
         return value
-    if _SEPARATED.fullmatch(value):
-        return value.replace(":", "").replace(" ", "")
-    raise ValueError("a SHA-256 fingerprint is 64 hex digits (or 32 pairs separated by "
-                     "colons or spaces)")
+    raise ValueError("a SHA-256 fingerprint is 64 hex digits (colons or spaces between "
+                     "them are allowed)")
