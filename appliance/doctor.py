@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sync.durable import remove_durably, write_durably
+from sync.terminal import printable
 
 from .config import Config
 from .enrolment import Enrolment, load_enrolment
@@ -215,8 +216,8 @@ def check_enrolment(cfg: Config) -> Check:
     if enrolment is None:
         return Check("enrolment", FAIL, "station not enrolled: captures are refused",
                      "capture-station enrol --provision FILE (or drop the provisioning file)")
-    return Check("enrolment", OK, f"enrolled with {enrolment.receiver_name or 'receiver'} "
-                 f"as station {enrolment.station_id}")
+    receiver = printable(enrolment.receiver_name or "receiver")
+    return Check("enrolment", OK, f"enrolled with {receiver} as station {enrolment.station_id}")
 
 
 def check_web_tls(cfg: Config) -> Check:

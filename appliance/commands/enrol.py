@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 
 from sync.address import AddressError, parse_address
+from sync.terminal import printable
 
 from ..enrolment import enrolment_from_result, save_enrolment
 from ..paths import StatePaths
@@ -74,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
     note = "" if result.status == "approved" else (
         " -- pending: captures queue until the practice admin runs `capture-receiver "
         f"stations approve {result.station_id}`")
-    print(f"enrolled as {result.station_id} with receiver {result.receiver_name}{note}")
+    print(f"enrolled as {result.station_id} with receiver {printable(result.receiver_name)}"
+          f"{note}")
     return 0
