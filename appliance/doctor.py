@@ -191,8 +191,9 @@ def check_state_dir(cfg: Config) -> Check:
         write_durably(probe, b"x", replace=False)
         remove_durably(probe)
     except OSError as exc:
-        owner, me = _state_owner(root), _user_name(os.geteuid())
-        fix = (run_as_advice(cfg, owner) if isinstance(exc, PermissionError) and owner != me
+        owner = _state_owner(root) if root.is_dir() else ""
+        fix = (run_as_advice(cfg, owner) if isinstance(exc, PermissionError) and owner
+               and owner != _user_name(os.geteuid())
                else "create it for the station user, or set [station] state_dir")
         return Check("state_dir", FAIL, f"{root} is not writable ({exc.strerror})", fix)
     return Check("state_dir", OK, f"{root} writable")

@@ -90,6 +90,22 @@ def test_doctor_as_another_user_says_it_cannot_read_the_state_and_how_to_run_it(
     assert "NOT ready: state_dir" in result.stdout
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs another user to own the directory")
+def test_doctor_readable_but_not_writable_state_names_its_owner(tmp_path):
+    cfg = station_config(tmp_path)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    os.chown(state, 65534, 65534)
+    result = subprocess.run(
+        ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", sys.executable,
+         "-m", "appliance.cli", "doctor", "--config", str(cfg), "--offline"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "is not writable" in result.stdout
+    assert f"sudo -u nobody capture-station doctor --config {cfg}" in result.stdout
+
+
 def test_doctor_unreadable_config_says_how_to_run_it(tmp_path):
     cfg = station_config(tmp_path)
     cfg.chmod(0o600)
