@@ -17,6 +17,7 @@ import os
 import pwd
 import shutil
 import ssl
+import sys
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
@@ -153,10 +154,17 @@ def _state_owner(root: Path) -> str:
         return SERVICE_USER
 
 
+def program_path() -> str:
+    """How this program was started, as a command another user can run: the script's full
+    path (sudo's PATH rarely has the venv's bin/), else its name."""
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return str(started.absolute()) if started.name == "capture-station" else "capture-station"
+
+
 def run_as_advice(cfg: Config, owner: str) -> str:
     """The command that runs the doctor as ``owner``, with this config (when not default)."""
     config = "" if cfg.source.startswith("defaults") else f" --config {cfg.source}"
-    return f"run it as the station's user: sudo -u {owner} capture-station doctor{config}"
+    return f"run it as the station's user: sudo -u {owner} {program_path()} doctor{config}"
 
 
 def check_state_access(cfg: Config) -> Check | None:

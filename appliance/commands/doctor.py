@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         if any("Permission denied" in p for p in exc.problems):
             raise CommandError(
                 f"cannot read the station config {exc.source} as this user; run it as the "
-                f"station's user: sudo -u {doctor.SERVICE_USER} capture-station doctor",
+                f"station's user: sudo -u {doctor.SERVICE_USER} {doctor.program_path()} doctor",
                 exit_code=2) from None
         raise
     probe = doctor.ReceiverProbe(addresses=tuple(args.address or ()), wait=args.wait)
