@@ -134,8 +134,10 @@ def check_config(text: str, environ: Mapping[str, str] | None = None) -> Config:
             return load_config(candidate, environ=environ or {}, required=True)
         except ConfigError as exc:
             problems = "\n".join(f"  - {p}" for p in exc.problems)
-            raise ProvisioningError("the bundle's settings do not make a valid station config:"
-                                    f"\n{problems}") from None
+            what = ("the station config is not valid with this environment's "
+                    "CAPTURE_STATION_* variables" if environ else
+                    "the bundle's settings do not make a valid station config")
+            raise ProvisioningError(f"{what}:\n{problems}") from None
 
 
 def _add_admin(store: Accounts, bundle: Bundle) -> None:

@@ -365,3 +365,20 @@ def test_failed_provision_into_a_new_config_leaves_nothing(tmp_path, receiver, c
     assert not new_config.exists()
     assert not (tmp_path / "fresh").exists()  # no identity.pem, no directories
     assert station.file.read_bytes() == kept
+
+
+def test_an_environment_variable_that_breaks_the_config_is_named(tmp_path, receiver, capsys,
+                                                                 monkeypatch):
+    station = Station(tmp_path / "station")
+    kept = station.drop(make_bundle(receiver))
+    bad = {"CAPTURE_STATION_VAULT_RESERVE_MB": "lots"}
+    with pytest.raises(fmt.ProvisioningError) as info:
+        prov.apply_bundle(fmt.read_toml(station.file), station.config,
+                          locate=prov.mdns_locate(5), environ=bad)
+    assert "not valid with this environment's CAPTURE_STATION_* variables" in str(info.value)
+    assert "environment variable CAPTURE_STATION_VAULT_RESERVE_MB" in str(info.value)
+    monkeypatch.setenv(*next(iter(bad.items())))
+    code, out = station.provision(capsys=capsys)  # the command says so before it starts
+    assert code == 2 and "environment variable CAPTURE_STATION_VAULT_RESERVE_MB" in out
+    station.assert_untouched(kept)
+    assert registered(receiver) == []
