@@ -299,8 +299,9 @@ def _suggest(word: str, options: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _check_value(section: str, key: str, value: Any, setting: Setting) -> str | None:
-    where = f"[{section}] {key}"
+def _check_value(section: str, key: str, value: Any, setting: Setting,
+                 where: str | None = None) -> str | None:
+    where = where or f"[{section}] {key}"
     allowed = setting.describe()
     if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
         try:
@@ -412,7 +413,14 @@ def _env_overrides(environ: Mapping[str, str], problems: list[str]) -> dict[str,
         if setting.check is _local_formats_check:
             problems.append(f"environment {name}: [{section}] {key} can only be set in the file")
             continue
-        overrides.setdefault(section, {})[key] = _parse_env_value(raw, setting)
+        value = _parse_env_value(raw, setting)
+        # Checked here, so a bad value names the variable, not a file line that does not exist
+        reason = _check_value(section, key, value, setting,
+                              where=f"environment variable {name} (for [{section}] {key})")
+        if reason:
+            problems.append(reason)
+            continue
+        overrides.setdefault(section, {})[key] = value
     return overrides
 
 
@@ -450,8 +458,11 @@ def load_config(
         raise ConfigError(["file not found"], source)
     else:
         source = f"defaults ({path} absent)"
+    file_problems = len(problems)
     for section, values in _env_overrides(environ, problems).items():
         _merge_section(merged, section, values, problems)
+    if len(problems) > file_problems:
+        source += " and the environment"
     _cross_checks(merged, problems)
     if problems:
         raise ConfigError(problems, source)

@@ -110,6 +110,16 @@ class Station:
     version: str | None = None
 
 
+@dataclass(frozen=True)
+class IssuedToken:
+    """An enrolment token not yet used (its secret is not kept, only this)."""
+
+    room: str
+    created_at: str
+    expires_at: float  # Unix time
+    require_approval: bool
+
+
 STATION_COLUMNS = ("station_id, public_key, name, room, status, enrolled_at, changed_at, "
                    "last_seen, last_delivery, queue_depth, version")
 #: Columns added after the first release, with their types (added to older databases).
@@ -168,6 +178,17 @@ class ReceiverStore:
                 (token_hash(token), room, utc_now(), expires, int(require_approval)),
             )
         return token, expires
+
+    def issued_tokens(self) -> list[IssuedToken]:
+        """Tokens not used yet and not expired, oldest first (what `stations list` shows: a
+        station that has yet to enrol)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT room, created_at, expires_at, require_approval FROM tokens "
+                "WHERE used_at IS NULL AND expires_at >= ? ORDER BY created_at",
+                (time.time(),)).fetchall()
+        return [IssuedToken(room, created, expires, bool(approval))
+                for room, created, expires, approval in rows]
 
     def redeem_token(self, token: str, station_id: str, public_key: bytes, name: str) -> Station:
         """Use ``token`` once to register (or re-register) a station; raise TokenError."""

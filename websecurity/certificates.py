@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from sync.durable import write_durably
+from sync.fingerprints import sha256_fingerprint
 
 #: The whole lifetime, notBefore to notAfter (825 days is the most browsers accept).
 VALIDITY = dt.timedelta(days=825)
@@ -48,8 +49,9 @@ class TlsCertificate:
 
     cert_path: Path
     key_path: Path
-    fingerprint: str  # SHA-256 of the certificate (DER), colon-separated upper-case hex
-    spki_sha256_b64: str  # base64 SHA-256 of the public key (SPKI), as browsers pin it
+    fingerprint: str  # SHA-256 of the certificate (DER), in the one form (sync.fingerprints)
+    spki_sha256: str  # SHA-256 of the public key (SPKI), in the same form
+    spki_sha256_b64: str  # the same digest in base64: only for Chromium's SPKI-list flag
     not_after: dt.datetime
 
     def __iter__(self) -> Iterator[object]:
@@ -58,9 +60,10 @@ class TlsCertificate:
 
 
 def format_fingerprint(der: bytes) -> str:
-    """SHA-256 of a DER certificate as browsers show it: ``AB:CD:...`` (95 characters)."""
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    """SHA-256 of a DER certificate in the one form of every fingerprint and pin (64
+    lower-case hex digits, :func:`sync.fingerprints.sha256_fingerprint`); a browser shows the
+    same digits in upper-case pairs."""
+    return sha256_fingerprint(der)
 
 
 def _spki(public_key: ec.EllipticCurvePublicKey | object) -> bytes:
@@ -73,6 +76,7 @@ def _describe(cert: x509.Certificate, cert_path: Path, key_path: Path) -> TlsCer
         cert_path=cert_path,
         key_path=key_path,
         fingerprint=format_fingerprint(cert.public_bytes(serialization.Encoding.DER)),
+        spki_sha256=sha256_fingerprint(_spki(cert.public_key())),
         spki_sha256_b64=base64.b64encode(hashlib.sha256(_spki(cert.public_key())).digest())
         .decode(),
         not_after=cert.not_valid_after_utc,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from sync.fingerprints import parse_fingerprint
 from sync.strictparse import ParseError, loads_toml
 
 from ..errors import PracticeError
@@ -23,7 +24,6 @@ from ..errors import PracticeError
 CONFIG_NAME = "forwarding.toml"
 KINDS = ("dicomweb", "fhir")
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-_PIN_RE = re.compile(r"[0-9a-f]{64}")
 _TOP_KEYS = {"institution", "manufacturer", "retry", "destination"}
 _RETRY_KEYS = {"initial_s", "max_s"}
 _DEST_KEYS = {"name", "kind", "url", "failover_urls", "username", "password_file",
@@ -176,10 +176,10 @@ def _destination(base: Path, index: int, raw: object, seen: set[str]) -> Destina
         raise ForwardingConfigError(f"{where}: client_cert and client_key go together")
     if "pinned_sha256" in raw:
         pin = _string(f"{where}: pinned_sha256", raw["pinned_sha256"], 95)
-        pin = pin.replace(":", "").lower()
-        if not _PIN_RE.fullmatch(pin):
-            raise ForwardingConfigError(f"{where}: pinned_sha256 must be 64 hex digits")
-        opts["pinned_sha256"] = pin
+        try:
+            opts["pinned_sha256"] = parse_fingerprint(pin)
+        except ValueError as exc:
+            raise ForwardingConfigError(f"{where}: pinned_sha256: {exc}") from None
     https = url.startswith("https://")
     if not https and ({"ca_file", "pinned_sha256", "client_cert"} & set(opts)):
         raise ForwardingConfigError(f"{where}: TLS settings need an https:// url")
