@@ -51,6 +51,32 @@ def image(item_id: str):
     return _send(cap.file_path, cap.kind)
 
 
+@bp.get("/captures/<item_id>/pdf")
+@requires("clinician")
+def pdf(item_id: str):
+    """A document's PDF, to read in the browser: recorded like viewing a photo."""
+    cap = item_or_404(item_id).capture
+    if cap.kind != "document":
+        abort(404)
+    ctx().record("document.opened", user=current_user(), capture_id=cap.item_id,
+                 patient_ref=ref_of(cap), state=cap.state)
+    return _send(cap.file_path, cap.kind)
+
+
+@bp.get("/captures/<item_id>/pages/<int:number>")
+@requires("clinician")
+def page(item_id: str, number: int):
+    """One page thumbnail of a document (rendered when it was filed)."""
+    c = ctx()
+    cap = item_or_404(item_id).capture
+    if not 1 <= number <= len(cap.page_thumb_paths):
+        abort(404)
+    if not c.grants.granted(session_key(), cap.item_id):
+        c.record("document.page_viewed", user=current_user(), capture_id=cap.item_id,
+                 patient_ref=ref_of(cap), state=cap.state, page=number)
+    return _send(cap.page_thumb_paths[number - 1], "thumb")
+
+
 @bp.get("/captures/<item_id>/thumb")
 @requires("clinician")
 def thumb(item_id: str):
