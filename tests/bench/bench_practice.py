@@ -36,13 +36,19 @@ def _vm_hwm_mb(pid: int) -> float:
 
 
 def _seal_file(path: Path, keys, station, image_len: int) -> tuple[str, int]:
-    """Seal a capture with an ``image_len``-byte image (pieces of one random block, never
-    joined) straight to ``path``; (capture id, file size)."""
+    """Seal a capture with an ``image_len``-byte image straight to ``path``; (capture id, file
+    size). The image is a real JPEG (the practice refuses anything else) followed, after its
+    end marker, by pieces of one random block (never joined) up to the length: decoders stop
+    at the end marker, as with the secondary images some cameras append."""
     from sync.envelope import seal_to
-    from tests.sync.helpers import METADATA, PREVIEW, uuid7
+    from tests.sync.helpers import METADATA, PREVIEW, noise_jpeg, uuid7
 
     block = os.urandom(BLOCK)
-    pieces = [block] * (image_len // BLOCK) + [block[: image_len % BLOCK]]
+    head = noise_jpeg((640, 480), quality=90)
+    if image_len < len(head):
+        head = b""
+    rest = image_len - len(head)
+    pieces = [head, *[block] * (rest // BLOCK), block[: rest % BLOCK]]
     capture_id = uuid7()
     metadata = {**METADATA, "station_id": station.station_id, "capture_id": capture_id}
     with open(path, "wb") as out:
