@@ -9,20 +9,11 @@ import json
 
 import pytest
 
-from sync.client import ReceiverClient
-from sync.protocol import item_path
 from tests.sync.helpers import new_station, seal_amendment, seal_capture
 
 from .documents import seal_document, station_pdf
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
-
-
-def _put(receiver, station, kind, item_id, sealed):
-    with ReceiverClient("127.0.0.1", receiver.port, receiver.pin, station.key,
-                        station.station_id, timeout=10) as client:
-        return client.request("PUT", item_path(kind, item_id), body=sealed,
-                              sha256_hex=hashlib.sha256(sealed).hexdigest())
 
 
 def test_a_sealed_document_is_filed_with_pages_and_linked_and_retracted(receiver):
@@ -31,10 +22,10 @@ def test_a_sealed_document_is_filed_with_pages_and_linked_and_retracted(receiver
     pdf = station_pdf()
     doc_id, sealed = seal_document(receiver.keys.practice_public, station, pdf,
                                    session_id="sess-9")
-    assert _put(receiver, station, "document", doc_id, sealed).status == 201
+    assert receiver.put(station, "document", doc_id, sealed).status == 201
     capture_id, sealed, _ = seal_capture(receiver.keys, station, session_id="sess-9",
                                          consent_form=doc_id)
-    assert _put(receiver, station, "capture", capture_id, sealed).status == 201
+    assert receiver.put(station, "capture", capture_id, sealed).status == 201
 
     folder = receiver.data_dir / "inbox" / "GSRN-8018" / "000123456"
     stem = f"2025-03-04_{doc_id}"
@@ -54,7 +45,7 @@ def test_a_sealed_document_is_filed_with_pages_and_linked_and_retracted(receiver
     assert (summary.captures, summary.documents) == (1, 1)
 
     retraction_id, sealed = seal_amendment(receiver.keys, station, doc_id, retract=True)
-    assert _put(receiver, station, "amendment", retraction_id, sealed).status == 201
+    assert receiver.put(station, "amendment", retraction_id, sealed).status == 201
     assert sorted(p.name for p in folder.iterdir() if doc_id in p.name) == []
     quarantine = receiver.data_dir / "retracted" / "GSRN-8018" / "000123456"
     assert (quarantine / f"{stem}.pdf.retracted").read_bytes() == pdf

@@ -8,7 +8,6 @@ names no patient; ``capture-receiver open`` refuses the same file and writes not
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import struct
@@ -23,8 +22,6 @@ from PIL import Image
 from documents.enhance import Mode
 from practice.payload import ContentRefused, check_jpeg, check_parts, check_pdf
 from sync import envelope
-from sync.client import ReceiverClient
-from sync.protocol import item_path
 from tests.sync.helpers import METADATA, new_station, seal_capture, tiny_jpeg, uuid7
 
 from .documents import seal_document, station_pdf
@@ -136,13 +133,6 @@ def test_parts_are_checked_by_kind_and_an_empty_preview_is_allowed(tmp_path):
 # -- end to end: the receiver and `capture-receiver open` -------------------------------------
 
 
-def _put(receiver, station, kind, item_id, sealed):
-    with ReceiverClient("127.0.0.1", receiver.port, receiver.pin, station.key,
-                        station.station_id, timeout=10) as client:
-        return client.request("PUT", item_path(kind, item_id), body=sealed,
-                              sha256_hex=hashlib.sha256(sealed).hexdigest())
-
-
 def _nothing_filed(receiver):
     data = receiver.data_dir
     assert [p for p in (data / "inbox").rglob("*") if p.is_file()] == []
@@ -165,7 +155,7 @@ def test_the_receiver_refuses_a_capture_that_is_not_a_jpeg(receiver, caplog, nam
     receiver.enrol_directly(station)
     capture_id, sealed = _seal_with(receiver, station, BAD_IMAGES[name], tiny_jpeg())
     with caplog.at_level(logging.INFO, logger="practice.receiver_api"):
-        response = _put(receiver, station, "capture", capture_id, sealed)
+        response = receiver.put(station, "capture", capture_id, sealed)
     assert (response.status, response.error) == (422, "bad_content")
     assert b"JPEG" not in response.body  # generic: the reason stays in the log
     _nothing_filed(receiver)
@@ -179,16 +169,16 @@ def test_the_receiver_refuses_a_bad_preview_and_a_fake_pdf(receiver):
     station = new_station()
     receiver.enrol_directly(station)
     capture_id, sealed = _seal_with(receiver, station, GOOD_JPEG, b"preview, not a JPEG")
-    assert _put(receiver, station, "capture", capture_id, sealed).error == "bad_content"
+    assert receiver.put(station, "capture", capture_id, sealed).error == "bad_content"
     for pdf, pages in ((BAD_PDFS["fake pdf"], 1), (PDF, 5)):
         document_id, sealed = seal_document(receiver.keys.practice_public, station, pdf,
                                             pages=pages)
-        response = _put(receiver, station, "document", document_id, sealed)
+        response = receiver.put(station, "document", document_id, sealed)
         assert (response.status, response.error) == (422, "bad_content")
     _nothing_filed(receiver)
     # and the real thing is filed
     capture_id, sealed, _ = seal_capture(receiver.keys, station, image=GOOD_JPEG)
-    assert _put(receiver, station, "capture", capture_id, sealed).status == 201
+    assert receiver.put(station, "capture", capture_id, sealed).status == 201
 
 
 def test_open_applies_the_same_check_and_writes_nothing(receiver, tmp_path):

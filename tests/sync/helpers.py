@@ -233,6 +233,16 @@ class RunningReceiver:
         return DeliveryTarget(station.station_id, self.keys.name, self.keys.pin,
                               self.keys.receipt_public_raw)
 
+    def put(self, station: Station, kind: str, item_id: str, sealed: bytes):
+        """Upload one sealed item as the station's client does; the response."""
+        from sync.client import ReceiverClient
+        from sync.protocol import item_path
+
+        with ReceiverClient("127.0.0.1", self.port, self.pin, station.key,
+                            station.station_id, timeout=30) as client:
+            return client.request("PUT", item_path(kind, item_id), body=sealed,
+                                  sha256_hex=hashlib.sha256(sealed).hexdigest())
+
     def filed_jpegs(self) -> list[Path]:
         """The photos in patient folders (not their thumbnails)."""
         return sorted(p for p in (self.data_dir / "inbox").rglob("*.jpg")
