@@ -22,6 +22,8 @@ from PIL import Image
 
 from sync.durable import write_durably
 
+from .payload import MAX_PAGE_PIXELS
+
 log = logging.getLogger(__name__)
 #: Longest side of a page thumbnail, in pixels (a page list shows them side by side).
 THUMB_PX = 320
@@ -47,6 +49,9 @@ def _page_image(page: Any) -> Image.Image | None:
     image = PdfImage(raw)
     if image.filters == ["/DCTDecode"]:
         picture = Image.open(io.BytesIO(raw.read_raw_bytes()), formats=("JPEG",))
+        if picture.size[0] * picture.size[1] > MAX_PAGE_PIXELS:  # not what the PDF declared
+            picture.close()
+            return None
         picture.draft("RGB" if picture.mode != "L" else "L", (THUMB_PX, THUMB_PX))
         return picture
     return image.as_pil_image()

@@ -12,7 +12,7 @@ anything is filed (and before ``capture-receiver open`` writes a file) each part
 - a document's ``pdf``: starts with ``%PDF-``, ends with ``%%EOF``, parses without repair
   (qpdf through pikepdf, no recovery), has at least one page and at most :data:`MAX_PAGES`,
   exactly the ``pages`` its metadata states when it states them, and every page image within
-  the pixel limit.
+  :data:`MAX_PAGE_PIXELS` (declared in the PDF; checked before page thumbnails decode them).
 
 An empty preview is allowed (the station had none; the item then has no thumbnail). Every
 refusal is a :class:`ContentRefused` whose message names the part and the rule, never any
@@ -34,6 +34,8 @@ from .errors import PracticeError
 MAX_IMAGE_PIXELS = 100_000_000
 #: A preview is the lores frame of the same request: small by design.
 MAX_PREVIEW_PIXELS = 4_000_000
+#: A document's page image: an A4 page at 600 dpi is 35 MP (the station's are about 4 MP).
+MAX_PAGE_PIXELS = 50_000_000
 #: A document's pages (a referral letter with attachments; a stack of charts).
 MAX_PAGES = 200
 JPEG_MODES = frozenset({"L", "RGB"})
@@ -63,7 +65,7 @@ def check_jpeg(path: Path, part: str, *, max_pixels: int = MAX_IMAGE_PIXELS) -> 
 
 
 def check_pdf(path: Path, part: str, *, pages: object = None,
-              max_pixels: int = MAX_IMAGE_PIXELS) -> int:
+              max_pixels: int = MAX_PAGE_PIXELS) -> int:
     """Refuse unless ``path`` is a well-formed PDF (with ``pages`` pages, when given);
     returns its page count."""
     import pikepdf  # loaded only where documents are handled (a large library)

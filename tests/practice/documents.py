@@ -23,9 +23,17 @@ def page_image(n: int, size: tuple[int, int] = A4_PX) -> np.ndarray:
     return page
 
 
+def sketch(n: int) -> np.ndarray:
+    """A colour page (BGR, as the pipeline hands sketches on): the bar drawn in red."""
+    page = np.repeat(page_image(n)[:, :, None], 3, axis=2)
+    page[page[:, :, 0] == 0] = (30, 30, 200)
+    return page
+
+
 def station_pdf(modes: tuple[Mode, ...] = (Mode.TEXT, Mode.GREY)) -> bytes:
     """A PDF of one page per mode, exactly as the station's pipeline writes it."""
-    encoded = [encode_page(page_image(n), mode, 60.0) for n, mode in enumerate(modes)]
+    encoded = [encode_page(page_image(n) if mode is not Mode.SKETCH else sketch(n), mode, 60.0)
+               for n, mode in enumerate(modes)]
     return img2pdf.convert(encoded, nodate=True, producer="capture-station documents")
 
 
