@@ -152,3 +152,63 @@ def test_clinician_finds_compares_records_sees_retracted_admin_revokes(rig, serv
     assert rig.store.station(rig.station_id).status == "revoked"
     assert rig.events("station.revoked")[-1]["by"] == "ada"
     assert GSRN not in rig.audit.path.read_text()
+
+
+def test_a_document_with_its_pages_its_consent_link_and_forwarding_status(rig, served,
+                                                                          tmp_path):
+    """A clinician opens the consent form scanned in a session: every page thumbnail loads,
+    the photo of that session links to it, and both show whether the PACS and the EHR have
+    them, read from the status files the real forward queue writes."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from practice.forwarding.queue import ForwardQueue
+    from tests.practice.forwarding.helpers import write_config
+
+    base, tls = served
+    write_config(rig.data_dir, {"name": "pacs", "kind": "dicomweb",
+                                "url": "http://127.0.0.1:9/dicom-web"},
+                 {"name": "ehr", "kind": "fhir", "url": "http://127.0.0.1:9/fhir"})
+    queue = ForwardQueue(rig.data_dir)
+    doc = rig.document()
+    photo = rig.file(consent_form=doc, size=(1200, 900))
+    for item_id in (doc, photo):
+        queue.enqueue(rig.index.capture(item_id).capture.kind, item_id,
+                      rig.index.capture(item_id).capture.file_path)
+    rows = {i.destination: i for i in queue.items(photo)}
+    queue.mark_forwarded(rows["pacs"])
+    queue.mark_retry(rows["ehr"], "FHIR Media: HTTP 503", 60)
+    for item in queue.items(doc):
+        queue.mark_forwarded(item)
+    queue.close()
+    rig.app.config["TESTING"] = False
+    violations: list[str] = []
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+            args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={tls.spki_sha256_b64}"],
+            viewport={"width": 820, "height": 1180}, device_scale_factor=1)
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            page.on("console", lambda m: violations.append(m.text)
+                    if "Content Security Policy" in m.text else None)
+            _login(page, base, "cleo")
+            page.goto(f"{base}captures/{photo}")
+            expect(page.locator("#fwd-h")).to_have_text("Forwarding")
+            expect(page.locator("td .fwd-pending")).to_have_text("pending")
+            page.get_by_role("link", name="signed consent form on file").click()
+            expect(page.locator("h1")).to_contain_text("Consent form")
+            expect(page.locator(".page-thumbs img")).to_have_count(2)
+            page.wait_for_function("[...document.images].every(i => i.complete)",
+                                   timeout=15000)
+            assert page.evaluate("[...document.images].every(i => i.complete && "
+                                 "i.naturalWidth > 0)")
+            _no_horizontal_scroll(page)
+            assert _small_targets(page) == []
+            _shot(page, "document")
+            page.goto(f"{base}patients/{rig.ref()}")
+            expect(page.locator(".fwd-badges .fwd-forwarded")).to_have_count(3)
+            expect(page.locator(".fwd-badges .fwd-pending")).to_have_count(1)
+            _no_horizontal_scroll(page)
+        finally:
+            context.close()
+    assert violations == []
