@@ -13,6 +13,7 @@ rewrites on every change; a broken one shows as unknown rather than failing the 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,24 @@ def read_status(sidecar: Path) -> list[DestinationStatus]:
 
 
 def status_of(capture: Any) -> list[DestinationStatus]:
-    """The forwarding status of a patient-file record (a template global)."""
+    """The forwarding status of a patient-file record (a template global).
+
+    A page lists each patient folder once per request (a 500-item file then costs one
+    directory read plus one small read per item that has a status, not a path check and an
+    open per tile)."""
+    from flask import g
+
     from .context import ctx
 
-    try:
-        sidecar = ctx().index.resolve(capture.sidecar_path)
-    except ValueError:
+    folder_rel, _, name = str(capture.sidecar_path).rpartition("/")
+    listings: dict[str, tuple[Path, frozenset[str]]] = g.setdefault("forward_listings", {})
+    if folder_rel not in listings:
+        try:
+            folder = ctx().index.resolve(folder_rel)
+            listings[folder_rel] = (folder, frozenset(os.listdir(folder)))
+        except (ValueError, OSError):
+            listings[folder_rel] = (Path(), frozenset())
+    folder, names = listings[folder_rel]
+    if status_path(Path(name)).name not in names:
         return []
-    return read_status(sidecar)
+    return read_status(folder / name)
