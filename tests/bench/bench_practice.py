@@ -9,6 +9,8 @@ decrypts chunk by chunk into the filed JPEG, so memory must not depend on the it
 baseline is that server's peak RSS once it is listening, before any request (its imports:
 the CLI, zeroconf, cryptography, the HTTP signature library). ``open_rss_growth_mb`` is the
 largest item's peak over that baseline: what receiving and opening itself costs.
+``content_check_ms``: what checking that a 4 MB photo really is a JPEG costs (see
+docs/patient-file.md, "What is filed"), against the SHA-256 of the same bytes.
 
 Sealed files are written to $BENCH_TMP (or the system temp dir) and deleted afterwards.
 """
@@ -130,6 +132,7 @@ def run() -> list[Figure]:
                f"5 MB item: {small['peak'] - small['idle']:.1f} MB",
                "largest item's peak over the idle server"),
     ]
+    figures += _content_check()
     rows = [("item", "sealed bytes", "idle RSS MB", "peak RSS MB", "growth MB")]
     for name, result in (("5 MB capture", small), ("largest (MAX_ITEM_BYTES)", large)):
         rows.append((name, str(result["size"]), f"{result['idle']:.1f}",
@@ -138,6 +141,43 @@ def run() -> list[Figure]:
     LAST_TABLE = "\n".join(["practice server: receive + verify + open + file (VmHWM)"] + [
         "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows])
     return figures
+
+
+def _content_check(repeats: int = 15) -> list[Figure]:
+    """``content_check_ms``: the practice's check of a 4 MB photo (header, pixel limit, a
+    decode to the end at 1/8 scale), p50; baselines, same bytes, same run: the SHA-256 the
+    receiver computes anyway, and a full-scale decode."""
+    import statistics
+    import time
+
+    from PIL import Image
+
+    from practice.payload import check_jpeg
+    from tests.bench.bench_sync import CAPTURE_BYTES, _photo
+
+    data = _photo(CAPTURE_BYTES)
+
+    def p50(job) -> float:
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            job()
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    def full_decode() -> None:
+        with Image.open(path) as image:
+            image.load()
+
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        path = Path(tmp) / "photo.jpg"
+        path.write_bytes(data)
+        check = p50(lambda: check_jpeg(path, "image"))
+        digest = p50(lambda: hashlib.sha256(path.read_bytes()).hexdigest())
+        full = p50(full_decode)
+    return [Figure("content_check_ms", check, "ms", "",
+                   f"SHA-256 of the same bytes {digest:.1f} ms, full decode {full:.1f} ms",
+                   f"a {len(data) / 1e6:.1f} MB photo")]
 
 
 if __name__ == "__main__":
