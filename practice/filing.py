@@ -9,6 +9,8 @@ Layout (``DIR`` is the receiver's data directory, ``<stem>`` is ``<date>_<item i
     DIR/inbox/<issuer>/<patient>/<stem>.page-<n>.thumb.jpg  a document's page thumbnails
     DIR/retracted/<issuer>/<patient>/<stem>.jpg.retracted (+ .thumb.jpg.retracted, .json,
                                                        .history.json)  a retracted capture
+                                                       (a document: .pdf.retracted and its
+                                                       .page-<n>.thumb.jpg.retracted)
 
 An amendment rewrites the sidecar to the original tags with every amendment's changes applied
 in order (``at``, then amendment id), and records who changed what, when and from which

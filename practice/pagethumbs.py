@@ -63,7 +63,12 @@ def render_page_thumbs(pdf_path: Path, folder: Path, stem: str) -> list[str | No
     import pikepdf
 
     names: list[str | None] = []
-    with pikepdf.open(pdf_path) as pdf:
+    try:
+        pdf = pikepdf.open(pdf_path)
+    except (pikepdf.PdfError, ValueError):  # checked before filing; never stop the filing
+        log.warning("a filed document could not be read for page thumbnails")
+        return names
+    with pdf:
         for number, page in enumerate(pdf.pages, start=1):
             try:
                 picture = _page_image(page.obj)
