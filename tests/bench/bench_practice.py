@@ -143,27 +143,17 @@ def run() -> list[Figure]:
     return figures
 
 
-def _content_check(repeats: int = 15) -> list[Figure]:
+def _content_check() -> list[Figure]:
     """``content_check_ms``: the practice's check of a 4 MB photo (header, pixel limit, a
     decode to the end at 1/8 scale), p50; baselines, same bytes, same run: the SHA-256 the
     receiver computes anyway, and a full-scale decode."""
-    import statistics
-    import time
-
     from PIL import Image
 
     from practice.payload import check_jpeg
+    from tests.bench.bench_patientfile import _p50 as p50
     from tests.bench.bench_sync import CAPTURE_BYTES, _photo
 
     data = _photo(CAPTURE_BYTES)
-
-    def p50(job) -> float:
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            job()
-            times.append((time.perf_counter() - started) * 1000)
-        return statistics.median(times)
 
     def full_decode() -> None:
         with Image.open(path) as image:
