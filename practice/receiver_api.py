@@ -63,6 +63,7 @@ from .intake import OpenedToFiles, open_to_files
 from .keys import ReceiverKeys
 from .leftovers import remove_leftover_temps
 from .patientfile import PatientIndex
+from .payload import ContentRefused
 from .store import Item, ReceiverStore, TokenError, utc_now
 
 log = logging.getLogger(__name__)
@@ -323,6 +324,10 @@ class ReceiverApp:
                 result = open_to_files(tmp, staged, self.keys.practice_private, station_key)
             except envelope.EnvelopeError as exc:
                 raise HttpError(422, "bad_envelope", str(exc)[:200]) from None
+            except ContentRefused as exc:  # the reason names the part and rule, no content
+                log.warning("refused %s %s from %s: %s", kind, item_id, station_id, exc)
+                raise HttpError(422, "bad_content",
+                                "the item's content is not what its kind must be") from None
             with self._file_lock:
                 known = self.store.item(item_id)
                 if known is not None:  # a concurrent upload of the same item won

@@ -29,6 +29,7 @@ from sync.envelope import EnvelopeError, Header, Opened, read_header, station_of
 from sync.terminal import printable
 
 from ..intake import open_to_files
+from ..payload import ContentRefused
 from ..store import ReceiverStore
 from ._common import ReceiverCommandError, add_data_dir, load_keys
 
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = open_to_files(args.file, targets, keys.practice_private, station_key,
                                mode=0o600, replace=False)
-    except EnvelopeError as exc:
+    except (EnvelopeError, ContentRefused) as exc:
         raise ReceiverCommandError(f"refused {args.file}: {exc}; nothing written") from None
     except OSError as exc:
         raise ReceiverCommandError(f"cannot write to {args.out}: {exc.strerror}; nothing "
