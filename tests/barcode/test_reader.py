@@ -170,6 +170,27 @@ def test_reset_forgets_the_run():
     assert r.feed(BAND_A) == [PatientIdentified(A)]
 
 
+def test_each_symbol_is_interpreted_once_and_a_band_kept_in_view_is_not_reparsed(monkeypatch):
+    r = reader(2)
+    parsed = []
+    interpret = r.interpreter.interpret
+
+    def counting(symbol):
+        parsed.append(symbol.symbology)
+        return interpret(symbol)
+
+    monkeypatch.setattr(r.interpreter, "interpret", counting)
+    assert r.feed(BAND_A) == []  # the second look asked whether a patient was read: one parse
+    assert parsed == ["datamatrix"]
+    assert r.feed(BAND_A) == [PatientIdentified(A)]  # the same band again: its meaning reused
+    assert parsed == ["datamatrix"]
+    assert r.feed(BAND_B) == [Conflict((A, B))]
+    assert parsed == ["datamatrix", "datamatrix"]  # another symbol is parsed
+    r.reset()
+    r.feed(BAND_B)
+    assert parsed == ["datamatrix"] * 3  # reset forgets the meanings too
+
+
 def test_formats_restrict_what_is_read():
     r = reader(1, formats=["code128"])
     assert r.feed(BAND_A) == [] and r.read_frame(TEACHING) == []
