@@ -129,21 +129,23 @@ def worth_searching(luma: np.ndarray, decoded: Sequence[Box], block: int = BLOCK
     times as much; when it says yes, the search runs exactly as without it.
     """
     step = block // SAMPLE
-    sample = luma[::SAMPLE, ::SAMPLE].astype(np.int16)
+    rows = (luma.shape[0] - 1) // block
+    cols = (luma.shape[1] - 1) // block
+    if rows == 0 or cols == 0 or step < 2:
+        return False
+    # Whole tiles only, plus one sample for the last differences: no copy to trim later.
+    sample = luma[:rows * block + 1:SAMPLE, :cols * block + 1:SAMPLE].astype(np.int16)
     grad = np.abs(sample[:-1, 1:] - sample[:-1, :-1])
     grad += np.abs(sample[1:, :-1] - sample[:-1, :-1])
-    rows, cols = grad.shape[0] // step, grad.shape[1] // step
-    if rows == 0 or cols == 0:
-        return False
-    # Tile sums (int16 holds 16 x 510) by adding the samples' offsets within a tile: a handful
-    # of whole-array adds, far cheaper than numpy's reductions over short axes.
-    within = grad[:rows * step, :cols * step].reshape(rows * step, cols, step)
-    across = within[:, :, 0].copy()
-    for k in range(1, step):
+    # Tile sums (int16 holds 16 x 510) by adding the samples' offsets within a tile: a few
+    # whole-array adds, far cheaper than numpy's reductions over short axes.
+    within = grad.reshape(rows * step, cols, step)
+    across = within[:, :, 0] + within[:, :, 1]
+    for k in range(2, step):
         across += within[:, :, k]
     down = across.reshape(rows, step, cols)
-    tiles = down[:, 0].copy()
-    for k in range(1, step):
+    tiles = down[:, 0] + down[:, 1]
+    for k in range(2, step):
         tiles += down[:, k]
     for x0, y0, x1, y1 in decoded:
         tiles[max(0, y0 // block - 1):-(-y1 // block) + 1,
