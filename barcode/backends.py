@@ -85,6 +85,7 @@ class ZxingBackend:
                               for f in self.formats}
         self._wanted = zxingcpp.BarcodeFormats(tuple(self._format_names))
         self.read_options = {"formats": self._wanted, "text_mode": zxingcpp.TextMode.Plain}
+        self._gs1_content = zxingcpp.ContentType.GS1
 
     def with_binarizer(self, binarizer: str) -> ZxingBackend:
         """The same reader with another binariser: ``"global"`` (one histogram threshold for
@@ -100,36 +101,38 @@ class ZxingBackend:
         return other
 
     def decode(self, frame: Any) -> list[SymbolRead]:
-        return [s for s, _ in self._read(frame, errors=False)]
+        return self._read(frame, None)
 
     def decode_seen(self, frame: Any) -> tuple[list[SymbolRead], list[tuple[int, int, int, int]]]:
         """The symbols decoded, and the boxes of symbols found but not decoded (a checksum or
         format error): where a closer look is most likely to pay."""
-        decoded, seen = [], []
-        for symbol, box in self._read(frame, errors=True):
-            if symbol is None:
-                seen.append(box)
-            else:
-                decoded.append(symbol)
-        return decoded, seen
+        seen: list[tuple[int, int, int, int]] = []
+        return self._read(frame, seen), seen
 
-    def _read(self, frame: Any, errors: bool):
-        luma = as_luma(frame)
-        for barcode in self._zx.read_barcodes(luma, return_errors=errors, **self.read_options):
-            symbology = self._format_names.get(barcode.format)
+    def _read(self, frame: Any, seen: list[tuple[int, int, int, int]] | None
+              ) -> list[SymbolRead]:
+        """Decoded symbols; with ``seen``, zxing also reports what it found but could not
+        decode, and their boxes go there (one plain loop: this runs on every frame)."""
+        decoded = []
+        names = self._format_names
+        for barcode in self._zx.read_barcodes(as_luma(frame), return_errors=seen is not None,
+                                              **self.read_options):
+            symbology = names.get(barcode.format)
             if symbology is None:
                 continue
-            box = _box_of(barcode.position)
             if not barcode.valid:
-                yield None, box
+                if seen is not None:
+                    seen.append(_box_of(barcode.position))
                 continue
             try:
                 text = barcode.text
             except UnicodeDecodeError:  # never seen: zxing-cpp hands over UTF-8; be safe
                 text = bytes(barcode.bytes).decode("latin-1")
             sid = barcode.symbology_identifier or None
-            gs1 = barcode.content_type == self._zx.ContentType.GS1 or sid in _GS1_IDS
-            yield SymbolRead(symbology, text, gs1, self.name, sid, box), box
+            gs1 = sid in _GS1_IDS or barcode.content_type == self._gs1_content
+            decoded.append(SymbolRead(symbology, text, gs1, self.name, sid,
+                                      _box_of(barcode.position)))
+        return decoded
 
 
 def _box_of(position: Any) -> tuple[int, int, int, int]:
