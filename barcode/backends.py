@@ -47,13 +47,18 @@ class Backend(Protocol):
 
 
 def as_luma(frame: Any) -> np.ndarray:
-    """``frame`` as a C-contiguous 2-D uint8 array (a PIL image is converted to ``L``)."""
+    """``frame`` as a 2-D uint8 array with adjacent pixels (a PIL image is converted to
+    ``L``). Rows may be further apart than the width, as in picamera2's Y plane: both decoders
+    take such a view as it is, so it is not copied; any other layout is."""
     if isinstance(frame, np.ndarray):
         if frame.ndim != 2 or frame.dtype != np.uint8:
             raise FrameError(
                 f"expected a 2-D uint8 luma plane, got {frame.ndim}-D {frame.dtype}"
             )
-        return frame if frame.flags.c_contiguous else np.ascontiguousarray(frame)
+        rows, pixels = frame.strides
+        if pixels == 1 and rows >= frame.shape[1]:
+            return frame
+        return np.ascontiguousarray(frame)
     if isinstance(frame, Image.Image):
         return np.asarray(frame if frame.mode == "L" else frame.convert("L"))
     raise FrameError(f"expected a numpy array or a PIL image, got {type(frame).__name__}")

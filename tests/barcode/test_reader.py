@@ -5,7 +5,13 @@ import pytest
 from PIL import Image
 
 from appliance.config import load_config
-from barcode.backends import BackendUnavailableError, FrameError, ZxingBackend, make_backend
+from barcode.backends import (
+    BackendUnavailableError,
+    FrameError,
+    ZxingBackend,
+    as_luma,
+    make_backend,
+)
 from barcode.commands import Command
 from barcode.identity import Identity
 from barcode.reader import (
@@ -205,6 +211,9 @@ def test_pil_images_and_strided_planes_are_accepted():
     yuv = np.zeros((h * 3 // 2, w + 64), dtype=np.uint8)
     yuv[:h, :w] = BAND_A
     assert r.read_frame(yuv[:h, :w])[0].identity == A
+    assert as_luma(yuv[:h, :w]).base is yuv  # handed to the decoder as it is, not copied
+    flipped = BAND_A[:, ::-1]  # other layouts are copied into plain rows
+    assert as_luma(flipped).flags.c_contiguous and np.array_equal(as_luma(flipped), flipped)
 
 
 @pytest.mark.parametrize("bad", [np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.float32),
