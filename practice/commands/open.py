@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sync.durable import write_durably
 from sync.envelope import EnvelopeError, Header, Opened, read_header, station_of
+from sync.terminal import printable
 
 from ..intake import open_to_files
 from ..store import ReceiverStore
@@ -137,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             path.unlink(missing_ok=True)
         raise ReceiverCommandError(f"cannot write to {args.out}: {exc.strerror}; nothing "
                                    "kept") from None
-    print(f"made by station {header.station_id} ({station_name}); signature verified")
+    print(f"made by station {header.station_id} ({printable(station_name)}); signature "
+          "verified")
     for path in (*targets.values(), json_path):
         print(path)
     return 0
