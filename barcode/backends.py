@@ -47,13 +47,18 @@ class Backend(Protocol):
 
 
 def as_luma(frame: Any) -> np.ndarray:
-    """``frame`` as a C-contiguous 2-D uint8 array (a PIL image is converted to ``L``)."""
+    """``frame`` as a 2-D uint8 array with adjacent pixels (a PIL image is converted to
+    ``L``). Rows may be further apart than the width, as in picamera2's Y plane: both decoders
+    take such a view as it is, so it is not copied; any other layout is."""
     if isinstance(frame, np.ndarray):
         if frame.ndim != 2 or frame.dtype != np.uint8:
             raise FrameError(
                 f"expected a 2-D uint8 luma plane, got {frame.ndim}-D {frame.dtype}"
             )
-        return frame if frame.flags.c_contiguous else np.ascontiguousarray(frame)
+        rows, pixels = frame.strides
+        if pixels == 1 and rows >= frame.shape[1]:
+            return frame
+        return np.ascontiguousarray(frame)
     if isinstance(frame, Image.Image):
         return np.asarray(frame if frame.mode == "L" else frame.convert("L"))
     raise FrameError(f"expected a numpy array or a PIL image, got {type(frame).__name__}")
@@ -85,6 +90,7 @@ class ZxingBackend:
                               for f in self.formats}
         self._wanted = zxingcpp.BarcodeFormats(tuple(self._format_names))
         self.read_options = {"formats": self._wanted, "text_mode": zxingcpp.TextMode.Plain}
+        self._gs1_content = zxingcpp.ContentType.GS1
 
     def with_binarizer(self, binarizer: str) -> ZxingBackend:
         """The same reader with another binariser: ``"global"`` (one histogram threshold for
@@ -100,36 +106,38 @@ class ZxingBackend:
         return other
 
     def decode(self, frame: Any) -> list[SymbolRead]:
-        return [s for s, _ in self._read(frame, errors=False)]
+        return self._read(frame, None)
 
     def decode_seen(self, frame: Any) -> tuple[list[SymbolRead], list[tuple[int, int, int, int]]]:
         """The symbols decoded, and the boxes of symbols found but not decoded (a checksum or
         format error): where a closer look is most likely to pay."""
-        decoded, seen = [], []
-        for symbol, box in self._read(frame, errors=True):
-            if symbol is None:
-                seen.append(box)
-            else:
-                decoded.append(symbol)
-        return decoded, seen
+        seen: list[tuple[int, int, int, int]] = []
+        return self._read(frame, seen), seen
 
-    def _read(self, frame: Any, errors: bool):
-        luma = as_luma(frame)
-        for barcode in self._zx.read_barcodes(luma, return_errors=errors, **self.read_options):
-            symbology = self._format_names.get(barcode.format)
+    def _read(self, frame: Any, seen: list[tuple[int, int, int, int]] | None
+              ) -> list[SymbolRead]:
+        """Decoded symbols; with ``seen``, zxing also reports what it found but could not
+        decode, and their boxes go there (one plain loop: this runs on every frame)."""
+        decoded = []
+        names = self._format_names
+        for barcode in self._zx.read_barcodes(as_luma(frame), return_errors=seen is not None,
+                                              **self.read_options):
+            symbology = names.get(barcode.format)
             if symbology is None:
                 continue
-            box = _box_of(barcode.position)
             if not barcode.valid:
-                yield None, box
+                if seen is not None:
+                    seen.append(_box_of(barcode.position))
                 continue
             try:
                 text = barcode.text
             except UnicodeDecodeError:  # never seen: zxing-cpp hands over UTF-8; be safe
                 text = bytes(barcode.bytes).decode("latin-1")
             sid = barcode.symbology_identifier or None
-            gs1 = barcode.content_type == self._zx.ContentType.GS1 or sid in _GS1_IDS
-            yield SymbolRead(symbology, text, gs1, self.name, sid, box), box
+            gs1 = sid in _GS1_IDS or barcode.content_type == self._gs1_content
+            decoded.append(SymbolRead(symbology, text, gs1, self.name, sid,
+                                      _box_of(barcode.position)))
+        return decoded
 
 
 def _box_of(position: Any) -> tuple[int, int, int, int]:

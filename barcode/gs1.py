@@ -43,7 +43,8 @@ def check_digit(body: str) -> int:
     """
     if not body.isdigit() or not body.isascii():
         raise GS1Error("GS1 numbers contain digits only")
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    digits = body[::-1]  # weight 3 from the right, then 1, alternating
+    total = 3 * sum(map(int, digits[0::2])) + sum(map(int, digits[1::2]))
     return (10 - total % 10) % 10
 
 

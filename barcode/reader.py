@@ -156,6 +156,7 @@ class Reader:
         self._commands = _Streaks(self.settings.consecutive_reads)
         self._invalid = _Streaks(self.settings.consecutive_reads)
         self._caregiver_ids: dict[Hashable, Identity] = {}
+        self._meanings: dict[SymbolRead, Interpretation] = {}  # the last frame's symbols
         if self.look is not None:
             self.look.reset()
 
@@ -175,22 +176,39 @@ class Reader:
         taken at the same moment (or None). It is called only for a region that shows a
         symbol the frame itself does not decode.
         """
-        return [self.interpreter.interpret(s) for s in self._decode(frame, full_res, False)]
+        return self._read(frame, full_res, False)
 
     def feed(self, frame: Any, *, full_res: FullResCrop | None = None) -> list[Event]:
         """Process the next preview frame; returns the events it completes. Consecutive
         frames are remembered for averaging a band held still (``reset`` forgets them)."""
-        symbols = self._decode(frame, full_res, True)
-        return self.update([self.interpreter.interpret(s) for s in symbols])
+        return self.update(self._read(frame, full_res, True))
 
-    def _decode(self, frame: Any, full_res: FullResCrop | None, remember: bool):
+    def _read(self, frame: Any, full_res: FullResCrop | None, remember: bool
+              ) -> list[Interpretation]:
+        """Decode and interpret, each symbol once: the second look asks whether a patient was
+        read before it decides to search, and a band held in view is the same symbol frame
+        after frame, so its meaning is taken from the previous frame's instead of parsed
+        again (the interpreter depends on nothing but the symbol)."""
+        previous, meanings = self._meanings, {}
+
+        def meaning(symbol: SymbolRead) -> Interpretation:
+            known = meanings.get(symbol) or previous.get(symbol)
+            if known is None:
+                known = self.interpreter.interpret(symbol)
+            meanings[symbol] = known
+            return known
+
+        def patient_read(found: list[SymbolRead]) -> bool:
+            return any(meaning(s).role == "patient" for s in found)
+
         if self.look is None:
-            return self.backend.decode(frame)
-        return self.look.decode(frame, full_res=full_res, remember=remember,
-                                enough=self._patient_read)
-
-    def _patient_read(self, found: list[SymbolRead]) -> bool:
-        return any(self.interpreter.interpret(s).role == "patient" for s in found)
+            symbols = self.backend.decode(frame)
+        else:
+            symbols = self.look.decode(frame, full_res=full_res, remember=remember,
+                                       enough=patient_read)
+        results = [meaning(s) for s in symbols]
+        self._meanings = meanings
+        return results
 
     def update(self, results: Sequence[Interpretation]) -> list[Event]:
         """Advance the state with one frame's interpretations (``feed`` without decoding)."""

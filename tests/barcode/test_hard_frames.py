@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from barcode import backends, commands, gs1, sheet, straighten
-from barcode.enhance import _Stack, candidates
+from barcode import backends, commands, enhance, gs1, sheet, straighten
+from barcode.enhance import _Stack, candidates, worth_searching
 from barcode.errors import BarcodeConfigError, BarcodeError
 from barcode.interpret import Interpreter, local_formats_from_config
 from barcode.reader import PatientIdentified, ReaderSettings, build_reader
@@ -229,8 +229,6 @@ def test_unwrapping_restores_equal_bar_widths():
 def test_a_clean_frame_with_the_patient_read_skips_the_edge_search(station, monkeypatch):
     """The edge search is most of the second look's cost on a clean frame: once the plain
     decode has read a patient band it is skipped; with nothing read it still runs."""
-    import barcode.enhance as enhance
-
     searched: list[tuple[int, ...]] = []
 
     def counting(luma, *args, **kwargs):
@@ -243,4 +241,30 @@ def test_a_clean_frame_with_the_patient_read_skips_the_edge_search(station, monk
     assert any(o["role"] == "patient" for o in outs)
     assert searched == []
     station.read_frame(np.full((480, 640), 128, np.uint8))
-    assert searched == [(480, 640)]
+    assert searched == []  # nothing dense in edges: the quick test spares the search
+    small = next(c for c in SUBSET if c.condition == "small" and c.symbology == "code128")
+    luma = hard.frame(small)
+    assert backends.ZxingBackend().decode_seen(luma) == ([], [])  # zxing sees nothing there
+    assert _read(_outs(station.read_frame(luma)), small)  # the search finds it
+    assert searched == [luma.shape]
+
+
+def test_quick_test_sees_undecoded_symbols_and_ignores_decoded_ones():
+    """worth_searching must say yes wherever the search can find a symbol the decoder did not
+    read, and no for a flat or noisy frame or one whose only symbol was read."""
+    flat = np.full((480, 640), 128, np.uint8)
+    assert not worth_searching(flat, [])
+    rng = np.random.default_rng(3)
+    noisy = np.clip(128 + rng.normal(0, 8, (480, 640)), 0, 255).astype(np.uint8)
+    assert not worth_searching(noisy, [])
+    clean = next(c for c in all_cases() if c.name == "command-card-consent")
+    luma = clean_frame(clean)
+    boxes = [s.box for s in backends.ZxingBackend().decode(luma)]
+    assert boxes and worth_searching(luma, []) and not worth_searching(luma, boxes)
+    for case in SUBSET:
+        luma = hard.frame(case)
+        decoded = [s.box for s in backends.ZxingBackend().decode(luma)]
+        useful = [b for _, b in candidates(luma)
+                  if not any(enhance._overlap(b, d) > 0.5 for d in decoded)]
+        if useful:
+            assert worth_searching(luma, decoded), case.name

@@ -5,7 +5,13 @@ import pytest
 from PIL import Image
 
 from appliance.config import load_config
-from barcode.backends import BackendUnavailableError, FrameError, ZxingBackend, make_backend
+from barcode.backends import (
+    BackendUnavailableError,
+    FrameError,
+    ZxingBackend,
+    as_luma,
+    make_backend,
+)
 from barcode.commands import Command
 from barcode.identity import Identity
 from barcode.reader import (
@@ -170,6 +176,27 @@ def test_reset_forgets_the_run():
     assert r.feed(BAND_A) == [PatientIdentified(A)]
 
 
+def test_each_symbol_is_interpreted_once_and_a_band_kept_in_view_is_not_reparsed(monkeypatch):
+    r = reader(2)
+    parsed = []
+    interpret = r.interpreter.interpret
+
+    def counting(symbol):
+        parsed.append(symbol.symbology)
+        return interpret(symbol)
+
+    monkeypatch.setattr(r.interpreter, "interpret", counting)
+    assert r.feed(BAND_A) == []  # the second look asked whether a patient was read: one parse
+    assert parsed == ["datamatrix"]
+    assert r.feed(BAND_A) == [PatientIdentified(A)]  # the same band again: its meaning reused
+    assert parsed == ["datamatrix"]
+    assert r.feed(BAND_B) == [Conflict((A, B))]
+    assert parsed == ["datamatrix", "datamatrix"]  # another symbol is parsed
+    r.reset()
+    r.feed(BAND_B)
+    assert parsed == ["datamatrix"] * 3  # reset forgets the meanings too
+
+
 def test_formats_restrict_what_is_read():
     r = reader(1, formats=["code128"])
     assert r.feed(BAND_A) == [] and r.read_frame(TEACHING) == []
@@ -184,6 +211,9 @@ def test_pil_images_and_strided_planes_are_accepted():
     yuv = np.zeros((h * 3 // 2, w + 64), dtype=np.uint8)
     yuv[:h, :w] = BAND_A
     assert r.read_frame(yuv[:h, :w])[0].identity == A
+    assert as_luma(yuv[:h, :w]).base is yuv  # handed to the decoder as it is, not copied
+    flipped = BAND_A[:, ::-1]  # other layouts are copied into plain rows
+    assert as_luma(flipped).flags.c_contiguous and np.array_equal(as_luma(flipped), flipped)
 
 
 @pytest.mark.parametrize("bad", [np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.float32),
