@@ -1,5 +1,9 @@
 """Review: the queue of captures, one capture in full, tag amendments and discards.
 
+A scanned document is reviewed the same way: its detail page shows a thumbnail of every page
+(made from the sealed PDF, opened with the review key like a photo) and links the PDF itself;
+it is discarded (or retracted after delivery) like a photo.
+
 Images are decrypted by the vault in memory with this start's review key and streamed
 straight from memory with ``no-store``; nothing is cached or written. The vault records every
 opening in the audit log (``capture.viewed``, with the signed-in user as operator and the part
@@ -12,6 +16,8 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+
+from documents import DocumentError, pdf_thumbnail
 
 from ..vault import ReviewCapture, UnknownCaptureError, VaultError
 from ..workflow import CONSENT_LEVELS, EMERGENCY_OVERRIDE, LATERALITIES
@@ -68,6 +74,11 @@ def detail(capture_id: str):
         return render_template("sealed.html", capture_id=capture_id), 409
     # The metadata comes with the preview part only; the page's <img> fetches the full image.
     opened = _open(capture_id, "preview")
+    if opened.kind == "document":
+        return render_template(
+            "document.html", capture=opened, capture_id=capture_id,
+            pages=int(opened.metadata.get("pages") or 1), maybe_sent=maybe_sent(summary),
+            reasons=DISCARD_REASONS, can_retract=has_role("reviewer"))
     return render_template(
         "capture.html", capture=opened, capture_id=capture_id,
         maybe_sent=maybe_sent(summary),
@@ -98,6 +109,33 @@ def image(capture_id: str):
 @requires("nurse")
 def preview(capture_id: str):
     return _image(capture_id, "preview")
+
+
+@bp.get("/captures/<capture_id>/pages/<int:page>")
+@requires("nurse")
+def page_thumbnail(capture_id: str, page: int):
+    """A thumbnail of one page of a document, from its sealed PDF (opened in memory)."""
+    opened = _open(capture_id, "pdf")
+    if opened.kind != "document" or page < 1:
+        abort(404)
+    try:
+        data = pdf_thumbnail(opened.pdf, page - 1)
+    except IndexError:
+        abort(404)
+    except DocumentError:
+        abort(409, description="This document's PDF cannot be shown here.")
+    return Response(data, mimetype="image/jpeg")
+
+
+@bp.get("/captures/<capture_id>/pdf")
+@requires("nurse")
+def document_pdf(capture_id: str):
+    opened = _open(capture_id, "pdf")
+    if opened.kind != "document" or not opened.pdf:
+        abort(404)
+    response = Response(opened.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{opened.capture_id}.pdf"'
+    return response
 
 
 @bp.post("/captures/<capture_id>/amend")

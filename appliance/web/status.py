@@ -2,7 +2,9 @@
 
 Tags set here go to the workflow as :class:`~appliance.workflow.SetTags`, exactly like a
 command card, so the same rules apply (no session, no tags; the emergency override only when
-enabled). The workflow's answer decides what the nurse is told.
+enabled). Document mode is driven the same way (:class:`~appliance.workflow.DocumentAction`,
+like a document card: start one of a type, retake the last page, end it); pages are taken with
+the capture button. The workflow's answer decides what the nurse is told.
 """
 
 from __future__ import annotations
@@ -12,7 +14,17 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from ..workflow import CONSENT_LEVELS, EMERGENCY_OVERRIDE, LATERALITIES, Refusal, SetTags, Signal
+from barcode.commands import DOCUMENT_TYPES, END_DOCUMENT, RETAKE_PAGE
+
+from ..workflow import (
+    CONSENT_LEVELS,
+    EMERGENCY_OVERRIDE,
+    LATERALITIES,
+    DocumentAction,
+    Refusal,
+    SetTags,
+    Signal,
+)
 from .context import ctx, current_user, requires
 from .vaultview import local_time
 
@@ -22,11 +34,13 @@ REFUSAL_TEXT = {
     Refusal.NO_PATIENT.value: "No session in progress: scan a wristband first.",
     Refusal.OVERRIDE_DISABLED.value: "The emergency override is not enabled on this station.",
     Refusal.INVALID_READ.value: "That value is not allowed here.",
+    Refusal.BUSY.value: "The station is busy with a page or a document: try again in a moment.",
 }
 NOTICES = {
     "tags_set": "Session tags updated.",
     "pressed": "Capture button pressed.",
     "password_changed": "Your password was changed.",
+    "document": "Document updated: press the capture button for each page.",
 }
 
 
@@ -56,6 +70,7 @@ def index():
         "status.html", status=_status(), notice=notice, error=error,
         consents=consent_choices(), body_sites=list(c.cfg.workflow.body_sites),
         lateralities=list(LATERALITIES), can_tag=c.workflow_events is not None,
+        document_types=list(DOCUMENT_TYPES),
     )
 
 
@@ -82,6 +97,27 @@ def set_tags():
     if refused:
         return redirect(url_for("status.index", refused=refused))
     return redirect(url_for("status.index", notice="tags_set"))
+
+
+@bp.post("/session/document")
+@requires("nurse")
+def document():
+    """Start a document of a type, retake its last page, or end it (as the cards do)."""
+    c = ctx()
+    if c.workflow_events is None:
+        abort(404)
+    action = request.form.get("action", "")
+    if action == "start":
+        action = request.form.get("document_type", "")
+        if action not in DOCUMENT_TYPES:
+            abort(400, description="Choose a document type.")
+    elif action not in (END_DOCUMENT, RETAKE_PAGE):
+        abort(400, description="Start, retake or end a document.")
+    c.record("web.document", user=current_user(), action=action)
+    refused = _refusal(c.workflow_events(DocumentAction(action, source="web")) or [])
+    if refused:
+        return redirect(url_for("status.index", refused=refused))
+    return redirect(url_for("status.index", notice="document"))
 
 
 @bp.post("/demo/press")
