@@ -14,16 +14,13 @@ from documents import (
     page_preview,
     pages_to_pdf,
     pdf_thumbnail,
-    scan_page,
 )
-from tests.documents.corpus import FOUND, still
+from tests.documents.corpus import sample_pages
 
 
 @pytest.fixture(scope="module")
 def scanned():
-    by_name = {c.name: c for c in FOUND}
-    return [scan_page(still(by_name["tilt-35-diagonal"])),
-            scan_page(still(by_name["sideways-right"]), Mode.SKETCH)]
+    return list(sample_pages())
 
 
 def test_a_preview_is_a_small_jpeg_of_the_page(scanned):

@@ -10,17 +10,15 @@ import pytest
 from PIL import Image
 
 from appliance.vault import Vault, VaultError
-from documents import page_count, page_preview, pages_to_pdf, scan_page
+from documents import page_count, page_preview, pages_to_pdf
 from tests.appliance.vault.conftest import PATIENT, enrol, metadata, opener
 from tests.appliance.vault.plaintext import assert_no_plaintext
-from tests.documents.corpus import FOUND, still
+from tests.documents.corpus import sample_pages
 
 
 @pytest.fixture(scope="module")
 def scanned():
-    by_name = {c.name: c for c in FOUND}
-    return [scan_page(still(by_name["tilt-35-diagonal"])),
-            scan_page(still(by_name["upside-down-dim"]))]
+    return list(sample_pages())
 
 
 @pytest.fixture(scope="module")

@@ -16,17 +16,15 @@ from appliance.workflow import (
     PatientSeen,
     TakePage,
 )
-from documents import page_preview, pages_to_pdf, scan_page
-from tests.documents.corpus import FOUND, still
+from documents import page_preview, pages_to_pdf
+from tests.documents.corpus import sample_pages
 
 from .conftest import PATIENT
 
 
 @pytest.fixture(scope="module")
 def scanned():
-    by_name = {c.name: c for c in FOUND}
-    return [scan_page(still(by_name["tilt-35-diagonal"])),
-            scan_page(still(by_name["sideways-right"]), "sketch")]
+    return list(sample_pages())
 
 
 def store_document(rig, scanned):
