@@ -119,6 +119,10 @@ class DemoReceiver:
         return sorted(p for p in (self.data_dir / "inbox").rglob("*.jpg")
                       if not p.name.endswith(".thumb.jpg"))
 
+    def filed_documents(self) -> list[Path]:
+        """The documents (PDFs) in the patient folders."""
+        return sorted((self.data_dir / "inbox").rglob("*.pdf"))
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -276,6 +280,9 @@ def run(args: argparse.Namespace) -> int:
             else:
                 say("the demo wristband was not identified; see the log above")
             _report_filed(receiver, stop, say)
+            _pages_while_documenting(camera, assembly.station.workflow, stop)
+            say("document mode: start a document on the status page; the camera then shows "
+                "a page on the desk for each press")
             if args.no_input:
                 stop.wait()
             else:
@@ -300,11 +307,25 @@ def _practice_login(receiver_dir: Path) -> str:
     return password
 
 
+def _pages_while_documenting(camera: FakeCamera, workflow: Any,
+                             stop: threading.Event) -> None:
+    """Interactive demo: while a document is open the camera sees a page on the desk (the
+    next of :data:`PAGE_SCENES` for each page kept), else the clinical subject."""
+    def follow() -> None:
+        while not stop.wait(0.2):
+            session = workflow.session
+            document = session.document if session is not None else None
+            camera.set_scene(SUBJECT_SCENE if document is None
+                             else PAGE_SCENES[document.pages % len(PAGE_SCENES)])
+
+    threading.Thread(target=follow, name="demo-pages", daemon=True).start()
+
+
 def _report_filed(receiver: DemoReceiver, stop: threading.Event, say: Any) -> None:
     def watch() -> None:
-        seen: set[Path] = set(receiver.filed())
+        seen: set[Path] = set(receiver.filed() + receiver.filed_documents())
         while not stop.wait(0.5):
-            for path in receiver.filed():
+            for path in receiver.filed() + receiver.filed_documents():
                 if path not in seen:
                     seen.add(path)
                     say(f"filed: {path}")
@@ -394,7 +415,9 @@ def _filed_pages(receiver: DemoReceiver, document: str | None) -> int:
 
     if document is None:
         return 0
-    for path in (receiver.data_dir / "inbox").rglob(f"*{document}*.pdf"):
+    for path in receiver.filed_documents():
+        if document not in path.name:
+            continue
         try:
             return page_count(path.read_bytes())
         except DocumentError:
