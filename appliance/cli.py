@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
+from sync.terminal import plain_help, quiet_broken_pipe
+
 from . import __version__
 from .commands import audit, cards, demo, doctor, document, enrol, provision, run, scan, user
 from .commands import config as config_command
@@ -40,10 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.register(sub)
-    return parser
+    return plain_help(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; a reader that closes the pipe early (``| head``) ends it
+    quietly with status 141, not a BrokenPipeError traceback."""
+    return int(quiet_broken_pipe(lambda: _main(argv)))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     """Run one sub-command; the exit status says how it went (2: the config is unusable)."""
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -2,26 +2,40 @@
 
 Each check returns ok, warn (works, but look at it) or fail (the station cannot do its job);
 any fail makes the command exit non-zero. Checks never print secrets or patient data.
+
+Run by another user than the station service's, the state directory (0700, the service's
+user) cannot be read: then the doctor says exactly that, and how to run it as that user,
+instead of checking what it cannot see (an unreadable enrolment is not a missing one). The
+receiver check does what the station does before it delivers: find the receiver over mDNS
+(or at ``--address``), complete a TLS handshake and compare the key with the pin.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import pwd
 import shutil
+import ssl
+import sys
 import uuid
 import warnings
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sync.durable import remove_durably, write_durably
+from sync.terminal import printable
 
 from .config import Config
-from .enrolment import load_enrolment
+from .enrolment import Enrolment, load_enrolment
 from .paths import StatePaths
 from .web.tls import read_web_tls
 
 OK, WARN, FAIL = "ok", "warn", "fail"
+#: The station service's user (systemd/capture-station.service ``User=``): who may read the
+#: state directory when its owner cannot be looked up.
+SERVICE_USER = "capture-station"
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,57 @@ def check_hpke() -> Check:
                  f"{cryptography.__version__})")
 
 
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _state_owner(root: Path) -> str:
+    """Who owns ``root`` (or the nearest parent that exists): the user to run as."""
+    try:
+        return _user_name(_existing_parent(root).stat().st_uid)
+    except OSError:
+        return SERVICE_USER
+
+
+def program_path() -> str:
+    """How this program was started, as a command another user can run: the script's full
+    path (sudo's PATH rarely has the venv's bin/), else its name."""
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return str(started.absolute()) if started.name == "capture-station" else "capture-station"
+
+
+def run_as_advice(cfg: Config, owner: str) -> str:
+    """The command that runs the doctor as ``owner``, with this config (when not default)."""
+    config = "" if cfg.source.startswith("defaults") else f" --config {cfg.source}"
+    return f"run it as the station's user: sudo -u {owner} {program_path()} doctor{config}"
+
+
+def check_state_access(cfg: Config) -> Check | None:
+    """None when this user can read the state directory and the files the checks open (or it
+    does not exist yet: ``check_state_dir`` makes it); else the one fail that says so."""
+    root = cfg.state_dir
+    paths = StatePaths(root)
+    try:
+        with os.scandir(root):
+            pass
+        for path in (paths.enrolment, paths.identity_key):
+            if path.exists():
+                path.open("rb").close()
+    except PermissionError:
+        owner = _state_owner(root)
+        me = _user_name(os.geteuid())
+        return Check("state_dir", FAIL,
+                     f"cannot read the state directory {root} as user {me!r} (it belongs to "
+                     f"{owner!r}); enrolment, accounts and certificates were not checked",
+                     run_as_advice(cfg, owner if owner != me else SERVICE_USER))
+    except OSError:  # absent, or not a directory: check_state_dir says what to do
+        return None
+    return None
+
+
 def check_state_dir(cfg: Config) -> Check:
     root = cfg.state_dir
     try:
@@ -134,8 +199,11 @@ def check_state_dir(cfg: Config) -> Check:
         write_durably(probe, b"x", replace=False)
         remove_durably(probe)
     except OSError as exc:
-        return Check("state_dir", FAIL, f"{root} is not writable ({exc.strerror})",
-                     "create it for the station user, or set [station] state_dir")
+        owner = _state_owner(root) if root.is_dir() else ""
+        fix = (run_as_advice(cfg, owner) if isinstance(exc, PermissionError) and owner
+               and owner != _user_name(os.geteuid())
+               else "create it for the station user, or set [station] state_dir")
+        return Check("state_dir", FAIL, f"{root} is not writable ({exc.strerror})", fix)
     return Check("state_dir", OK, f"{root} writable")
 
 
@@ -157,8 +225,8 @@ def check_enrolment(cfg: Config) -> Check:
     if enrolment is None:
         return Check("enrolment", FAIL, "station not enrolled: captures are refused",
                      "capture-station enrol --provision FILE (or drop the provisioning file)")
-    return Check("enrolment", OK, f"enrolled with {enrolment.receiver_name or 'receiver'} "
-                 f"as station {enrolment.station_id}")
+    receiver = printable(enrolment.receiver_name or "receiver")
+    return Check("enrolment", OK, f"enrolled with {receiver} as station {enrolment.station_id}")
 
 
 def check_web_tls(cfg: Config) -> Check:
@@ -173,26 +241,103 @@ def check_web_tls(cfg: Config) -> Check:
                  f"{current.not_after:%Y-%m-%d})")
 
 
+@dataclass(frozen=True)
+class ReceiverProbe:
+    """How to look for the receiver: fixed addresses (``--address``) or an mDNS browse."""
+
+    addresses: Sequence[tuple[str, int]] = field(default_factory=tuple)
+    wait: float = 5.0
+    timeout: float = 5.0
+
+
+def _handshake(host: str, port: int, pin: str, timeout: float) -> None:
+    """TCP connect, TLS handshake and pin comparison, then close: nothing sent over HTTP."""
+    from sync.pinning import PinnedHTTPSConnection
+
+    conn = PinnedHTTPSConnection(host, port, pin, timeout=timeout)
+    try:
+        conn.connect()
+    finally:
+        conn.close()
+
+
+def check_receiver(cfg: Config, enrolment: Enrolment | None,
+                   probe: ReceiverProbe | None = None) -> Check:
+    """Can this station reach its receiver now: found (mDNS), TLS, and the provisioned pin?
+
+    Unreachable is a warning (captures queue safely until it answers); a key that is not the
+    pin is a fail (the station will never deliver to it).
+    """
+    from sync.pinning import PinMismatch
+
+    if enrolment is None:
+        return Check("receiver", WARN, "not checked: the station is not enrolled")
+    probe = probe or ReceiverProbe()
+    name = enrolment.receiver_name
+    if probe.addresses:
+        found, how = list(probe.addresses), "--address"
+    else:
+        from sync.discovery import find_receiver
+
+        try:
+            found = find_receiver(name, enrolment.receiver_pin, timeout=probe.wait,
+                                  interfaces=cfg.sync.interfaces or None)
+        except OSError as exc:
+            return Check("receiver", WARN, f"mDNS cannot browse here ({exc})",
+                         "check the network; or try capture-station doctor --address HOST:PORT")
+        how = "mDNS"
+        if not found:
+            return Check("receiver", WARN,
+                         f"mDNS: no receiver {name!r} (nor its pin) seen within "
+                         f"{probe.wait:g} s; captures queue until it is found",
+                         "is `capture-receiver serve` running on the practice server, on this "
+                         "LAN, with multicast allowed? (or --address HOST:PORT)")
+    problems = []
+    for host, port in found:
+        try:
+            _handshake(host, port, enrolment.receiver_pin, probe.timeout)
+        except PinMismatch as exc:
+            return Check("receiver", FAIL,
+                         f"{how}: {host}:{port}; TLS handshake ok; pin MISMATCH: the server's "
+                         f"key is {exc.seen}, the provisioned pin {enrolment.receiver_pin}",
+                         "a rogue or re-keyed receiver; compare with `capture-receiver init`'s "
+                         "pin, or re-provision the station")
+        except (OSError, ssl.SSLError) as exc:
+            problems.append(f"{host}:{port}: {exc}")
+            continue
+        return Check("receiver", OK, f"{how}: {host}:{port}; TLS handshake ok; pin matches "
+                     f"({name!r}, {enrolment.receiver_pin})")
+    return Check("receiver", WARN, f"{how}: found, but no TLS connection: "
+                 + "; ".join(problems), "is the receiver running and the port open?")
+
+
 def _existing_parent(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
 
 
-CHECKS: tuple[Callable[[Config], Check], ...] = (
+#: Checks that need nothing from the state directory.
+HARDWARE_CHECKS: tuple[Callable[[Config], Check], ...] = (
     check_camera,
     check_gpio,
     check_barcode,
     lambda cfg: check_hpke(),
-    check_state_dir,
-    check_disk,
-    check_enrolment,
-    check_web_tls,
 )
 
 
-def run_checks(cfg: Config) -> list[Check]:
-    return [check(cfg) for check in CHECKS]
+def run_checks(cfg: Config, probe: ReceiverProbe | None = None, *,
+               network: bool = True) -> list[Check]:
+    """Every check, in the order shown; those that read the state directory only when this
+    user can, and the receiver (unless ``network`` is off) only once enrolment is known."""
+    checks = [check(cfg) for check in HARDWARE_CHECKS]
+    denied = check_state_access(cfg)
+    if denied is not None:
+        return [*checks, denied, check_disk(cfg)]
+    checks += [check_state_dir(cfg), check_disk(cfg), check_enrolment(cfg), check_web_tls(cfg)]
+    if network:
+        checks.append(check_receiver(cfg, load_enrolment(StatePaths(cfg.state_dir)), probe))
+    return checks
 
 
 def report(checks: list[Check]) -> dict:

@@ -16,6 +16,12 @@ writes after it are undone if one fails:
    what was written and say which station id the receiver registered;
 5. delete the provisioning file (it holds a secret, spent or not).
 
+A failure at any step leaves the station as it was: the identity key made for the enrolment
+and the state directories made for it are removed again (:class:`StateSnapshot`), so a
+blank station stays blank. The config file need not exist: provisioning is what writes it
+(``capture-station provision --config NEW.toml``); the environment's
+``CAPTURE_STATION_<SECTION>_<KEY>`` variables apply as they will when the station runs.
+
 The QR path decodes preview frames with the station's own barcode backend and applies the same
 bundle; codes that are not provisioning QR codes (a wristband, say) are ignored without being
 logged, since they may carry a patient identifier.
@@ -118,17 +124,20 @@ def render_config(bundle: Bundle, existing: Mapping[str, Any]) -> str:
     return header + "\n".join(fmt.toml_tables(merged)) + "\n"
 
 
-def check_config(text: str) -> Config:
-    """Validate ``text`` exactly as the station will load it (schema and cross-checks)."""
+def check_config(text: str, environ: Mapping[str, str] | None = None) -> Config:
+    """Validate ``text`` exactly as the station will load it (schema and cross-checks), with
+    ``environ``'s variables on top (none by default)."""
     with tempfile.TemporaryDirectory(prefix="capture-provision-") as scratch:
         candidate = Path(scratch) / "station.toml"
         candidate.write_text(text, encoding="utf-8")
         try:
-            return load_config(candidate, environ={}, required=True)
+            return load_config(candidate, environ=environ or {}, required=True)
         except ConfigError as exc:
             problems = "\n".join(f"  - {p}" for p in exc.problems)
-            raise ProvisioningError("the bundle's settings do not make a valid station config:"
-                                    f"\n{problems}") from None
+            what = ("the station config is not valid with this environment's "
+                    "CAPTURE_STATION_* variables" if environ else
+                    "the bundle's settings do not make a valid station config")
+            raise ProvisioningError(f"{what}:\n{problems}") from None
 
 
 def _add_admin(store: Accounts, bundle: Bundle) -> None:
@@ -206,6 +215,37 @@ def enrol_station(bundle: Bundle, cfg: Config, addresses: list[tuple[str, int]],
 
 # -- the whole thing ------------------------------------------------------------------------------
 
+class StateSnapshot:
+    """What of the station's state provisioning may create, and whether it existed before:
+    after a failure :meth:`undo` removes what this run made (the identity key, then the empty
+    directories), and nothing else -- a station that runs meanwhile keeps its own files."""
+
+    def __init__(self, paths: StatePaths) -> None:
+        self.paths = paths
+        self.had_identity = paths.identity_key.exists()
+        dirs = [paths.tls, paths.keys, paths.captures, paths.root]
+        parent = paths.root.parent
+        while not parent.exists() and parent != parent.parent:
+            dirs.append(parent)
+            parent = parent.parent
+        self.new_dirs = [d for d in dirs if not d.exists()]
+
+    def undo(self) -> None:
+        if not self.had_identity:
+            try:
+                remove_durably(self.paths.identity_key)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("could not remove the identity key made for a failed "
+                            "provisioning: %s", exc.strerror)
+        for directory in self.new_dirs:  # deepest first
+            try:
+                directory.rmdir()
+            except OSError:
+                pass  # absent, or something else put a file there: not ours to remove
+
+
 def apply_bundle(
     bundle: Bundle,
     config_path: Path,
@@ -213,13 +253,15 @@ def apply_bundle(
     locate: Locate,
     audit: Audit = log_audit,
     timeout: float = 30.0,
+    environ: Mapping[str, str] | None = None,
 ) -> Outcome:
-    """Validate, enrol, write config, enrolment and admin; raise :class:`ProvisioningError`."""
-    from sync.enrol import EnrolError
-
+    """Validate, enrol, write config, enrolment and admin; raise :class:`ProvisioningError`
+    and keep nothing on any failure. ``environ``: the variables the station will run with
+    (default: this process's)."""
     existing, old_config = _read_existing(config_path)
     text = render_config(bundle, existing)
-    cfg = check_config(text)
+    check_config(text)  # the file alone is a valid config ...
+    cfg = check_config(text, os.environ if environ is None else environ)  # ... and as run
     paths = StatePaths(cfg.state_dir)
     enrolled = load_enrolment(paths)
     if enrolled is not None:
@@ -227,6 +269,21 @@ def apply_bundle(
             f"this station is already enrolled (as {enrolled.station_id} with receiver "
             f"{enrolled.receiver_name!r}); the bundle was not applied. To move it to another "
             "practice, re-flash it (docs/deploy.md, 'Replace a station')")
+    snapshot = StateSnapshot(paths)
+    try:
+        return _enrol_and_commit(bundle, config_path, text, old_config, cfg, paths,
+                                 locate=locate, audit=audit, timeout=timeout)
+    except BaseException:
+        snapshot.undo()
+        raise
+
+
+def _enrol_and_commit(bundle: Bundle, config_path: Path, text: str, old_config: bytes | None,
+                      cfg: Config, paths: StatePaths, *, locate: Locate, audit: Audit,
+                      timeout: float) -> Outcome:
+    """Steps 1 (the admin) to 4 of :func:`apply_bundle`, once the station is known blank."""
+    from sync.enrol import EnrolError
+
     check_admin(bundle, paths)
     if not config_path.parent.is_dir():
         raise ProvisioningError(f"the config directory {config_path.parent} does not exist "

@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
+from sync.terminal import plain_help, quiet_broken_pipe
+
 from .commands import audit, export, forward, init, serve, stations, token, user
 from .commands import open as open_command
 from .commands._common import ReceiverCommandError
@@ -26,10 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         command.register(sub)
-    return parser
+    return plain_help(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; a reader that closes the pipe early (``| head``) ends it
+    quietly with status 141, not a BrokenPipeError traceback."""
+    return int(quiet_broken_pipe(lambda: _main(argv)))
+
+
+def _main(argv: Sequence[str] | None) -> int:
     """Run one sub-command; without one, print the help and exit 2."""
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -6,8 +6,11 @@ Layout (``DIR`` is the receiver's data directory, ``<stem>`` is ``<date>_<item i
     DIR/inbox/<issuer>/<patient>/<stem>.json           sidecar: the CURRENT tags + receiver facts
     DIR/inbox/<issuer>/<patient>/<stem>.thumb.jpg      the station's preview, kept as thumbnail
     DIR/inbox/<issuer>/<patient>/<stem>.history.json   original tags + every amendment applied
+    DIR/inbox/<issuer>/<patient>/<stem>.page-<n>.thumb.jpg  a document's page thumbnails
     DIR/retracted/<issuer>/<patient>/<stem>.jpg.retracted (+ .thumb.jpg.retracted, .json,
                                                        .history.json)  a retracted capture
+                                                       (a document: .pdf.retracted and its
+                                                       .page-<n>.thumb.jpg.retracted)
 
 An amendment rewrites the sidecar to the original tags with every amendment's changes applied
 in order (``at``, then amendment id), and records who changed what, when and from which
@@ -43,7 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sync.durable import move_durably, write_durably
+from sync.durable import fsync_dir, move_durably, write_durably
+
+from .pagethumbs import page_thumb_name, render_page_thumbs
 
 _SAFE = re.compile(r"[A-Za-z0-9_-]")
 MAX_COMPONENT = 64
@@ -52,7 +57,7 @@ MAX_COMPONENT = 64
 SIDECAR_KEYS = (
     "patient_id", "issuer", "encounter", "operator", "consent", "emergency_override",
     "body_site", "laterality", "station_name", "captured_at", "clock_synced", "provenance",
-    "session_id", "sequence", "note", "pages",
+    "session_id", "sequence", "note", "pages", "document_type", "consent_form",
 )
 #: The tags an amendment may change (docs/envelope.md, ``changes``).
 AMENDABLE_KEYS = ("operator", "consent", "emergency_override", "body_site", "laterality",
@@ -68,7 +73,7 @@ AMENDMENT_KEYS = ("amends", "at", "retract", "changes", "operator", "reason")
 RECEIVER_FIELDS = frozenset({
     "capture_id", "amendment_id", "station_id", "received_at", "image_file", "image_sha256",
     "sealed_file", "sealed_sha256", "kind", "state", "thumb_file", "history_file",
-    "retraction", "amendments", "amended_at",
+    "retraction", "amendments", "amended_at", "page_thumbs",
 })
 
 
@@ -148,7 +153,9 @@ def file_capture(
 ) -> Path:
     """Move the staged JPEG ``image`` (a durable file on the inbox's file system, hashed as
     it was written) into place, the staged ``preview`` beside it as the thumbnail, and write
-    the sidecar durably; return the JPEG's (a document: the PDF's) path.
+    the sidecar durably; return the JPEG's (a document: the PDF's) path. A document's page
+    thumbnails are rendered from its PDF here (``page_thumbs`` in the sidecar, in page
+    order, None for a page without one); the sidecar is written last.
 
     Deterministic: filing the same capture again gives the same files, so a crash
     between filing and recording the receipt is repaired by the station's retry.
@@ -178,16 +185,28 @@ def file_capture(
     move_durably(image, main)
     if preview is not None:
         move_durably(preview, thumb)
+    if kind == "document":
+        sidecar["page_thumbs"] = render_page_thumbs(main, folder, stem)
+        fsync_dir(folder)
     _write_json(folder / f"{stem}.json", sidecar)
     return main
 
 
-def _names(stem: str, kind: str) -> dict[str, tuple[str, str]]:
-    """Each file of an item: (name in the patient folder, name in quarantine)."""
+def _names(stem: str, kind: str, page_thumbs: object = None) -> dict[str, tuple[str, str]]:
+    """Each file of an item: (name in the patient folder, name in quarantine). A document's
+    page thumbnails are named from the sidecar's ``page_thumbs`` count, never taken from it."""
     main = f"{stem}{FILE_SUFFIX[kind]}"
     thumb = f"{stem}{THUMB_SUFFIX}"
-    return {"file": (main, main + RETRACTED_SUFFIX), "thumb": (thumb, thumb + RETRACTED_SUFFIX),
-            "history": (f"{stem}{HISTORY_SUFFIX}",) * 2, "sidecar": (f"{stem}.json",) * 2}
+    names = {"file": (main, main + RETRACTED_SUFFIX),
+             "thumb": (thumb, thumb + RETRACTED_SUFFIX),
+             "history": (f"{stem}{HISTORY_SUFFIX}",) * 2}
+    pages = page_thumbs if isinstance(page_thumbs, list) else []
+    for number, entry in enumerate(pages, start=1):
+        if entry is not None:
+            name = page_thumb_name(stem, number)
+            names[f"page-{number}"] = (name, name + RETRACTED_SUFFIX)
+    names["sidecar"] = (f"{stem}.json",) * 2  # last: its move completes a retraction
+    return names
 
 
 def quarantine_dir(data_dir: Path, folder: Path) -> Path:
@@ -271,6 +290,7 @@ def apply_amendment(
     sidecar = _read_json(sidecar_path)
     if sidecar is None:
         raise FileNotFoundError("the capture's sidecar is missing")
+    names = _names(stem, kind, sidecar.get("page_thumbs"))
     history_path = _find(folder, quarantine, names["history"])
     stored_history = _read_json(history_path)
     history = _read_json(history_path) or {  # a second copy: compared with the stored one
@@ -319,7 +339,7 @@ def _quarantine(folder: Path, quarantine: Path, names: dict[str, tuple[str, str]
     """Move every file of the item out of the patient folder; the sidecar goes last, so
     a sidecar in quarantine means the move is complete."""
     quarantine.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for part in ("file", "thumb", "history", "sidecar"):
+    for part in names:  # the sidecar is the last entry
         source, target = folder / names[part][0], quarantine / names[part][1]
         if source.exists():
             move_durably(source, target)

@@ -6,6 +6,12 @@ caller wants goes straight into its own :class:`~sync.durable.DurableFile` (hash
 way), parts nobody asked for are dropped, and nothing is held in memory but one chunk. The
 files get their names only if the whole file opened: on :class:`EnvelopeError` (or any other
 failure) every temp file is removed and no target exists.
+
+Before the files get their names, each part of a capture or document is checked to be what
+its kind must carry (:func:`practice.payload.check_parts`: a JPEG that decodes, a well-formed
+PDF with the stated pages); a part that is not raises :class:`~practice.payload.ContentRefused`
+and nothing is written either. The receiver and ``capture-receiver open`` both come here, so
+both apply the same check.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from sync.durable import DurableFile
 from sync.envelope import Opened, open_envelope
+
+from .payload import check_parts
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,9 @@ def open_to_files(sealed: Path, targets: Mapping[str, Path], private_key: X25519
     """Verify and open ``sealed``; write each part named in ``targets`` to its path.
 
     Raises :class:`sync.envelope.EnvelopeError` (nothing written) if the file is not
-    exactly what ``station_key``'s station sealed to ``private_key``. ``replace=False``
+    exactly what ``station_key``'s station sealed to ``private_key``, and
+    :class:`~practice.payload.ContentRefused` (nothing written) if a part is not what its
+    kind must carry. ``replace=False``
     never overwrites an existing target (``FileExistsError``).
     """
     digests = {name: hashlib.sha256() for name in targets}
@@ -53,5 +63,7 @@ def open_to_files(sealed: Path, targets: Mapping[str, Path], private_key: X25519
                 digests[name].update(data)
 
         opened = open_envelope(sealed, private_key, station_key, write=write)
+        check_parts(opened.kind, opened.metadata,
+                    {name: out.tmp for name, out in outputs.items()})
     return OpenedToFiles(opened, dict(targets),
                          {name: digest.hexdigest() for name, digest in digests.items()})

@@ -67,7 +67,16 @@ CREATE TABLE IF NOT EXISTS nonces (
 
 
 class TokenError(PracticeError):
-    """The enrolment token is unknown, used or expired (the message says which)."""
+    """The enrolment token cannot be used. The message is the same for an unknown, a used
+    and an expired token (whoever holds a guessed or stolen token learns nothing from it);
+    ``reason`` says which, for the server's log only."""
+
+    MESSAGE = ("enrolment token is unknown, already used or expired; make a new one with "
+               "`capture-receiver token`")
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.MESSAGE)
+        self.reason = reason
 
 
 class StationNotFound(PracticeError, KeyError):
@@ -99,6 +108,16 @@ class Station:
     queue_depth: int | None = None
     #: Its software version, as it last reported.
     version: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """An enrolment token not yet used (its secret is not kept, only this)."""
+
+    room: str
+    created_at: str
+    expires_at: float  # Unix time
+    require_approval: bool
 
 
 STATION_COLUMNS = ("station_id, public_key, name, room, status, enrolled_at, changed_at, "
@@ -159,6 +178,17 @@ class ReceiverStore:
                 (token_hash(token), room, utc_now(), expires, int(require_approval)),
             )
         return token, expires
+
+    def issued_tokens(self) -> list[IssuedToken]:
+        """Tokens not used yet and not expired, oldest first (what `stations list` shows: a
+        station that has yet to enrol)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT room, created_at, expires_at, require_approval FROM tokens "
+                "WHERE used_at IS NULL AND expires_at >= ? ORDER BY created_at",
+                (time.time(),)).fetchall()
+        return [IssuedToken(room, created, expires, bool(approval))
+                for room, created, expires, approval in rows]
 
     def redeem_token(self, token: str, station_id: str, public_key: bytes, name: str) -> Station:
         """Use ``token`` once to register (or re-register) a station; raise TokenError."""

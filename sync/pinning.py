@@ -8,7 +8,6 @@ is written, the presented key is hashed and compared; on a mismatch the socket i
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import http.client
 import socket
@@ -18,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .errors import SyncError
+from .fingerprints import sha256_fingerprint
 
 
 class PinMismatch(SyncError, ConnectionError):
@@ -31,10 +31,11 @@ class PinMismatch(SyncError, ConnectionError):
 
 
 def pin_of_certificate(der: bytes) -> str:
-    """Lowercase hex SHA-256 of the certificate's SubjectPublicKeyInfo (DER)."""
+    """SHA-256 of the certificate's SubjectPublicKeyInfo (DER), in the one form of every
+    fingerprint (:mod:`sync.fingerprints`: 64 lower-case hex digits)."""
     cert = x509.load_der_x509_certificate(der)
     spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return hashlib.sha256(spki).hexdigest()
+    return sha256_fingerprint(spki)
 
 
 def client_context() -> ssl.SSLContext:

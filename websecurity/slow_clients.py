@@ -23,8 +23,10 @@ fails if the behaviour regresses.
 from __future__ import annotations
 
 import io
+import logging
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections import Counter
@@ -194,10 +196,26 @@ class GuardedConnectionManager(ConnectionManager):
             return self._per_address.get(address, 0)
 
 
+#: Where cheroot's own messages go (stock cheroot writes them raw to stderr).
+cheroot_log = logging.getLogger("websecurity.cheroot")
+
+
 class GuardedServer(wsgi.Server):
     """cheroot's WSGI server with the pieces above plugged in."""
 
     ConnectionClass = GuardedConnection
+
+    def error_log(self, msg: str = "", level: int = logging.INFO,
+                  traceback: bool = False) -> None:
+        """cheroot's messages through logging instead of raw stderr. A socket error of one
+        client (it went away mid-handshake or mid-request: "EOF occurred in violation of
+        protocol", a reset) is cheroot's WARNING with a traceback; it says nothing about this
+        server, so it is logged at DEBUG. Errors (cheroot's ERROR level) keep their level and
+        traceback."""
+        exc = sys.exc_info()[1] if traceback else None
+        if isinstance(exc, OSError) and level <= logging.WARNING:
+            level = logging.DEBUG
+        cheroot_log.log(level, "%s", msg, exc_info=exc)
 
     def __init__(self, *args: Any, header_timeout: float, body_timeout: float,
                  min_body_rate: float, max_per_address: int, **kwargs: Any) -> None:

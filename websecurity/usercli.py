@@ -23,8 +23,10 @@ from collections.abc import Callable
 from .accounts import AccountError, Accounts, Roles, check_password
 from .errors import WebSecurityError
 
-#: Generated passwords: 4 groups of 5 from an alphabet without look-alikes (about 100 bits).
-ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+#: Generated passwords, the one style of every command that makes one (``user --generate``,
+#: ``capture-receiver init`` and ``token``, the demo): 4 groups of 5 from lower-case letters
+#: and digits without look-alikes (no 0/o, 1/l/i), about 97 bits, easy to read aloud or type.
+ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 Audit = Callable[..., None]
 
 
@@ -33,6 +35,7 @@ class UserCommandError(WebSecurityError, ValueError):
 
 
 def generate_password() -> str:
+    """A new random password in the one generated style (see :data:`ALPHABET`)."""
     raw = "".join(secrets.choice(ALPHABET) for _ in range(20))
     return "-".join(raw[i:i + 5] for i in range(0, 20, 5))
 

@@ -6,7 +6,8 @@ one-time token, enrols the station through mDNS with the pinned key (``capture-s
 then runs the station (state in ``DIR/station``) with a fake camera and gpiozero's MockFactory
 pins. The camera shows the demo wristband (a genuine GS1 DataMatrix), then a consent card, then
 the clinical subject; Enter (or the demo button in the web UI) presses the capture button, and
-every capture filed at the receiver is printed. The receiver also serves the practice's
+the terminal shows one line per step of each photo (captured, delivered, filed; details and
+every log line with ``--verbose``). The receiver also serves the practice's
 patient-file UI (``practice: <url>``, signed in with ``practice-login: <user> <password>``).
 
 ``--scenario smoke`` runs the same unattended: a two-page consent form scanned in document mode
@@ -14,6 +15,9 @@ patient-file UI (``practice: <url>``, signed in with ``practice-login: <user> <p
 then the station discards one delivered capture (a retraction) and amends another; it opens
 the filed captures at the receiver and compares them with what the camera took, and opens the
 sealed document with the practice key to a two-page PDF; its last line is JSON.
+
+Without ``--workdir`` everything lives in a fresh temporary folder, removed when the demo ends
+(Ctrl-D, Ctrl-C or SIGTERM): the receiver files decrypted photos there.
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ from barcode.commands import Command
 from barcode.gs1 import with_check_digit
 from capture.fake import FakeCamera, Scene, Symbol
 from capture.fake_page import PageScene
+from websecurity.usercli import generate_password
 
 from ..config import load_config
 from ..sample_config import toml_value
 from ._common import CommandError, new_command
+from ._demo_output import EventReporter, quiet_logging, relay_receiver_log, remove_workdir
 
 #: A fictitious patient: a GSRN (AI 8018) on the GS1 example company prefix 795...
 DEMO_PATIENT_GSRN = with_check_digit("79512345000000001")
@@ -71,11 +77,15 @@ AMENDED_NOTE = "demo: amended at the station"
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = new_command(sub, "demo", "run a receiver and a station on this machine")
-    parser.add_argument("--workdir", type=Path, help="folder for both (default: a fresh temp dir)")
+    parser.add_argument("--workdir", type=Path,
+                        help="folder for both, kept afterwards (default: a fresh temporary "
+                        "folder, removed when the demo ends)")
     parser.add_argument("--no-input", action="store_true",
                         help="do not read stdin; run until SIGTERM")
     parser.add_argument("--scenario", choices=("interactive", "smoke"), default="interactive",
                         help="smoke: scan, capture three times, check delivery, print JSON")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show every log line (each delivery attempt, the receiver's log)")
     parser.add_argument("--web-port", type=int, default=0,
                         help="port of the station's web UI (default: a free one)")
     parser.set_defaults(func=run)
@@ -93,8 +103,10 @@ def _cli(*args: str, module: str = "practice.cli",
 class DemoReceiver:
     """``capture-receiver serve`` in a child process, advertising on loopback only."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, say: Any = print, verbose: bool = False) -> None:
         self.data_dir = data_dir
+        self._say = say
+        self._verbose = verbose
         self.process: subprocess.Popen[str] | None = None
         self.address = ""
         self.ui_url = ""
@@ -104,8 +116,9 @@ class DemoReceiver:
             [sys.executable, "-m", "practice.cli", "serve", "--data-dir", str(self.data_dir),
              "--host", "127.0.0.1", "--port", "0", "--mdns-interface", "127.0.0.1",
              "--ui-port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        assert self.process.stdout is not None
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None and self.process.stderr is not None
+        relay_receiver_log(self.process.stderr, self._say, self._verbose)
         line = self.process.stdout.readline()
         ui = self.process.stdout.readline()
         if "listening on" not in line or not ui.startswith("practice UI: "):
@@ -219,27 +232,48 @@ def _scan_document(camera: FakeCamera, assembly: Any, factory: Any,
 
 
 def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    quiet_logging(args.verbose)
+    temporary = args.workdir is None
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="capture-demo-"))).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    smoke = args.scenario == "smoke"
+    say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if smoke else (
+        lambda *a: print(*a, flush=True))
+    try:
+        return _run(args, workdir, smoke, say, started)
+    finally:
+        if temporary:
+            remove_workdir(workdir, say)
+
+
+class _Stopped(Exception):
+    """SIGTERM while the demo waits for Enter: end the way Ctrl-D does."""
+
+
+def _run(args: argparse.Namespace, workdir: Path, smoke: bool, say: Any,
+         started: float) -> int:
     from gpiozero.pins.mock import MockFactory
 
     from ..compose import assemble
     from ..web.accounts import open_accounts
 
-    started = time.monotonic()
-    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="capture-demo-"))).resolve()
     receiver_dir, station_dir = workdir / "receiver", workdir / "station"
-    workdir.mkdir(parents=True, exist_ok=True)
-    smoke = args.scenario == "smoke"
-    say = (lambda *a: print(*a, file=sys.stderr, flush=True)) if smoke else (
-        lambda *a: print(*a, flush=True))
-
     if not (receiver_dir / "keys").exists():
         _cli("init", "--data-dir", str(receiver_dir), "--name",
              f"demo-practice-{secrets.token_hex(3)}")
     practice_password = _practice_login(receiver_dir)
-    receiver = DemoReceiver(receiver_dir)
+    receiver = DemoReceiver(receiver_dir, say, args.verbose)
     receiver.start()
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    waiting_for_enter = threading.Event()
+
+    def on_sigterm(*_: object) -> None:
+        stop.set()
+        if waiting_for_enter.is_set():
+            raise _Stopped
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         config_path = workdir / "station.toml"
         _write_station_config(config_path, station_dir, args.web_port)
@@ -264,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
         with assembly:
             if smoke:
                 return _smoke(assembly, camera, factory, receiver, started)
-            password = secrets.token_urlsafe(12)
+            password = generate_password()
             accounts = open_accounts(assembly.paths)
             if accounts.get("demo-admin") is None:
                 accounts.add("demo-admin", "admin", password=password)
@@ -278,28 +312,37 @@ def run(args: argparse.Namespace) -> int:
                 say("patient identified, consent set: press Enter to press the capture button "
                     "(Ctrl-D or SIGTERM stops)")
             else:
-                say("the demo wristband was not identified; see the log above")
-            _report_filed(receiver, stop, say)
+                say("the demo wristband was not identified (--verbose shows the log)")
+            events = EventReporter(assembly, lambda: receiver.filed() + receiver.filed_documents(),
+                                   say, stop).start()
             _pages_while_documenting(camera, assembly.station.workflow, stop)
             say("document mode: start a document on the status page; the camera then shows "
                 "a page on the desk for each press")
             if args.no_input:
                 stop.wait()
             else:
-                for _line in sys.stdin:
-                    _press(factory)
-                    if stop.is_set():
-                        break
+                waiting_for_enter.set()
+                try:
+                    for _line in sys.stdin:
+                        _press(factory)
+                        if stop.is_set():
+                            break
+                except _Stopped:
+                    pass
+                waiting_for_enter.clear()
             time.sleep(0.5)
+            stop.set()  # before the station closes: the reporter reads its vault
+            events.join(5)
         return 0
     finally:
+        stop.set()
         receiver.stop()
 
 
 def _practice_login(receiver_dir: Path) -> str:
     """A practice UI admin for the demo, with a fresh password each run (no default account:
     the demo makes one, as IT would with ``capture-receiver user add``)."""
-    password = secrets.token_urlsafe(12)
+    password = generate_password()
     listed = _cli("user", "--data-dir", str(receiver_dir), "list").stdout
     action = ("passwd",) if PRACTICE_USER in listed.split() else ("add", "--role", "admin")
     _cli("user", "--data-dir", str(receiver_dir), action[0], PRACTICE_USER, *action[1:],
@@ -319,18 +362,6 @@ def _pages_while_documenting(camera: FakeCamera, workflow: Any,
                              else PAGE_SCENES[document.pages % len(PAGE_SCENES)])
 
     threading.Thread(target=follow, name="demo-pages", daemon=True).start()
-
-
-def _report_filed(receiver: DemoReceiver, stop: threading.Event, say: Any) -> None:
-    def watch() -> None:
-        seen: set[Path] = set(receiver.filed() + receiver.filed_documents())
-        while not stop.wait(0.5):
-            for path in receiver.filed() + receiver.filed_documents():
-                if path not in seen:
-                    seen.add(path)
-                    say(f"filed: {path}")
-
-    threading.Thread(target=watch, name="demo-filed", daemon=True).start()
 
 
 def _smoke(assembly: Any, camera: RecordingCamera, factory: Any, receiver: DemoReceiver,

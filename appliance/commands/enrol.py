@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 
 from sync.address import AddressError, parse_address
+from sync.terminal import printable
 
 from ..enrolment import enrolment_from_result, save_enrolment
 from ..paths import StatePaths
@@ -40,13 +41,14 @@ def _address(value: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_receiver_options(parser: argparse.ArgumentParser) -> None:
-    """``--address`` and ``--wait``: how ``enrol`` and ``provision`` find the receiver."""
+def add_receiver_options(parser: argparse.ArgumentParser, wait: float = 15.0) -> None:
+    """``--address`` and ``--wait``: how ``enrol``, ``provision`` and ``doctor`` find the
+    receiver."""
     parser.add_argument("--address", metavar="HOST:PORT", type=_address, action="append",
                         default=None, help="try this receiver address ([IPv6]:PORT for IPv6) "
                         "instead of mDNS (repeatable; the pin is still checked)")
-    parser.add_argument("--wait", type=float, default=15.0, metavar="SECONDS",
-                        help="how long to browse mDNS for the receiver (default 15)")
+    parser.add_argument("--wait", type=float, default=wait, metavar="SECONDS",
+                        help=f"how long to browse mDNS for the receiver (default {wait:g})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
     note = "" if result.status == "approved" else (
         " -- pending: captures queue until the practice admin runs `capture-receiver "
         f"stations approve {result.station_id}`")
-    print(f"enrolled as {result.station_id} with receiver {result.receiver_name}{note}")
+    print(f"enrolled as {result.station_id} with receiver {printable(result.receiver_name)}"
+          f"{note}")
     return 0

@@ -7,6 +7,9 @@ but the file and says what to fix. ``--scan`` reads the same bundle from a QR co
 the camera (``capture-receiver token --qr``) when the station is not running; a running,
 unenrolled station spools the QR bundle it sees to /run/capture-station/, and
 ``capture-station-provision.path`` starts this command for it.
+
+``--config PATH`` names the station config to write; it need not exist yet (provisioning is
+what writes it). If it exists, its settings are kept and the bundle's added.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import CommandError, get_config, new_command
+from ..config import Config, load_config
+from ._common import CommandError, new_command
 from .enrol import add_receiver_options
 
 
@@ -35,11 +39,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def existing_or_defaults(config_path: Path) -> Config:
+    """The config provisioning starts from: the file if there is one, else the defaults
+    (with the environment's variables, as always)."""
+    return load_config(config_path, required=False)
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import provisioning as prov
 
-    cfg = get_config(args)
     config_path = prov.config_path_for(args.config)
+    cfg = existing_or_defaults(config_path)
     locate = prov.receiver_locate(args.address, args.wait)
     try:
         if args.scan:

@@ -8,9 +8,12 @@ running the station. One JSON object per line per file::
       "encounter": null, "command": null, "symbology": "datamatrix", "gs1": true,
       "error": null}]}
 
-The output holds the identifiers read, by design (it is a diagnostic printed to the operator's
-terminal, never logged). A file that is missing or not an image gets a message on stderr and
-makes the exit status 1; the other files are still scanned.
+Whatever a barcode or a file name holds reaches the terminal inert: the JSON escapes control
+characters and everything beyond ASCII, and a file name in a message on stderr goes through
+``sync.terminal.printable``. The output holds the identifiers read, by design (it is a
+diagnostic printed to the operator's terminal, never logged). A file that is missing or not
+an image gets a message on stderr and makes the exit status 1; the other files are still
+scanned.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from barcode.backends import BACKENDS, BackendUnavailableError
 from barcode.reader import Reader, build_reader
+from sync.terminal import printable
 
 from ..config import Config
 from ._common import CommandError, get_config, new_command
@@ -78,11 +82,13 @@ def run(args: argparse.Namespace) -> int:
             image = load_image(path)
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            print(f"capture-station scan: {path}: {reason}", file=sys.stderr)
+            print(f"capture-station scan: {printable(path)}: {reason}", file=sys.stderr)
             failed += 1
             continue
         results = [r.as_json() for r in reader.read_frame(image)]
-        print(json.dumps({"file": str(path), "results": results}), flush=True)
+        # ensure_ascii (the default) is what keeps a hostile code inert on the terminal
+        print(json.dumps({"file": str(path), "results": results}, ensure_ascii=True),
+              flush=True)
     if failed:
         print(f"capture-station scan: {failed} of {len(args.images)} file(s) could not be read",
               file=sys.stderr)

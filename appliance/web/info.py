@@ -67,7 +67,9 @@ def station_info(cfg: Config, paths: StatePaths, tls: TlsCertificate | None,
         {"title": "Web UI", "items": [
             ("Address", url or _default_url(cfg)),
             ("Certificate SHA-256", tls.fingerprint if tls else "no certificate"),
-            ("Public key pin (SPKI SHA-256, base64)", tls.spki_sha256_b64 if tls else "-"),
+            ("Public key SHA-256 (SPKI)", tls.spki_sha256 if tls else "-"),
+            ("Chromium flag", f"--ignore-certificate-errors-spki-list={tls.spki_sha256_b64}"
+                              if tls else "-"),
             ("Certificate valid until", f"{tls.not_after:%Y-%m-%d}" if tls else "-"),
             ("Idle / absolute timeout", f"{cfg.web.idle_timeout_minutes} min / "
                                         f"{cfg.web.absolute_timeout_hours} h"),

@@ -26,8 +26,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sync.durable import write_durably
 from sync.envelope import EnvelopeError, Header, Opened, read_header, station_of
+from sync.terminal import printable
 
 from ..intake import open_to_files
+from ..payload import ContentRefused
 from ..store import ReceiverStore
 from ._common import ReceiverCommandError, add_data_dir, load_keys
 
@@ -125,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = open_to_files(args.file, targets, keys.practice_private, station_key,
                                mode=0o600, replace=False)
-    except EnvelopeError as exc:
+    except (EnvelopeError, ContentRefused) as exc:
         raise ReceiverCommandError(f"refused {args.file}: {exc}; nothing written") from None
     except OSError as exc:
         raise ReceiverCommandError(f"cannot write to {args.out}: {exc.strerror}; nothing "
@@ -137,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
             path.unlink(missing_ok=True)
         raise ReceiverCommandError(f"cannot write to {args.out}: {exc.strerror}; nothing "
                                    "kept") from None
-    print(f"made by station {header.station_id} ({station_name}); signature verified")
+    print(f"made by station {header.station_id} ({printable(station_name)}); signature "
+          "verified")
     for path in (*targets.values(), json_path):
         print(path)
     return 0

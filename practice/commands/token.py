@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import secrets
 import sys
 from pathlib import Path
 
 from sync import provisioning as bundle_format
+from websecurity.usercli import generate_password
 
 from ..store import ReceiverStore
 from ._common import ReceiverCommandError, add_data_dir, load_keys
@@ -49,9 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def one_time_password(admin: str) -> str:
-    """16 random URL-safe characters that do not contain the admin's name (an account rule)."""
+    """A generated password in the one style of both CLIs (:func:`generate_password`: groups
+    from an alphabet without look-alikes) that does not contain the admin's name (an account
+    rule)."""
     while True:
-        password = secrets.token_urlsafe(12)
+        password = generate_password()
         if admin.lower() not in password.lower():
             return password
 

@@ -1,5 +1,5 @@
 """The coded vocabulary the forwarded objects use: SNOMED CT body sites and laterality, and
-the DCM codes of IOCM rejection notes.
+the DCM codes of IOCM rejection notes, and the LOINC titles of scanned documents.
 
 A body site the station offers but this table does not know is still forwarded, as text only
 (DICOM ``ImageComments``, FHIR ``bodySite.text``) and without a code: a wrong code is worse
@@ -62,3 +62,18 @@ KEY_OBJECT_DESCRIPTION = Code("113012", "DCM", "Key Object Description")
 def rejection_title(reason: str | None) -> Code:
     """The rejection note title for a discard reason (unknown reasons: quality)."""
     return REJECTION_TITLES.get(reason or "", REJECTED_QUALITY)
+
+
+#: A scanned document's type (the station's document card) -> its title, and a LOINC code for
+#: the types LOINC names (a sketch or "other" goes as text only).
+DOCUMENT_TITLES: dict[str, tuple[str, Code | None]] = {
+    "consent-form": ("Consent form", Code("59284-0", "LN", "Patient Consent")),
+    "referral": ("Referral", Code("57133-1", "LN", "Referral note")),
+    "sketch": ("Sketch", None),
+    "other": ("Scanned document", None),
+}
+
+
+def document_title(document_type: object) -> tuple[str, Code | None]:
+    """(title, code or None) of a document type; an unknown type is a scanned document."""
+    return DOCUMENT_TITLES.get(str(document_type), DOCUMENT_TITLES["other"])

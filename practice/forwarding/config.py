@@ -11,18 +11,19 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from sync.fingerprints import parse_fingerprint
+from sync.strictparse import ParseError, loads_toml
 
 from ..errors import PracticeError
 
 CONFIG_NAME = "forwarding.toml"
 KINDS = ("dicomweb", "fhir")
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-_PIN_RE = re.compile(r"[0-9a-f]{64}")
 _TOP_KEYS = {"institution", "manufacturer", "retry", "destination"}
 _RETRY_KEYS = {"initial_s", "max_s"}
 _DEST_KEYS = {"name", "kind", "url", "failover_urls", "username", "password_file",
@@ -78,7 +79,7 @@ class ForwardingConfig:
 def _number(where: str, value: object, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ForwardingConfigError(f"{where} must be a number")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # an int is exact, however long
         raise ForwardingConfigError(f"{where} must be a finite number, not {value}")
     if not low <= value <= high:
         raise ForwardingConfigError(f"{where} must be between {low:g} and {high:g}")
@@ -86,8 +87,11 @@ def _number(where: str, value: object, low: float, high: float) -> float:
 
 
 def _string(where: str, value: object, limit: int = 512) -> str:
-    if not isinstance(value, str) or not value or len(value) > limit or "\0" in value:
-        raise ForwardingConfigError(f"{where} must be a non-empty string")
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ForwardingConfigError(f"{where} must be a non-empty string of at most {limit} "
+                                    "characters")
+    if not value.isprintable():  # no NUL, escape or line break reaches a header or DICOM
+        raise ForwardingConfigError(f"{where} must not hold control characters")
     return value
 
 
@@ -172,10 +176,10 @@ def _destination(base: Path, index: int, raw: object, seen: set[str]) -> Destina
         raise ForwardingConfigError(f"{where}: client_cert and client_key go together")
     if "pinned_sha256" in raw:
         pin = _string(f"{where}: pinned_sha256", raw["pinned_sha256"], 95)
-        pin = pin.replace(":", "").lower()
-        if not _PIN_RE.fullmatch(pin):
-            raise ForwardingConfigError(f"{where}: pinned_sha256 must be 64 hex digits")
-        opts["pinned_sha256"] = pin
+        try:
+            opts["pinned_sha256"] = parse_fingerprint(pin)
+        except ValueError as exc:
+            raise ForwardingConfigError(f"{where}: pinned_sha256: {exc}") from None
     https = url.startswith("https://")
     if not https and ({"ca_file", "pinned_sha256", "client_cert"} & set(opts)):
         raise ForwardingConfigError(f"{where}: TLS settings need an https:// url")
@@ -230,7 +234,7 @@ def load_config(data_dir: Path) -> ForwardingConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ForwardingConfigError(f"cannot read {path}: {exc}") from None
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        raw = loads_toml(text)
+    except ParseError as exc:
         raise ForwardingConfigError(f"{path}: {exc}") from None
     return parse_config(raw, data_dir)

@@ -33,7 +33,7 @@ from pydicom.uid import (
 
 from ..errors import PracticeError
 from ..filing import parse_time
-from .codes import BODY_SITES, LATERALITY, Code, rejection_title
+from .codes import BODY_SITES, LATERALITY, Code, document_title, rejection_title
 from .filed import FiledCapture
 from .uids import (
     derived_uid,
@@ -340,8 +340,9 @@ def document_instance(capture: FiledCapture, site: DicomSite) -> Dataset:
     ds.AcquisitionDateTime = frame.when.strftime("%Y%m%d%H%M%S.%f") + _offset(frame.when)
     ds.BurnedInAnnotation = "YES"
     ds.RecognizableVisualFeatures = "YES"
-    ds.DocumentTitle = "Scanned document"
-    ds.ConceptNameCodeSequence = []
+    title, code = document_title(capture.metadata.get("document_type"))
+    ds.DocumentTitle = title
+    ds.ConceptNameCodeSequence = [] if code is None else [_code(code)]
     ds.MIMETypeOfEncapsulatedDocument = "application/pdf"
     ds.EncapsulatedDocumentLength = len(pdf)
     ds.EncapsulatedDocument = pdf + (b"\0" if len(pdf) % 2 else b"")

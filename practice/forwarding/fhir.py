@@ -21,12 +21,13 @@ from fhir.resources.R4B.media import Media
 from pydantic import ValidationError
 
 from ..errors import PracticeError
-from .codes import BODY_SITES, LATERALITY
+from .codes import BODY_SITES, LATERALITY, document_title
 from .dicom import jpeg_facts
 from .filed import FiledCapture
 
 ID_SYSTEM = "urn:ietf:rfc:3986"
 DICOM_UID_SYSTEM = "urn:dicom:uid"
+LOINC_SYSTEM = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 OPERATOR_SYSTEM = "urn:capture-station:operator"
 STATION_SYSTEM = "urn:capture-station:station"
@@ -148,6 +149,14 @@ def media(capture: FiledCapture, *, sop_instance_uid: str | None = None,
     return validated(resource)
 
 
+def _document_type(document_type: object) -> dict[str, Any]:
+    title, code = document_title(document_type)
+    if code is None:
+        return {"text": title}
+    return {"coding": [{"system": LOINC_SYSTEM, "code": code.value, "display": code.meaning}],
+            "text": title}
+
+
 def document_reference(capture: FiledCapture, *, sop_instance_uid: str | None = None,
                        link: str | None = None) -> dict[str, Any]:
     """The ``DocumentReference`` of a scanned document (``entered-in-error`` once retracted)."""
@@ -164,7 +173,7 @@ def document_reference(capture: FiledCapture, *, sop_instance_uid: str | None = 
         "masterIdentifier": capture_identifier(capture.capture_id),
         "status": "entered-in-error" if capture.retraction else "current",
         "docStatus": "final",
-        "type": {"text": "Scanned document"},
+        "type": _document_type(meta.get("document_type")),
         "date": meta.get("captured_at"),
         "author": authors,
         "content": [{"attachment": _attachment(capture, "application/pdf", link)}],

@@ -16,7 +16,8 @@ not). A clock that jumps back cannot strand an item: one due further ahead than 
 backoff is treated as due now.
 
 The state of each capture is also written beside it in the patient file,
-``<stem>.forward.json`` (destination -> item -> state), so whoever opens the folder sees
+``<stem>.forward.json`` (destination -> item -> state, attempts, last error, when forwarded,
+when a pending row is next tried), so whoever opens the folder (and the patient-file UI) sees
 whether the PACS and the EHR have it; once a retraction moved the capture to
 ``DIR/retracted/``, the file follows it there (and leaves the patient folder). A row keeps the
 paths the item was filed at; :func:`~.filed.capture_of` finds it wherever it is now. An
@@ -300,7 +301,9 @@ class ForwardQueue:
         for item in items:
             status.setdefault(item.destination, {})[item.item_id] = {
                 "kind": item.kind, "state": item.state, "attempts": item.attempts,
-                "last_error": item.last_error, "forwarded_at": item.forwarded_at}
+                "last_error": item.last_error, "forwarded_at": item.forwarded_at,
+                "next_attempt_at": _iso(item.next_attempt) if item.state == "pending"
+                else None}
         queued = self.data_dir / items[0].payload_path
         try:  # where the capture is now: a retraction moved it to quarantine
             payload, _ = capture_of(self.data_dir, queued)
@@ -315,6 +318,11 @@ class ForwardQueue:
         except OSError:
             return None  # the queue is the record; the file is a view, rewritten next change
         return target.parent
+
+
+def _iso(epoch: float) -> str:
+    """A wall-clock time stamp as the status file shows it (UTC, seconds)."""
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
 
 
 def _status_path(payload: Path) -> Path:

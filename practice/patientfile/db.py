@@ -31,6 +31,7 @@ ITEM_COLUMNS = {
     "retraction_received_at": str, "file_path": str, "thumb_path": str,
     "sidecar_path": str, "history_path": str, "sha256": str, "pages": int,
     "amendments": int, "amended_at": str, "original_json": str,
+    "document_type": str, "consent_form": str, "page_thumbs_json": str,
 }
 ITEM_FIELDS = tuple(ITEM_COLUMNS)
 
@@ -67,6 +68,10 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     db = sqlite_utils.Database(conn)
     db["items"].create(ITEM_COLUMNS, pk="item_id", if_not_exists=True)
+    known = set(db["items"].columns_dict)
+    for name, kind in ITEM_COLUMNS.items():  # an index made by an older version
+        if name not in known:
+            db["items"].add_column(name, kind)
     db["patients"].create({
         "issuer": str, "patient_id": str, "ref": str, "captures": int, "documents": int,
         "retracted": int, "first_captured_at": str, "last_captured_at": str,

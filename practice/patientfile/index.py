@@ -362,6 +362,11 @@ class PatientIndex:
             "sha256": record.get("image_sha256") or "", "pages": record.get("pages"),
             "amendments": len(entries), "amended_at": record.get("amended_at"),
             "original_json": json.dumps(original, sort_keys=True),
+            "document_type": record.get("document_type"),
+            "consent_form": record.get("consent_form"),
+            "page_thumbs_json": json.dumps([
+                rel(name) for name in (record.get("page_thumbs") or [])
+                if name is None or isinstance(name, str)]),
         }
         amendments = [{**e, "changes_json": json.dumps(e.get("changes") or {}, sort_keys=True)}
                       for e in entries]
@@ -431,6 +436,8 @@ def _capture(row: tuple, withdrawn: frozenset[str]) -> Capture:
         file_path=r["file_path"] or "", thumb_path=r["thumb_path"],
         sidecar_path=r["sidecar_path"], history_path=r["history_path"], sha256=r["sha256"],
         pages=r["pages"], amendments=r["amendments"] or 0, amended_at=r["amended_at"],
+        document_type=r["document_type"], consent_form=r["consent_form"],
+        page_thumb_paths=tuple(json.loads(r["page_thumbs_json"] or "[]")),
     )
 
 

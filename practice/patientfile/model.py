@@ -115,6 +115,12 @@ class Capture:
     pages: int | None
     amendments: int
     amended_at: str | None
+    #: A document's type as the station recorded it (consent-form, referral, sketch, other).
+    document_type: str | None = None
+    #: A capture's signed consent form: the id of the document scanned in its session.
+    consent_form: str | None = None
+    #: A document's page thumbnails in page order (None: that page has none).
+    page_thumb_paths: tuple[str | None, ...] = ()
 
     def __repr__(self) -> str:
         return f"Capture(item_id={self.item_id!r}, kind={self.kind!r}, state={self.state!r})"

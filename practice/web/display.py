@@ -7,11 +7,14 @@ station clock was not synchronised says so next to its time.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
 from ..filing import parse_time
 from . import consent
 from .context import ctx
+from .forwardstatus import status_of
 
 
 def local_time(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -37,4 +40,28 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(local_date)
     app.add_template_filter(site_label)
     app.add_template_filter(consent.label, "consent_label")
-    app.jinja_env.globals.update(permits=consent.permits, purposes=consent.PURPOSES)
+    app.add_template_filter(document_label)
+    app.jinja_env.globals.update(permits=consent.permits, purposes=consent.PURPOSES,
+                                 forwarding=status_of, document_of=document_of)
+
+
+DOCUMENT_TYPES = {"consent-form": "Consent form", "referral": "Referral", "sketch": "Sketch",
+                  "other": "Document"}
+
+
+def document_label(document_type: object) -> str:
+    """How a document's type reads on the page (an unknown type reads as "Document")."""
+    return DOCUMENT_TYPES.get(str(document_type), "Document")
+
+
+def document_of(item_id: object) -> Any:
+    """The filed document ``item_id`` names (a capture's ``consent_form``), if this user may
+    see it; None when it has not arrived (or was retracted, for a clinician)."""
+    from .lookup import TOKEN_RE, visible
+
+    if not isinstance(item_id, str) or not TOKEN_RE.fullmatch(item_id):
+        return None
+    detail = ctx().index.capture(item_id)
+    if detail is None or detail.capture.kind != "document" or not visible(detail.capture):
+        return None
+    return detail.capture

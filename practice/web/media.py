@@ -39,16 +39,42 @@ def _send(relative: str | None, kind: str, *, download: bool = False) -> Respons
                      conditional=False, etag=False)
 
 
+def _view(item_id: str, kind: str, event: str) -> Response:
+    """The item itself, shown in the browser, if it is of ``kind``; recorded first."""
+    cap = item_or_404(item_id).capture
+    if cap.kind != kind:
+        abort(404)
+    ctx().record(event, user=current_user(), capture_id=cap.item_id,
+                 patient_ref=ref_of(cap), state=cap.state)
+    return _send(cap.file_path, cap.kind)
+
+
 @bp.get("/captures/<item_id>/image")
 @requires("clinician")
 def image(item_id: str):
-    """The full-resolution photo (a document's is its PDF, offered as a download only)."""
+    """The full-resolution photo (a document has its PDF instead)."""
+    return _view(item_id, "capture", "capture.image_viewed")
+
+
+@bp.get("/captures/<item_id>/pdf")
+@requires("clinician")
+def pdf(item_id: str):
+    """A document's PDF, to read in the browser: recorded like viewing a photo."""
+    return _view(item_id, "document", "document.opened")
+
+
+@bp.get("/captures/<item_id>/pages/<int:number>")
+@requires("clinician")
+def page(item_id: str, number: int):
+    """One page thumbnail of a document (rendered when it was filed)."""
+    c = ctx()
     cap = item_or_404(item_id).capture
-    if cap.kind != "capture":
+    if not 1 <= number <= len(cap.page_thumb_paths):
         abort(404)
-    ctx().record("capture.image_viewed", user=current_user(), capture_id=cap.item_id,
-                 patient_ref=ref_of(cap), state=cap.state)
-    return _send(cap.file_path, cap.kind)
+    if not c.grants.granted(session_key(), cap.item_id):
+        c.record("document.page_viewed", user=current_user(), capture_id=cap.item_id,
+                 patient_ref=ref_of(cap), state=cap.state, page=number)
+    return _send(cap.page_thumb_paths[number - 1], "thumb")
 
 
 @bp.get("/captures/<item_id>/thumb")

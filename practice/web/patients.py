@@ -111,6 +111,7 @@ def capture(item_id: str):
     ref = ref_of(detail.capture)
     c.record("capture.viewed", user=current_user(), capture_id=detail.capture.item_id,
              patient_ref=ref, state=detail.capture.state)
+    c.grants.grant(session_key(), [detail.capture.item_id])  # its thumbnails and pages
     summary = c.index.patient_by_ref(ref)
     return render_template("capture.html", detail=detail, cap=detail.capture, summary=summary,
                            refused=request.args.get("refused"), rooms=station_rooms())

@@ -61,7 +61,7 @@ def test_doctor_ready_once_enrolled(tmp_path, capsys):
         station_id="st-test", receiver_name="practice", receiver_pin="0" * 64,
         practice_public_key="A" * 43 + "=",
     ))
-    assert main(["--config", str(cfg), "doctor"]) == 0
+    assert main(["--config", str(cfg), "doctor", "--offline"]) == 0
     out = capsys.readouterr().out
     assert "result: ready" in out
 

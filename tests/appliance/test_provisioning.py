@@ -76,9 +76,13 @@ class Station:
         out = capsys.readouterr() if capsys else None
         return code, (out.out + out.err) if out else ""
 
-    def assert_untouched(self, file_bytes: bytes | None) -> None:
-        """Nothing half-provisioned: config as it was, no enrolment, no admin, file kept."""
+    def assert_untouched(self, file_bytes: bytes | None, *, blank: bool = True) -> None:
+        """Nothing half-provisioned: config as it was, no enrolment, no admin, no identity
+        key, file kept; a ``blank`` station (no state directory before) still has none."""
         assert self.config.read_bytes() == self.initial_config
+        assert not self.paths.identity_key.exists()
+        if blank:
+            assert not self.state.exists(), sorted(map(str, self.state.rglob("*")))
         assert load_enrolment(self.paths) is None
         assert not self.paths.enrolment.exists()
         db = accounts_path(self.paths)
@@ -275,7 +279,7 @@ def test_a_local_failure_after_enrolment_is_rolled_back(tmp_path, receiver, caps
     assert f"registered this station as {station_id}" in out
     assert f"stations revoke {station_id}" in out
     station.paths.enrolment.rmdir()
-    station.assert_untouched(kept)
+    station.assert_untouched(kept, blank=False)  # its directories were there before
 
 
 def test_bundle_file_is_applied_from_the_config_default_and_legacy_paths(tmp_path, receiver):
@@ -325,3 +329,56 @@ def test_spent_file_removal_is_durable_and_tolerates_fat(tmp_path, monkeypatch):
     with pytest.raises(PermissionError):
         prov.remove_bundle_file(spent)
     assert spent.exists()
+
+
+def test_provision_writes_a_config_that_does_not_exist_yet(tmp_path, receiver, capsys,
+                                                           monkeypatch):
+    station = Station(tmp_path / "station")
+    new_config = station.etc / "new.toml"
+    monkeypatch.setenv("CAPTURE_STATION_STATION_STATE_DIR", str(station.state))
+    monkeypatch.setenv("CAPTURE_STATION_SYNC_INTERFACES", "127.0.0.1")
+    station.drop(make_bundle(receiver))
+    code = main(["provision", "--config", str(new_config), "--file", str(station.file),
+                 "--wait", "5"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert f"config written to {new_config}" in out.out
+    written = load_config(new_config, environ={})
+    assert written.sync.receiver_pin == receiver.pin
+    assert written.station.name == "exam-room-3"
+    assert load_enrolment(station.paths) is not None
+    assert not station.file.exists()
+
+
+def test_failed_provision_into_a_new_config_leaves_nothing(tmp_path, receiver, capsys,
+                                                           monkeypatch):
+    station = Station(tmp_path / "station")
+    new_config = station.etc / "new.toml"
+    state = tmp_path / "fresh" / "var" / "lib" / "capture-station"
+    monkeypatch.setenv("CAPTURE_STATION_STATION_STATE_DIR", str(state))
+    monkeypatch.setenv("CAPTURE_STATION_SYNC_INTERFACES", "127.0.0.1")
+    kept = station.drop(make_bundle(receiver, ttl=-1))  # the receiver refuses the token
+    code = main(["provision", "--config", str(new_config), "--file", str(station.file),
+                 "--wait", "5"])
+    err = capsys.readouterr().err
+    assert code == 1 and "expired" in err and "Traceback" not in err
+    assert not new_config.exists()
+    assert not (tmp_path / "fresh").exists()  # no identity.pem, no directories
+    assert station.file.read_bytes() == kept
+
+
+def test_an_environment_variable_that_breaks_the_config_is_named(tmp_path, receiver, capsys,
+                                                                 monkeypatch):
+    station = Station(tmp_path / "station")
+    kept = station.drop(make_bundle(receiver))
+    bad = {"CAPTURE_STATION_VAULT_RESERVE_MB": "lots"}
+    with pytest.raises(fmt.ProvisioningError) as info:
+        prov.apply_bundle(fmt.read_toml(station.file), station.config,
+                          locate=prov.mdns_locate(5), environ=bad)
+    assert "not valid with this environment's CAPTURE_STATION_* variables" in str(info.value)
+    assert "environment variable CAPTURE_STATION_VAULT_RESERVE_MB" in str(info.value)
+    monkeypatch.setenv(*next(iter(bad.items())))
+    code, out = station.provision(capsys=capsys)  # the command says so before it starts
+    assert code == 2 and "environment variable CAPTURE_STATION_VAULT_RESERVE_MB" in out
+    station.assert_untouched(kept)
+    assert registered(receiver) == []

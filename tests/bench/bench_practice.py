@@ -9,6 +9,8 @@ decrypts chunk by chunk into the filed JPEG, so memory must not depend on the it
 baseline is that server's peak RSS once it is listening, before any request (its imports:
 the CLI, zeroconf, cryptography, the HTTP signature library). ``open_rss_growth_mb`` is the
 largest item's peak over that baseline: what receiving and opening itself costs.
+``content_check_ms``: what checking that a 4 MB photo really is a JPEG costs (see
+docs/patient-file.md, "What is filed"), against the SHA-256 of the same bytes.
 
 Sealed files are written to $BENCH_TMP (or the system temp dir) and deleted afterwards.
 """
@@ -36,13 +38,19 @@ def _vm_hwm_mb(pid: int) -> float:
 
 
 def _seal_file(path: Path, keys, station, image_len: int) -> tuple[str, int]:
-    """Seal a capture with an ``image_len``-byte image (pieces of one random block, never
-    joined) straight to ``path``; (capture id, file size)."""
+    """Seal a capture with an ``image_len``-byte image straight to ``path``; (capture id, file
+    size). The image is a real JPEG (the practice refuses anything else) followed, after its
+    end marker, by pieces of one random block (never joined) up to the length: decoders stop
+    at the end marker, as with the secondary images some cameras append."""
     from sync.envelope import seal_to
-    from tests.sync.helpers import METADATA, PREVIEW, uuid7
+    from tests.sync.helpers import METADATA, PREVIEW, noise_jpeg, uuid7
 
     block = os.urandom(BLOCK)
-    pieces = [block] * (image_len // BLOCK) + [block[: image_len % BLOCK]]
+    head = noise_jpeg((640, 480), quality=90)
+    if image_len < len(head):
+        head = b""
+    rest = image_len - len(head)
+    pieces = [head, *[block] * (rest // BLOCK), block[: rest % BLOCK]]
     capture_id = uuid7()
     metadata = {**METADATA, "station_id": station.station_id, "capture_id": capture_id}
     with open(path, "wb") as out:
@@ -124,6 +132,7 @@ def run() -> list[Figure]:
                f"5 MB item: {small['peak'] - small['idle']:.1f} MB",
                "largest item's peak over the idle server"),
     ]
+    figures += _content_check()
     rows = [("item", "sealed bytes", "idle RSS MB", "peak RSS MB", "growth MB")]
     for name, result in (("5 MB capture", small), ("largest (MAX_ITEM_BYTES)", large)):
         rows.append((name, str(result["size"]), f"{result['idle']:.1f}",
@@ -132,6 +141,33 @@ def run() -> list[Figure]:
     LAST_TABLE = "\n".join(["practice server: receive + verify + open + file (VmHWM)"] + [
         "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows])
     return figures
+
+
+def _content_check() -> list[Figure]:
+    """``content_check_ms``: the practice's check of a 4 MB photo (header, pixel limit, a
+    decode to the end at 1/8 scale), p50; baselines, same bytes, same run: the SHA-256 the
+    receiver computes anyway, and a full-scale decode."""
+    from PIL import Image
+
+    from practice.payload import check_jpeg
+    from tests.bench.bench_patientfile import _p50 as p50
+    from tests.bench.bench_sync import CAPTURE_BYTES, _photo
+
+    data = _photo(CAPTURE_BYTES)
+
+    def full_decode() -> None:
+        with Image.open(path) as image:
+            image.load()
+
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        path = Path(tmp) / "photo.jpg"
+        path.write_bytes(data)
+        check = p50(lambda: check_jpeg(path, "image"))
+        digest = p50(lambda: hashlib.sha256(path.read_bytes()).hexdigest())
+        full = p50(full_decode)
+    return [Figure("content_check_ms", check, "ms", "",
+                   f"SHA-256 of the same bytes {digest:.1f} ms, full decode {full:.1f} ms",
+                   f"a {len(data) / 1e6:.1f} MB photo")]
 
 
 if __name__ == "__main__":

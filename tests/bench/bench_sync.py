@@ -40,12 +40,21 @@ ROUNDS = 7
 LAST_TABLE = ""
 
 
+def _photo(size: int) -> bytes:
+    """A real JPEG of about ``size`` bytes (sensor-like noise compresses like a 12 MP photo;
+    the practice refuses anything that does not decode as a JPEG)."""
+    from tests.sync.helpers import noise_jpeg
+
+    side = int((size / 1.17) ** 0.5)  # about 1.17 bytes a pixel at quality 95
+    return noise_jpeg((side * 4 // 3, side * 3 // 4), quality=95)
+
+
 def _seal_many(keys, station, count: int, directory: Path) -> list[dict]:
-    """``count`` sealed captures of ~4 MB (incompressible image bytes) written to disk."""
+    """``count`` sealed captures of ~4 MB (a real noise JPEG) written to disk."""
     from tests.sync.helpers import seal_capture
 
     directory.mkdir(parents=True, exist_ok=True)
-    image = os.urandom(CAPTURE_BYTES)
+    image = _photo(CAPTURE_BYTES)
     items = []
     for _ in range(count):
         capture_id, sealed, _ = seal_capture(keys, station, image=image)

@@ -15,7 +15,7 @@ import pytest
 from sync import envelope as env
 from sync.client import ReceiverClient
 from sync.protocol import item_path
-from tests.sync.helpers import new_station, seal_amendment, seal_capture, uuid7
+from tests.sync.helpers import new_station, noise_jpeg, seal_amendment, seal_capture, uuid7
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 
@@ -187,7 +187,8 @@ def test_a_large_item_is_opened_streaming(receiver, two, tmp_path):
     """A 16 MB capture is filed byte for byte while the receiver (in this process) allocates
     far less than the item: it is never held in memory whole."""
     a, _ = two
-    image = hashlib.sha256(b"seed").digest() * (16 * 1024 * 1024 // 32)
+    image = noise_jpeg((3000, 3000))
+    assert len(image) > 14_000_000
     capture_id, sealed, _ = seal_capture(receiver.keys, a, image=image)
     path = tmp_path / "big.sealed"
     path.write_bytes(sealed)

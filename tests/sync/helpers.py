@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from PIL import Image
 
 from practice.keys import ReceiverKeys
 from practice.receiver_api import ReceiverApp
@@ -144,7 +146,28 @@ METADATA = {
     "captured_at": "2025-03-04T10:11:12+00:00", "clock_synced": True,
     "provenance": "scanned-gs1",
 }
-PREVIEW = b"\xff\xd8preview"
+
+
+def tiny_jpeg(label: str = "", size: tuple[int, int] = (16, 12)) -> bytes:
+    """A real JPEG (the practice refuses anything that does not decode), made distinct by
+    ``label`` in a comment segment."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (180, 90, 40)).save(out, "JPEG", quality=80,
+                                                comment=label.encode())
+    return out.getvalue()
+
+
+def noise_jpeg(size: tuple[int, int], quality: int = 100, seed: int = 1) -> bytes:
+    """A large real JPEG (random pixels compress badly: about 1.5 bytes a pixel at q100)."""
+    import numpy as np
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+PREVIEW = tiny_jpeg("preview")
 
 
 def seal_capture(keys: ReceiverKeys, station: Station, capture_id: str | None = None,
@@ -157,7 +180,7 @@ def seal_capture_to(practice_public, station: Station, capture_id: str | None = 
                     image: bytes | None = None, **meta) -> tuple[str, bytes, bytes]:
     """Like :func:`seal_capture`, with only the practice public key (as a station has it)."""
     capture_id = capture_id or uuid7()
-    image = image if image is not None else b"\xff\xd8\xff\xe0fake-jpeg-" + capture_id.encode()
+    image = image if image is not None else tiny_jpeg(capture_id, (32, 24))
     metadata = {**METADATA, "station_id": station.station_id, "capture_id": capture_id, **meta}
     sealed = envelope.seal("capture", metadata, {"image": image, "preview": PREVIEW},
                               recipients=[practice_public], station_key=station.key,
@@ -209,6 +232,16 @@ class RunningReceiver:
     def target_for(self, station: Station) -> DeliveryTarget:
         return DeliveryTarget(station.station_id, self.keys.name, self.keys.pin,
                               self.keys.receipt_public_raw)
+
+    def put(self, station: Station, kind: str, item_id: str, sealed: bytes):
+        """Upload one sealed item as the station's client does; the response."""
+        from sync.client import ReceiverClient
+        from sync.protocol import item_path
+
+        with ReceiverClient("127.0.0.1", self.port, self.pin, station.key,
+                            station.station_id, timeout=30) as client:
+            return client.request("PUT", item_path(kind, item_id), body=sealed,
+                                  sha256_hex=hashlib.sha256(sealed).hexdigest())
 
     def filed_jpegs(self) -> list[Path]:
         """The photos in patient folders (not their thumbnails)."""

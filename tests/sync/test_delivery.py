@@ -15,6 +15,7 @@ from tests.sync.helpers import (
     CuttingProxy,
     FileOutbox,
     new_station,
+    noise_jpeg,
     seal_capture,
     start_receiver,
 )
@@ -93,7 +94,7 @@ def test_connection_cut_mid_upload_is_retried_and_filed_once(tmp_path):
         target = receiver.enrol_directly(station)
         outbox = FileOutbox(tmp_path / "outbox")
         capture_id, sealed, image = seal_capture(receiver.keys, station,
-                                                 image=bytes(range(256)) * 4096)  # 1 MiB
+                                                 image=noise_jpeg((700, 700)))  # ~1 MB
         outbox.add("capture", capture_id, sealed)
         worker = _worker(outbox, station, target, proxy.port, [])
         outcomes = _drain(worker, outbox)

@@ -43,12 +43,13 @@ def test_enqueue_once_per_destination_survives_reopen_and_shows_in_the_patient_f
     assert sorted(i.destination for i in queue.items()) == ["ehr", "pacs"]
     status = json.loads(jpg.with_name(jpg.stem + ".forward.json").read_text())
     assert status["pacs"][capture_id]["state"] == "pending"
+    assert status["pacs"][capture_id]["next_attempt_at"].endswith("+00:00")  # when it is tried
     item = queue.due("pacs")[0]
     queue.mark_failed(item, "STOW-RS: HTTP 400")
     status = json.loads(jpg.with_name(jpg.stem + ".forward.json").read_text())
     assert status["pacs"][capture_id] | {"attempts": 0} == {
         "kind": "capture", "state": "failed", "attempts": 0, "last_error": "STOW-RS: HTTP 400",
-        "forwarded_at": None}
+        "forwarded_at": None, "next_attempt_at": None}
     assert queue.counts()["pacs"] == {"pending": 0, "forwarded": 0, "failed": 1}
     assert queue.retry_failed() == 1 and queue.due("pacs")[0].item_id == capture_id
     queue.close()

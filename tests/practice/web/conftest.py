@@ -94,6 +94,30 @@ class Rig:
         self.index.ingest(main.with_suffix(".json"))
         return capture_id
 
+    def document(self, *, pdf: bytes | None = None, **meta) -> str:
+        """File one document as the receiver does (a station's two-page PDF, its page
+        thumbnails rendered at filing) and index it; its id."""
+        from tests.practice.documents import station_pdf
+
+        document_id = str(uuid.uuid4())
+        metadata = {"patient_id": GSRN, "issuer": "GS1", "consent": "record-only",
+                    "operator": "nina", "station_name": "Exam room 3",
+                    "captured_at": "2026-01-01T09:55:00+00:00", "clock_synced": True,
+                    "provenance": "scanned-gs1", "session_id": "s1", "sequence": 1,
+                    "document_type": "consent-form", "pages": 2, **meta}
+        staged = self.data_dir / "staging"
+        staged.mkdir(exist_ok=True)
+        path = staged / f"{document_id}.pdf"
+        data = pdf if pdf is not None else station_pdf()
+        path.write_bytes(data)
+        main = file_capture(self.data_dir / "inbox", document_id, metadata, path,
+                            image_sha256=hashlib.sha256(data).hexdigest(),
+                            station_id=self.station_id, received_at="2026-01-01T10:00:05Z",
+                            sealed_sha256="0" * 64, sealed_path=f"sealed/{document_id}",
+                            kind="document")
+        self.index.ingest(main.with_suffix(".json"))
+        return document_id
+
     def _filed(self, capture_id: str) -> Path:
         return self.data_dir / self.index.capture(capture_id).capture.file_path
 

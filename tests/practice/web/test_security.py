@@ -12,7 +12,7 @@ from websecurity.headers import CONTENT_SECURITY_POLICY
 
 from .conftest import USER_OF
 
-CID, REF, SID = "{cid}", "{ref}", "{sid}"
+CID, REF, SID, DID = "{cid}", "{ref}", "{sid}", "{did}"
 # (method, path, minimum role or None for public, form data for POSTs)
 ROUTES = [
     ("GET", "/login", None, None),
@@ -25,6 +25,8 @@ ROUTES = [
     ("GET", f"/captures/{CID}/image", "clinician", None),
     ("GET", f"/captures/{CID}/thumb", "clinician", None),
     ("GET", f"/captures/{CID}/download?purpose=clinical", "clinician", None),
+    ("GET", f"/captures/{DID}/pdf", "clinician", None),
+    ("GET", f"/captures/{DID}/pages/1", "clinician", None),
     ("GET", "/recent", "clinician", None),
     ("GET", f"/stations/{SID}/captures", "clinician", None),
     ("GET", "/account/password", "clinician", None),
@@ -46,8 +48,8 @@ ROUTES = [
     ("POST", "/admin/users/cleo/password", "admin", {"password": "reset-password-77"}),
 ]
 LEVEL = {"clinician": 0, "records": 1, "admin": 2}
-RULES = {CID: "<item_id>", REF: "<ref>", SID: "<station_id>", "/cleo/": "/<name>/",
-         "/revoke": "/<action>"}
+RULES = {CID: "<item_id>", DID: "<item_id>", REF: "<ref>", SID: "<station_id>",
+         "/cleo/": "/<name>/", "/revoke": "/<action>", "/pages/1": "/pages/<int:number>"}
 
 
 def _rule(path: str) -> str:
@@ -58,7 +60,8 @@ def _rule(path: str) -> str:
 
 
 def _fill(rig, path: str, cid: str) -> str:
-    return path.format(cid=cid, ref=rig.ref(), sid=rig.station_id)
+    did = rig.document() if DID in path else ""
+    return path.format(cid=cid, ref=rig.ref(), sid=rig.station_id, did=did)
 
 
 def _state(rig):
@@ -213,3 +216,9 @@ def test_sign_in_is_throttled_before_the_password_is_checked(rig):
     # throttled: even the right password is not checked until the wait is over
     browser.login("cleo", expect=429)
     assert [e["event"] for e in rig.audit_events()].count("web.login_failed") == 5
+
+
+def test_control_characters_in_next_are_refused_before_any_session(rig):
+    from tests.websecurity.unsafe_next import assert_unsafe_next_refused
+
+    assert_unsafe_next_refused(rig.app, rig.client())
