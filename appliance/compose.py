@@ -36,6 +36,7 @@ from .workflow import (
     CardSeen,
     CaregiverSeen,
     ConflictSeen,
+    DocumentAction,
     Event,
     InvalidSeen,
     PatientSeen,
@@ -57,6 +58,8 @@ def to_workflow_event(event: Any) -> Event | None:
     if isinstance(event, CaregiverIdentified):
         return CaregiverSeen(event.identity)
     if isinstance(event, CommandRead):
+        if event.command.kind == "document":
+            return DocumentAction(event.command.value)
         kind = CARD_KINDS.get(event.command.kind)
         if kind is None:
             return InvalidSeen("unknown card kind")

@@ -28,6 +28,7 @@ from capture.camera import Camera, CameraError
 from capture.controls import CaptureButton, StatusLight
 
 from . import signals as signal_table
+from .document_desk import DocumentDesk
 from .enrolment import NotEnrolledError
 from .sdnotify import Notifier
 from .vault.errors import DiskFullError
@@ -35,13 +36,20 @@ from .workflow import (
     Audit,
     CaptureFinished,
     Click,
+    CloseDocument,
+    DocumentFinished,
+    DropPage,
     Effect,
     Event,
     HealthChanged,
     Hold,
+    Job,
+    PageFinished,
     Refusal,
     Signal,
+    Stopping,
     TakeCapture,
+    TakePage,
     Tick,
     Workflow,
 )
@@ -68,6 +76,10 @@ class CaptureStore(Protocol):
 
         ``preview`` is the camera's small JPEG of the same moment; None asks the store to make
         one from ``jpeg``."""
+
+    def store_document(self, pdf: bytes, metadata: dict[str, Any], *,
+                       preview: bytes) -> Any:
+        """Seal and queue a scanned document (PDF and page-1 preview) durably; its id."""
 
 
 class AuditSink(Protocol):
@@ -135,7 +147,9 @@ class Station:
         #: provisioning-QR spooler), so IT can enrol a station by showing it a code.
         self.unenrolled_frames = unenrolled_frames
         self._lock = threading.RLock()
-        self._captures: queue.Queue[TakeCapture | None] = queue.Queue()
+        self._captures: queue.Queue[Job | None] = queue.Queue()
+        #: The open document's pages, in memory only (touched by the capture thread alone).
+        self.desk = DocumentDesk(max_pages=workflow.rules.max_pages)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._restore: threading.Timer | None = None
@@ -143,6 +157,7 @@ class Station:
         self._reader_fault: str | None = None
         self._scan_heartbeat = time.monotonic()
         self.captured_ids: list[str] = []
+        self.document_ids: list[str] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -168,6 +183,7 @@ class Station:
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the capture in flight (and any queued), then stop every thread."""
         self.notifier.stopping()
+        self.dispatch(Stopping())  # an open document is sealed before the capture thread ends
         if self.button is not None:
             self.button.when_clicked = None
             self.button.when_held = None
@@ -177,6 +193,8 @@ class Station:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        if self.desk.forget_all():  # a page was in flight as the stop came: not sealed
+            log.warning("an open document was dropped at stop")
         if self._restore is not None:
             self._restore.cancel()
         self.audit.record("station_stopped", station=self.info.station_id)
@@ -202,8 +220,8 @@ class Station:
             self._show(effect)
         elif isinstance(effect, Audit):
             self.audit.record(effect.event, **effect.fields)
-        elif isinstance(effect, TakeCapture):
-            self._captures.put(effect)
+        elif isinstance(effect, TakeCapture | TakePage | DropPage | CloseDocument):
+            self._captures.put(effect)  # in order, on the one capture thread
 
     def _show(self, signal: Signal, *, steady: bool = False) -> None:
         if self.light is None:
@@ -313,16 +331,47 @@ class Station:
             request = self._captures.get()
             if request is None:
                 return
-            self._capture(request)
+            if isinstance(request, TakeCapture):
+                self._capture(request)
+            else:
+                self._document_step(request)
+
+    def _stamp(self) -> dict[str, Any]:
+        """The station's facts for an item's metadata, taken now."""
+        return {"station_id": self.info.station_id, "station_name": self.info.station_name,
+                "captured_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "clock_synced": clock_synchronised()}
+
+    def _document_step(self, job: TakePage | DropPage | CloseDocument) -> None:
+        """A page to take, drop, or a document to seal (:mod:`.document_desk`); every failure
+        reaches the workflow, like a capture's."""
+        if isinstance(job, DropPage):
+            self.desk.drop_page(job.document)
+            return
+        event: PageFinished | DocumentFinished
+        try:
+            if isinstance(job, TakePage):
+                still = self.camera.capture_still()
+                event = self.desk.add_page(job, still.jpeg, taken_at=self._stamp()["captured_at"])
+            else:
+                event = self.desk.close(job, self.store, self._stamp())
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the workflow
+            refusal = refusal_for(exc)
+            if refusal is Refusal.CAMERA_FAULT:
+                self._camera_ok = False
+            what = "page" if isinstance(job, TakePage) else "document"
+            log.error("%s failed (%s): %s", what, refusal.value, type(exc).__name__)
+            event = PageFinished(job.request_id, error=refusal) if isinstance(job, TakePage) \
+                else DocumentFinished(job.request_id, error=refusal)
+        self.dispatch(event)
+        if isinstance(event, DocumentFinished) and event.document_id is not None:
+            self.document_ids.append(event.document_id)
+            if self.on_captured is not None:
+                self.on_captured(event.document_id)
 
     def _capture(self, request: TakeCapture) -> None:
         metadata = dict(request.metadata)
-        metadata.update(
-            station_id=self.info.station_id,
-            station_name=self.info.station_name,
-            captured_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-            clock_synced=clock_synchronised(),
-        )
+        metadata.update(self._stamp())
         try:
             still = self.camera.capture_still()
             result = self.store.store_capture(still.jpeg, metadata, preview=still.preview)

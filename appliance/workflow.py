@@ -10,6 +10,13 @@ States: ``idle`` (no patient) -> ``session`` (a patient identified; tags accumul
 press, the end-session card, or a different wristband (which starts the next session at once).
 A capture long after the wristband was last read is refused until the band is shown again
 (``Rules.rescan_after_seconds``).
+
+Document mode (a document card, or the web UI): a document of one type is open in the session;
+each click takes a page (:class:`TakePage`) instead of a photo, a retake drops the last page,
+and the end card, the end of the session or a new wristband closes it (:class:`CloseDocument`:
+the runtime gathers the pages into one PDF and seals it). The page images themselves live in
+the runtime's memory (:mod:`appliance.document_desk`); the workflow only counts them. A closed
+consent form is linked to the session's later photos (``consent_form``).
 """
 
 from __future__ import annotations
@@ -19,11 +26,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from barcode.commands import DOCUMENT_TYPES, END_DOCUMENT, RETAKE_PAGE
 from barcode.identity import Identity
 
 CONSENT_LEVELS = ("record-only", "teaching", "publication")
 EMERGENCY_OVERRIDE = "emergency-override"
 LATERALITIES = ("left", "right", "bilateral", "midline")
+CONSENT_FORM = "consent-form"
 
 
 class State(StrEnum):
@@ -47,6 +56,7 @@ class Refusal(StrEnum):
     INVALID_READ = "invalid_read"
     BUSY = "busy"
     RESCAN_NEEDED = "rescan_needed"
+    PAGE_REFUSED = "page_refused"
 
 
 # ---- events -----------------------------------------------------------------------------------
@@ -75,6 +85,15 @@ class CardSeen:
 
     kind: str
     value: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentAction:
+    """Start a document (``action`` is one of :data:`DOCUMENT_TYPES`), ``end`` it or
+    ``retake`` its last page; from a document card (``source="card"``) or the web UI."""
+
+    action: str
+    source: str = "card"
 
 
 @dataclass(frozen=True)
@@ -136,9 +155,34 @@ class CaptureFinished:
     error: Refusal | None = None
 
 
+@dataclass(frozen=True)
+class PageFinished:
+    """The runtime's answer to :class:`TakePage`: kept (no ``error``) or refused; ``reason``
+    says why for the audit log (``no_page``, ``too_many_pages``...)."""
+
+    request_id: str
+    error: Refusal | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentFinished:
+    """The runtime's answer to :class:`CloseDocument`: the sealed document's id, or ``error``."""
+
+    request_id: str
+    document_id: str | None = None
+    error: Refusal | None = None
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """The station is stopping: an open document is sealed while that is still possible."""
+
+
 Event = (
-    PatientSeen | BandInView | CaregiverSeen | CardSeen | ConflictSeen | InvalidSeen | Click
-    | Hold | Tick | OperatorLogin | SetTags | HealthChanged | CaptureFinished
+    PatientSeen | BandInView | CaregiverSeen | CardSeen | DocumentAction | ConflictSeen
+    | InvalidSeen | Click | Hold | Tick | OperatorLogin | SetTags | HealthChanged
+    | CaptureFinished | PageFinished | DocumentFinished | Stopping
 )
 
 
@@ -164,7 +208,37 @@ class Audit:
     fields: dict[str, Any]
 
 
-Effect = Signal | TakeCapture | Audit
+@dataclass(frozen=True)
+class TakePage:
+    """Take a still, find the page in it and keep it (in memory) as page ``page`` of document
+    ``document``; answer with :class:`PageFinished`."""
+
+    request_id: str
+    document: str
+    document_type: str
+    page: int
+
+
+@dataclass(frozen=True)
+class DropPage:
+    """Forget the last kept page of ``document`` (a retake)."""
+
+    document: str
+
+
+@dataclass(frozen=True)
+class CloseDocument:
+    """Gather the kept pages of ``document`` into one PDF, seal it with ``metadata`` and
+    forget the pages; answer with :class:`DocumentFinished`."""
+
+    request_id: str
+    document: str
+    metadata: dict[str, Any]
+
+
+#: Effects the runtime carries out in order on its capture thread.
+Job = TakeCapture | TakePage | DropPage | CloseDocument
+Effect = Signal | TakeCapture | TakePage | DropPage | CloseDocument | Audit
 
 
 @dataclass(frozen=True)
@@ -177,6 +251,19 @@ class Rules:
     #: A capture this long after the session's wristband was last read needs the band shown
     #: again (``rescan_needed``); 0 turns the check off. See docs/workflow.md for the default.
     rescan_after_seconds: float = 300.0
+    #: Pages one document may hold (they wait in memory until it closes).
+    max_pages: int = 20
+
+
+@dataclass
+class Document:
+    """The document open in a session: its type and how many pages are kept so far."""
+
+    document_id: str
+    document_type: str
+    started_at: float
+    pages: int = 0
+    operator: str | None = None  # who took its first page
 
 
 @dataclass
@@ -190,6 +277,12 @@ class Session:
     body_site: str | None = None
     laterality: str | None = None
     captures: int = 0
+    document: Document | None = None
+    documents: int = 0  # documents sealed in this session
+    #: The sealed consent form of this session, linked from its later photos.
+    consent_form: str | None = None
+    #: A document of this session is being sealed (photos wait for a consent form's link).
+    closing: str | None = None
 
 
 class Workflow:
@@ -206,6 +299,8 @@ class Workflow:
         self.camera_ok = True
         self.last_activity = now
         self._pending: str | None = None
+        #: Documents being sealed: request id -> (session id, document).
+        self._closing: dict[str, tuple[str, Document]] = {}
 
     # -- queries --------------------------------------------------------------------------------
     def steady_signal(self) -> Signal:
@@ -216,7 +311,7 @@ class Workflow:
             return Signal("capturing")
         if self.session is None:
             return Signal("idle")
-        if self._missing_consent():
+        if self._missing_consent() and self.session.document is None:
             return Signal("needs_consent")
         return Signal("ready")
 
@@ -233,6 +328,11 @@ class Workflow:
                 "body_site": s.body_site,
                 "laterality": s.laterality,
                 "captures": s.captures,
+                "document": None if s.document is None else {
+                    "type": s.document.document_type, "pages": s.document.pages,
+                    "max_pages": self.rules.max_pages},
+                "documents": s.documents,
+                "consent_form_on_file": s.consent_form is not None,
             },
             "operator": self.operator is not None,
             "enrolled": self.enrolled,
@@ -257,6 +357,8 @@ class Workflow:
                 return self._on_operator_login(event, now)
             case CardSeen():
                 return self._on_card(event, now)
+            case DocumentAction():
+                return self._on_document(event, now)
             case SetTags():
                 return self._on_set_tags(event, now)
             case ConflictSeen():
@@ -271,6 +373,12 @@ class Workflow:
                 return self._on_click(now)
             case CaptureFinished():
                 return self._on_capture_finished(event, now)
+            case PageFinished():
+                return self._on_page_finished(event, now)
+            case DocumentFinished():
+                return self._on_document_finished(event)
+            case Stopping():
+                return self._on_stopping(now)
         raise TypeError(f"not a workflow event: {type(event).__name__}")
 
     def _on_tick(self, now: float) -> list[Effect]:
@@ -413,27 +521,40 @@ class Workflow:
             # The patient in front of the camera may no longer be the one whose band was read:
             # the band is shown again (a second), never the photo filed on an old read.
             return self._refuse(Refusal.RESCAN_NEEDED, "capture")
+        if session.closing is not None:
+            # A document of this session is being sealed: a consent form's link must be
+            # known before the next photo's metadata is (a fraction of a second).
+            return [Audit("capture_refused", {"reason": Refusal.BUSY.value}),
+                    Signal(Refusal.BUSY.value)]
+        if session.document is not None:
+            return self._take_page(session)  # a document page needs no photo consent
         if self._missing_consent():
             return self._refuse(Refusal.NO_CONSENT, "capture")
         if self.rules.require_operator and self.operator is None:
             return self._refuse(Refusal.NO_OPERATOR, "capture")
         self.state = State.CAPTURING
         self._pending = uuid.uuid4().hex
+        metadata = self._session_metadata(session)
+        metadata.update(body_site=session.body_site, laterality=session.laterality,
+                        sequence=session.captures + 1)
+        if session.consent_form is not None:
+            metadata["consent_form"] = session.consent_form
+        return [Signal("capturing"), TakeCapture(self._pending, metadata)]
+
+    def _session_metadata(self, session: Session) -> dict[str, Any]:
+        """What every item of the session carries: who, which visit, by whom, with what
+        consent, and how the patient was identified."""
         patient = session.patient
-        metadata = {
+        return {
             "patient_id": patient.id,
             "issuer": patient.issuer,
             "encounter": patient.encounter,
             "operator": self.operator,
             "consent": session.consent,
             "emergency_override": session.consent == EMERGENCY_OVERRIDE,
-            "body_site": session.body_site,
-            "laterality": session.laterality,
             "provenance": patient.provenance,
             "session_id": session.session_id,
-            "sequence": session.captures + 1,
         }
-        return [Signal("capturing"), TakeCapture(self._pending, metadata)]
 
     def _on_capture_finished(self, event: CaptureFinished, now: float) -> list[Effect]:
         if self.state is not State.CAPTURING or event.request_id != self._pending:
@@ -442,12 +563,7 @@ class Workflow:
         self._pending = None
         self.state = State.SESSION if self.session is not None else State.IDLE
         if event.error is not None:
-            if event.error is Refusal.NOT_ENROLLED:
-                self.enrolled = False
-            elif event.error is Refusal.DISK_FULL:
-                self.disk_ok = False
-            elif event.error is Refusal.CAMERA_FAULT:
-                self.camera_ok = False
+            self._note_health(event.error)
             return self._refuse(event.error, "capture")
         assert self.session is not None
         self.session.captures += 1
@@ -456,7 +572,137 @@ class Workflow:
             fields["emergency_override"] = True
         return [Audit("captured", fields), Signal("captured")]
 
+    # -- document mode --------------------------------------------------------------------------
+    def _on_document(self, event: DocumentAction, now: float) -> list[Effect]:
+        self.last_activity = now
+        session = self.session
+        if session is None:
+            return self._refuse(Refusal.NO_PATIENT, "document")
+        if self.state is State.CAPTURING:
+            return [Audit("document_refused", {"reason": Refusal.BUSY.value}),
+                    Signal(Refusal.BUSY.value)]
+        action = event.action
+        if action == END_DOCUMENT:
+            return self._close_document(session, "end") if session.document else []
+        if action == RETAKE_PAGE:
+            return self._retake(session)
+        if action not in DOCUMENT_TYPES:
+            return self._refuse(Refusal.INVALID_READ, "document")
+        current = session.document
+        if current is not None and current.document_type == action and current.pages == 0:
+            return [Signal("tag_set")]  # the same card seen again: that document is open
+        effects = self._close_document(session, "next_document") if current else []
+        session.document = Document(uuid.uuid4().hex, action, now)
+        effects += [Audit("document_started", {"session": session.session_id,
+                                               "document_type": action,
+                                               "source": event.source}),
+                    Signal("tag_set")]
+        return effects
+
+    def _retake(self, session: Session) -> list[Effect]:
+        document = session.document
+        if document is None or document.pages == 0:
+            return self._refuse(Refusal.INVALID_READ, "retake")
+        document.pages -= 1
+        return [DropPage(document.document_id),
+                Audit("page_dropped", {"session": session.session_id,
+                                       "pages": document.pages}),
+                Signal("tag_set")]
+
+    def _take_page(self, session: Session) -> list[Effect]:
+        document = session.document
+        assert document is not None
+        if self.rules.require_operator and self.operator is None:
+            return self._refuse(Refusal.NO_OPERATOR, "page")
+        if document.pages >= self.rules.max_pages:
+            # The pages wait in memory: a bound, and a clear refusal (end the document).
+            return [Audit("page_refused", {"reason": "too_many_pages",
+                                           "pages": document.pages}),
+                    Signal(Refusal.PAGE_REFUSED.value)]
+        self.state = State.CAPTURING
+        self._pending = uuid.uuid4().hex
+        return [Signal("capturing"), TakePage(self._pending, document.document_id,
+                                              document.document_type, document.pages + 1)]
+
+    def _on_page_finished(self, event: PageFinished, now: float) -> list[Effect]:
+        if self.state is not State.CAPTURING or event.request_id != self._pending:
+            return []
+        self.last_activity = now
+        self._pending = None
+        self.state = State.SESSION if self.session is not None else State.IDLE
+        session = self.session
+        document = session.document if session is not None else None
+        if event.error is Refusal.PAGE_REFUSED:
+            return [Audit("page_refused", {"reason": event.reason or "no_page"}),
+                    Signal(Refusal.PAGE_REFUSED.value)]
+        if event.error is not None:
+            self._note_health(event.error)
+            return self._refuse(event.error, "page")
+        assert session is not None and document is not None
+        document.pages += 1
+        if document.operator is None:
+            document.operator = self.operator
+        return [Audit("page_added", {"session": session.session_id, "pages": document.pages}),
+                Signal("page_added")]
+
+    def _close_document(self, session: Session, reason: str) -> list[Effect]:
+        """Close the session's open document: nothing to do for an empty one, else the
+        runtime seals its pages (:class:`CloseDocument`)."""
+        document = session.document
+        assert document is not None
+        session.document = None
+        fields = {"session": session.session_id, "document_type": document.document_type,
+                  "pages": document.pages, "reason": reason}
+        if document.pages == 0:
+            return [Audit("document_ended", fields)]  # an empty document closes silently
+        request_id = uuid.uuid4().hex
+        session.closing = request_id
+        self._closing[request_id] = (session.session_id, document)
+        metadata = self._session_metadata(session)
+        metadata.update(operator=document.operator or self.operator,
+                        document_type=document.document_type, pages=document.pages)
+        return [Audit("document_closing", fields),
+                CloseDocument(request_id, document.document_id, metadata)]
+
+    def _on_document_finished(self, event: DocumentFinished) -> list[Effect]:
+        closing = self._closing.pop(event.request_id, None)
+        if closing is None:
+            return []
+        session_id, document = closing
+        session = self.session if self.session and self.session.session_id == session_id \
+            else None
+        if session is not None and session.closing == event.request_id:
+            session.closing = None
+        if event.error is not None or event.document_id is None:
+            error = event.error or Refusal.STORAGE_FAULT
+            self._note_health(error)
+            return self._refuse(error, "document")
+        if session is not None:
+            session.documents += 1
+            if document.document_type == CONSENT_FORM:
+                session.consent_form = event.document_id
+        return [Audit("document_stored", {"document": event.document_id,
+                                          "session": session_id,
+                                          "document_type": document.document_type,
+                                          "pages": document.pages}),
+                Signal("document_closed")]
+
+    def _on_stopping(self, now: float) -> list[Effect]:
+        session = self.session
+        if session is None or session.document is None or self.state is State.CAPTURING:
+            return []
+        return self._close_document(session, "station_stopping")
+
     # -- helpers --------------------------------------------------------------------------------
+    def _note_health(self, error: Refusal) -> None:
+        """A failed capture, page or document tells the workflow what broke."""
+        if error is Refusal.NOT_ENROLLED:
+            self.enrolled = False
+        elif error is Refusal.DISK_FULL:
+            self.disk_ok = False
+        elif error is Refusal.CAMERA_FAULT:
+            self.camera_ok = False
+
     def _missing_consent(self) -> bool:
         return bool(self.rules.consent_required and self.session is not None
                     and self.session.consent is None)
@@ -482,11 +728,14 @@ class Workflow:
     def _end_session(self, reason: str, now: float, *, signal: bool = True) -> list[Effect]:
         session = self.session
         assert session is not None
+        effects: list[Effect] = []
+        if session.document is not None:
+            effects += self._close_document(session, reason)
         self.session = None
         self.state = State.IDLE
-        effects: list[Effect] = [Audit("session_ended", {"session": session.session_id,
-                                                         "reason": reason,
-                                                         "captures": session.captures})]
+        effects.append(Audit("session_ended", {"session": session.session_id,
+                                               "reason": reason,
+                                               "captures": session.captures}))
         if signal:
             effects.append(Signal("session_ended"))
         return effects

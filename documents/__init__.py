@@ -9,8 +9,10 @@ still there (a refusal tells staff to reposition the page), gathers the pages an
 from .enhance import Mode
 from .errors import DocumentError, ImageUnreadableError, PageNotFoundError
 from .pdf import pages_to_pdf
-from .pipeline import DEFAULT_DPI, Page, scan_page
+from .pipeline import DEFAULT_DPI, KeptPage, Page, scan_page
+from .preview import page_count, page_preview, pdf_thumbnail
 from .quad import Quad
 
-__all__ = ["DEFAULT_DPI", "DocumentError", "ImageUnreadableError", "Mode", "Page",
-           "PageNotFoundError", "Quad", "pages_to_pdf", "scan_page"]
+__all__ = ["DEFAULT_DPI", "DocumentError", "ImageUnreadableError", "KeptPage", "Mode", "Page",
+           "PageNotFoundError", "Quad", "page_count", "page_preview", "pages_to_pdf",
+           "pdf_thumbnail", "scan_page"]

@@ -10,18 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import img2pdf
-
-if TYPE_CHECKING:
-    from .pipeline import Page
 
 POINTS_PER_MM = 72 / 25.4
 PRODUCER = "capture-station documents"
 
 
-def pages_to_pdf(pages: Sequence[Page], *, created: datetime | None = None) -> bytes:
+class PdfPage(Protocol):
+    """What a PDF page is made from: a :class:`~documents.pipeline.Page`, or the
+    :class:`~documents.pipeline.KeptPage` the station holds while a document is open."""
+
+    @property
+    def encoded(self) -> bytes: ...
+    @property
+    def size_px(self) -> tuple[int, int]: ...
+    @property
+    def size_mm(self) -> tuple[float, float]: ...
+
+
+def pages_to_pdf(pages: Sequence[PdfPage], *, created: datetime | None = None) -> bytes:
     """One PDF holding ``pages`` in order, each on a PDF page of its paper size.
 
     ``created`` becomes the PDF's creation date (the session's capture time); without it the
@@ -29,7 +38,7 @@ def pages_to_pdf(pages: Sequence[Page], *, created: datetime | None = None) -> b
     """
     if not pages:
         raise ValueError("a document needs at least one page")
-    sizes = {(p.image.shape[1], p.image.shape[0]): p.size_mm for p in pages}
+    sizes = {p.size_px: p.size_mm for p in pages}
 
     def layout(width_px: int, height_px: int, _dpi: object) -> tuple[float, ...]:
         w_mm, h_mm = sizes[(width_px, height_px)]

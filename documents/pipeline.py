@@ -57,6 +57,25 @@ class Page:
         """The page's image file as the PDF embeds it (encoded once, then reused)."""
         return encode_page(self.image, self.mode, self.dpi)
 
+    @property
+    def size_px(self) -> tuple[int, int]:
+        """(width, height) of the page image in pixels."""
+        return self.image.shape[1], self.image.shape[0]
+
+    def kept(self) -> KeptPage:
+        """What a document needs of this page until its PDF is made: the encoded image and
+        its sizes (tens of kilobytes for a text page, not megabytes of pixels)."""
+        return KeptPage(self.encoded, self.size_px, self.size_mm)
+
+
+@dataclass(frozen=True)
+class KeptPage:
+    """A page waiting in memory for its document's PDF (see :meth:`Page.kept`)."""
+
+    encoded: bytes
+    size_px: tuple[int, int]
+    size_mm: tuple[float, float]
+
 
 def decode_photo(data: bytes, colour: bool) -> np.ndarray:
     """A photo file's pixels (EXIF orientation applied): BGR, or greyscale when ``colour``

@@ -10,9 +10,11 @@ the terminal shows one line per step of each photo (captured, delivered, filed; 
 every log line with ``--verbose``). The receiver also serves the practice's
 patient-file UI (``practice: <url>``, signed in with ``practice-login: <user> <password>``).
 
-``--scenario smoke`` runs the same unattended: three captures, delivery, then the station
-discards one delivered capture (a retraction) and amends another; it opens the filed captures
-at the receiver and compares them with what the camera took; its last line is JSON.
+``--scenario smoke`` runs the same unattended: a two-page consent form scanned in document mode
+(document card, two page scenes, end card), three captures (which link the form), delivery,
+then the station discards one delivered capture (a retraction) and amends another; it opens
+the filed captures at the receiver and compares them with what the camera took, and opens the
+sealed document with the practice key to a two-page PDF; its last line is JSON.
 
 Without ``--workdir`` everything lives in a fresh temporary folder, removed when the demo ends
 (Ctrl-D, Ctrl-C or SIGTERM): the receiver files decrypted photos there.
@@ -36,6 +38,7 @@ from typing import Any
 from barcode.commands import Command
 from barcode.gs1 import with_check_digit
 from capture.fake import FakeCamera, Scene, Symbol
+from capture.fake_page import PageScene
 from websecurity.usercli import generate_password
 
 from ..config import load_config
@@ -50,6 +53,19 @@ DEMO_WRISTBAND = Symbol("datamatrix", f"(8018){DEMO_PATIENT_GSRN}(8019){DEMO_ENC
                         gs1=True, module_px=12, center=(0.72, 0.6))
 DEMO_CONSENT = Symbol("qrcode", Command("consent", "teaching").payload, module_px=10,
                       center=(0.7, 0.55))
+DOCUMENT_TYPE = "consent-form"
+
+
+def card_scene(action: str) -> Scene:
+    """A document card (``CSCMD1:document:<action>``) held up to the camera."""
+    return Scene(symbols=(Symbol("qrcode", Command("document", action).payload, module_px=10,
+                                 center=(0.7, 0.55)),))
+
+
+#: Two pages of a form on the desk, each lying differently (tilted, turned, off-centre).
+PAGE_SCENES = (Scene(page=PageScene(tilt=18.0, rotation=5.0)),
+               Scene(page=PageScene(tilt=10.0, tilt_axis=120.0, rotation=-7.0,
+                                    offset=(0.04, 0.02)), seed=9))
 WRISTBAND_SCENE = Scene(symbols=(DEMO_WRISTBAND,))
 CONSENT_SCENE = Scene(symbols=(DEMO_CONSENT,))
 SUBJECT_SCENE = Scene()
@@ -115,6 +131,10 @@ class DemoReceiver:
         """The photos in the patient folders (not their thumbnails, not quarantined ones)."""
         return sorted(p for p in (self.data_dir / "inbox").rglob("*.jpg")
                       if not p.name.endswith(".thumb.jpg"))
+
+    def filed_documents(self) -> list[Path]:
+        """The documents (PDFs) in the patient folders."""
+        return sorted((self.data_dir / "inbox").rglob("*.pdf"))
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -184,6 +204,31 @@ def _show_wristband_then_consent(camera: FakeCamera, assembly: Any, timeout: flo
                timeout)
     camera.set_scene(SUBJECT_SCENE)
     return ok
+
+
+def _scan_document(camera: FakeCamera, assembly: Any, factory: Any,
+                   timeout: float = 30) -> str | None:
+    """What the nurse does for a document: its card, one press per page, the end card.
+    Returns the sealed document's id (None if a step did not happen)."""
+    station = assembly.station
+    workflow = station.workflow
+
+    def document() -> Any:
+        return workflow.session.document if workflow.session is not None else None
+
+    camera.set_scene(card_scene(DOCUMENT_TYPE))
+    if not _wait(lambda: document() is not None, timeout):
+        return None
+    for number, scene in enumerate(PAGE_SCENES, 1):
+        camera.set_scene(scene)
+        _press(factory)
+        if not _wait(lambda n=number: (document() is not None and document().pages >= n
+                                       and workflow.state.value != "capturing"), timeout):
+            return None
+    camera.set_scene(card_scene("end"))
+    _wait(lambda: station.document_ids, timeout)
+    camera.set_scene(SUBJECT_SCENE)
+    return station.document_ids[0] if station.document_ids else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -268,7 +313,11 @@ def _run(args: argparse.Namespace, workdir: Path, smoke: bool, say: Any,
                     "(Ctrl-D or SIGTERM stops)")
             else:
                 say("the demo wristband was not identified (--verbose shows the log)")
-            events = EventReporter(assembly, receiver.filed, say, stop).start()
+            events = EventReporter(assembly, lambda: receiver.filed() + receiver.filed_documents(),
+                                   say, stop).start()
+            _pages_while_documenting(camera, assembly.station.workflow, stop)
+            say("document mode: start a document on the status page; the camera then shows "
+                "a page on the desk for each press")
             if args.no_input:
                 stop.wait()
             else:
@@ -301,22 +350,38 @@ def _practice_login(receiver_dir: Path) -> str:
     return password
 
 
+def _pages_while_documenting(camera: FakeCamera, workflow: Any,
+                             stop: threading.Event) -> None:
+    """Interactive demo: while a document is open the camera sees a page on the desk (the
+    next of :data:`PAGE_SCENES` for each page kept), else the clinical subject."""
+    def follow() -> None:
+        while not stop.wait(0.2):
+            session = workflow.session
+            document = session.document if session is not None else None
+            camera.set_scene(SUBJECT_SCENE if document is None
+                             else PAGE_SCENES[document.pages % len(PAGE_SCENES)])
+
+    threading.Thread(target=follow, name="demo-pages", daemon=True).start()
+
+
 def _smoke(assembly: Any, camera: RecordingCamera, factory: Any, receiver: DemoReceiver,
            started: float) -> int:
     from PIL import Image
 
     captures = 3
     identified = _show_wristband_then_consent(camera, assembly)
+    document = _scan_document(camera, assembly, factory) if identified else None
     station = assembly.station
     for n in range(captures if identified else 0):
         _press(factory)
         _wait(lambda n=n: len(station.captured_ids) > n, 20)
     captured = len(station.captured_ids)
-    def delivered_count() -> int:
+    def delivered_count(kind: str = "capture") -> int:
         return sum(1 for c in assembly.vault.list_captures(include_previous=True)
-                   if c.delivered_at)
+                   if c.delivered_at and c.kind == kind)
 
-    _wait(lambda: delivered_count() >= captured, 45, 0.2)
+    _wait(lambda: delivered_count() >= captured
+          and delivered_count("document") >= len(station.document_ids), 45, 0.2)
     delivered = delivered_count()
     _wait(lambda: len(receiver.filed()) >= captured, 10, 0.2)
     retracted, amended = _retract_and_amend(assembly, receiver, station.captured_ids)
@@ -330,6 +395,11 @@ def _smoke(assembly: Any, camera: RecordingCamera, factory: Any, receiver: DemoR
         if (same_image and sidecar.get("patient_id") == DEMO_PATIENT_GSRN
                 and sidecar.get("issuer") == "GS1"):
             matches += 1
+    # The photos sealed after the consent form name it (read back with the review key).
+    linked = sum(1 for capture_id in station.captured_ids[1:]
+                 if document is not None and assembly.vault.open_for_review(
+                     capture_id, operator="demo", preview_only=True
+                 ).metadata.get("consent_form") == document)
     result = {
         "captured": captured,
         "delivered": delivered,
@@ -337,14 +407,53 @@ def _smoke(assembly: Any, camera: RecordingCamera, factory: Any, receiver: DemoR
         "patient_matches": matches,
         "retracted": retracted,
         "amended": amended,
+        "document_delivered": delivered_count("document"),
+        "document_pages": _opened_pages(assembly, receiver, document),
+        "document_filed_pages": _filed_pages(receiver, document),
+        "consent_form_linked": linked,
         "patient_id": DEMO_PATIENT_GSRN,
         "seconds": round(time.monotonic() - started, 2),
     }
     print(json.dumps(result), flush=True)
     kept = captures - 1
     ok = identified and captured == captures and delivered == captures and \
-        len(filed) == kept and matches == kept and retracted == 1 and amended == 1
+        len(filed) == kept and matches == kept and retracted == 1 and amended == 1 and \
+        result["document_delivered"] == 1 and result["document_pages"] == len(PAGE_SCENES) \
+        and linked == kept
     return 0 if ok else 1
+
+
+def _opened_pages(assembly: Any, receiver: DemoReceiver, document: str | None) -> int:
+    """Pages of the PDF in the station's sealed document, opened as the practice opens it
+    (``capture-receiver open``: the station's registered key, the practice key); 0 if not."""
+    from documents import DocumentError, page_count
+
+    if document is None:
+        return 0
+    sealed = assembly.vault.paths.captures / f"{document}.sealed"
+    with tempfile.TemporaryDirectory(prefix="demo-open-") as out:
+        _cli("open", "--data-dir", str(receiver.data_dir), str(sealed), "--out", out)
+        pdfs = list(Path(out).glob("*.pdf"))
+        try:
+            return page_count(pdfs[0].read_bytes()) if len(pdfs) == 1 else 0
+        except DocumentError:
+            return 0
+
+
+def _filed_pages(receiver: DemoReceiver, document: str | None) -> int:
+    """Pages of the document as filed in the patient's folder (a PDF), 0 when not filed."""
+    from documents import DocumentError, page_count
+
+    if document is None:
+        return 0
+    for path in receiver.filed_documents():
+        if document not in path.name:
+            continue
+        try:
+            return page_count(path.read_bytes())
+        except DocumentError:
+            return 0
+    return 0
 
 
 def _retract_and_amend(assembly: Any, receiver: DemoReceiver,

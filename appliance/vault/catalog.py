@@ -121,7 +121,7 @@ class Catalog:
         """The capture's row joined with its outbox item's state and file."""
         rows = self.query(
             "SELECT c.*, i.state, i.file, i.size, i.sha256, i.attempts, i.delivered_at, "
-            "i.shredded_at FROM captures c JOIN items i ON i.item_id = c.capture_id "
+            "i.shredded_at, i.kind FROM captures c JOIN items i ON i.item_id = c.capture_id "
             "WHERE c.capture_id = ?", (capture_id,))
         return rows[0] if rows else None
 
@@ -133,10 +133,11 @@ class Catalog:
     # -- lists ------------------------------------------------------------------------------
 
     def held_captures(self) -> list[Row]:
-        """Captures still held (file present, not discarded, not lost), newest first."""
+        """Captures and documents still held (file present, not discarded, not lost), newest
+        first."""
         return self.query(
             "SELECT c.capture_id, c.created_at, c.pseudonym, c.review_kid, i.state, "
-            "i.delivered_at, i.attempts FROM captures c JOIN items i "
+            "i.delivered_at, i.attempts, i.kind FROM captures c JOIN items i "
             "ON i.item_id = c.capture_id WHERE c.discarded_at IS NULL AND i.file IS NOT NULL "
             "AND i.state != 'lost' ORDER BY c.created_at DESC, c.capture_id DESC")
 

@@ -27,14 +27,18 @@ class CaptureSummary:
     reviewable: bool
     delivered_at: float | None
     attempts: int
+    kind: str = "capture"  # or "document"
 
 
 @dataclass(frozen=True)
 class ReviewCapture:
-    """A capture opened with the review key; ``metadata`` has this start's amendments applied."""
+    """A capture (or document) opened with the review key; ``metadata`` has this start's
+    amendments applied. A document has its ``pdf`` and no ``image``."""
 
     capture_id: str
     state: str
     metadata: dict[str, Any]
     image: bytes
     preview: bytes
+    kind: str = "capture"
+    pdf: bytes = b""

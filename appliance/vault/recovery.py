@@ -171,7 +171,7 @@ def _adopt_or_quarantine(catalog: Catalog, path: Path, stem: str, station_id: st
     with catalog.transaction() as db:
         insert_item(db, item_id=stem, kind=header.kind, capture_id=header.capture_id,
                     file=path.name, size=size, sha256=sha256, created_at=now)
-        if header.kind == "capture":
+        if header.kind in ("capture", "document"):
             insert_capture(db, capture_id=stem, created_at=now)
     audit("recovery.adopted", item_id=stem, kind=header.kind)
     report.adopted += 1

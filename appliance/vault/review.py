@@ -44,7 +44,7 @@ class Review:
             if reviewable or include_previous:
                 result.append(CaptureSummary(
                     row["capture_id"], row["created_at"], row["state"], row["pseudonym"],
-                    reviewable, row["delivered_at"], row["attempts"]))
+                    reviewable, row["delivered_at"], row["attempts"], row["kind"]))
         return result
 
     def _reviewable_row(self, capture_id: str) -> dict[str, Any]:
@@ -64,17 +64,20 @@ class Review:
     def open_for_review(self, capture_id: str, *, operator: str | None = None,
                         preview_only: bool = False, part: str | None = None,
                         record: bool = True) -> ReviewCapture:
-        """Decrypt a capture of this start with the in-memory review key (audited).
+        """Decrypt a capture (or document) of this start with the in-memory review key
+        (audited). ``preview_only`` skips the photo (or the PDF).
 
-        ``part`` names what is shown in the ``capture.viewed`` event (default ``image`` or
-        ``preview``; the review UI says ``page`` for a capture's page). ``record=False`` only
-        for a caller that already recorded a view naming this capture (a page whose images
-        it serves) or that shows nothing of it (a permission check).
+        ``part`` names what is shown in the ``capture.viewed`` event (default ``preview``,
+        or ``image`` for a photo and ``pdf`` for a document; the review UI says ``page`` for
+        a capture's page). ``record=False`` only for a caller that already recorded a view
+        naming this capture (a page whose images it serves) or that shows nothing of it (a
+        permission check).
         """
-        parts: dict[str, bytearray] = {"image": bytearray(), "preview": bytearray()}
+        parts: dict[str, bytearray] = {"image": bytearray(), "pdf": bytearray(),
+                                       "preview": bytearray()}
 
         def keep(name: str, data: memoryview) -> None:
-            if not (preview_only and name == "image"):
+            if not (preview_only and name in ("image", "pdf")):
                 parts[name] += data
 
         ctx = self.ctx
@@ -92,13 +95,14 @@ class Review:
             # Fail closed: an image nobody could record as viewed is not shown.
             if record:
                 ctx.audit.record("capture.viewed", capture_id=capture_id, operator=operator,
-                                 part=part or ("preview" if preview_only else "image"))
+                                 part=part or ("preview" if preview_only else
+                                               "pdf" if row["kind"] == "document" else "image"))
         except OSError as exc:
             log.error("capture view refused: audit log not writable (%s)", exc.strerror)
             raise VaultError("the view could not be recorded in the audit log (disk full?); "
                              "the image is not shown") from None
         return ReviewCapture(capture_id, row["state"], metadata, bytes(parts["image"]),
-                             bytes(parts["preview"]))
+                             bytes(parts["preview"]), row["kind"], bytes(parts["pdf"]))
 
     # -- amendments and discards --------------------------------------------------------------
 

@@ -30,8 +30,8 @@ def shred(ctx: VaultContext, item_id: str, file: str, *, audit: bool = True) -> 
 
 
 def is_discarded_capture(ctx: VaultContext, item: dict[str, Any]) -> bool:
-    """True for the outbox item of a capture staff discarded."""
-    return item["kind"] == "capture" and ctx.catalog.is_discarded(item["item_id"])
+    """True for the outbox item of a capture (or document) staff discarded."""
+    return item["kind"] in ("capture", "document") and ctx.catalog.is_discarded(item["item_id"])
 
 
 def shred_due(ctx: VaultContext, now: float | None = None) -> int:

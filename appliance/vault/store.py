@@ -1,4 +1,5 @@
-"""Storing a capture: strip, seal, write durably, queue -- before the operator moves on.
+"""Storing a capture or a scanned document: seal, write durably, queue -- before the operator
+moves on.
 
 A capture is sealed to the practice key (from enrolment) and to this start's review key
 (memory only), so the review UI can show this start's captures and nothing on disk opens after
@@ -9,7 +10,8 @@ a restart; the station's identity key signs it. The calling thread does it all, 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
@@ -23,7 +25,7 @@ from .errors import DiskFullError, VaultError
 from .ids import uuid7
 from .queueing import commit_rows
 from .records import CaptureRecord
-from .sealing import seal_capture_file
+from .sealing import seal_capture_file, write_sealed
 
 MIB = 1024 * 1024
 #: Room for the envelope header, the preview and the database beyond the image itself.
@@ -47,8 +49,40 @@ class CaptureStore:
         case nothing new is left on disk (the failure is audited as ``error.capture_failed``
         with the error's type only).
         """
+        if not isinstance(jpeg, bytes | bytearray | memoryview):
+            raise VaultError("a capture is JPEG bytes")
+        original = bytes(jpeg)
+
+        def seal(path: Path, meta: dict[str, Any], recipients: list[Any]) -> int:
+            return seal_capture_file(path, original, meta, preview=preview,
+                                     recipients=recipients,
+                                     station_key=self.ctx.identity.private_key,
+                                     capture_id=meta["capture_id"])
+
+        # Stripping only makes the image smaller; the margin holds header and preview.
+        return self._store("capture", metadata, len(original) + len(preview or b""), seal)
+
+    def store_document(self, pdf: bytes, metadata: Mapping[str, Any], *,
+                       preview: bytes) -> CaptureRecord:
+        """Seal a scanned document (``kind: document``: the PDF of its pages and a preview
+        JPEG of page 1) with ``metadata`` (a capture's keys plus ``pages`` and
+        ``document_type``) and queue it, durably. Same ids, errors and guarantees as
+        :meth:`store_capture`; a document is then listed, reviewed and discarded like one."""
+        if not isinstance(pdf, bytes | bytearray) or not bytes(pdf[:5]) == b"%PDF-":
+            raise VaultError("a document is PDF bytes")
+        parts = {"pdf": bytes(pdf), "preview": bytes(preview)}
+
+        def seal(path: Path, meta: dict[str, Any], recipients: list[Any]) -> int:
+            return write_sealed(path, "document", meta, parts, recipients=recipients,
+                                station_key=self.ctx.identity.private_key,
+                                item_id=meta["capture_id"])
+
+        return self._store("document", metadata, len(parts["pdf"]) + len(preview), seal)
+
+    def _store(self, kind: str, metadata: Mapping[str, Any], size: int,
+               seal: Callable[[Path, dict[str, Any], list[Any]], int]) -> CaptureRecord:
         try:
-            return self._store_capture(jpeg, metadata, preview)
+            return self._seal_and_queue(kind, metadata, size, seal)
         except (VaultError, NotEnrolledError) as exc:
             self.ctx.audit_quietly("error.capture_failed", error=type(exc).__name__)
             raise
@@ -64,15 +98,11 @@ class CaptureStore:
                 f"disk full: {free // MIB} MB free, {reserve // MIB} MB kept in "
                 "reserve; deliver or shred captures to make room")
 
-    def _store_capture(self, jpeg: bytes, metadata: Mapping[str, Any],
-                       preview: bytes | None) -> CaptureRecord:
+    def _seal_and_queue(self, kind: str, metadata: Mapping[str, Any], size: int,
+                        seal: Callable[[Path, dict[str, Any], list[Any]], int]) -> CaptureRecord:
         ctx = self.ctx
         practice = ctx.practice_key()
-        if not isinstance(jpeg, bytes | bytearray | memoryview):
-            raise VaultError("a capture is JPEG bytes")
-        original = bytes(jpeg)
-        # Stripping only makes the image smaller; the margin holds header and preview.
-        self._check_reserve(len(original) + len(preview or b"") + WRITE_MARGIN)
+        self._check_reserve(size + WRITE_MARGIN)
         capture_id = uuid7()
         meta = dict(metadata)
         meta.update(station_id=ctx.station_id, capture_id=capture_id)
@@ -82,17 +112,14 @@ class CaptureStore:
             if patient else None
         file = ctx.file_for(capture_id)
         try:
-            size = seal_capture_file(
-                ctx.path(file), original, meta, preview=preview,
-                recipients=[practice, ctx.keys.review_public],
-                station_key=ctx.identity.private_key, capture_id=capture_id)
+            size = seal(ctx.path(file), meta, [practice, ctx.keys.review_public])
         except EnvelopeError as exc:
-            raise VaultError(f"capture cannot be sealed: {exc}") from None
+            raise VaultError(f"{kind} cannot be sealed: {exc}") from None
         now = ctx.clock()
 
         def rows(db: Database) -> None:
             # The digest waits for the first lease: see queueing.queue_sealed.
-            insert_item(db, item_id=capture_id, kind="capture", capture_id=capture_id,
+            insert_item(db, item_id=capture_id, kind=kind, capture_id=capture_id,
                         file=file, size=size, sha256=UNHASHED, created_at=now)
             insert_capture(db, capture_id=capture_id, created_at=now, pseudonym=pseudonym,
                            review_kid=ctx.keys.review_kid)
@@ -100,6 +127,7 @@ class CaptureStore:
         # After the commit: a "stored" line never names a capture that is not kept (a crash
         # before it leaves a kept capture without its line, never the reverse).
         commit_rows(ctx.catalog, ctx.path(file), rows)
-        ctx.audit_quietly("capture.stored", capture_id=capture_id, pseudonym=pseudonym,
-                          size=size, operator=meta.get("operator"))
+        fields: dict[str, Any] = {"pages": meta.get("pages")} if kind == "document" else {}
+        ctx.audit_quietly(f"{kind}.stored", capture_id=capture_id, pseudonym=pseudonym,
+                          size=size, operator=meta.get("operator"), **fields)
         return CaptureRecord(capture_id, now, pseudonym, size)

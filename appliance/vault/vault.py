@@ -5,7 +5,7 @@ catalog database (delivery facts and keyed pseudonyms, :mod:`.catalog`) and the 
 :class:`Vault` holds the state directory (a lock file keeps it to one process), runs start-up
 recovery and composes the parts, each with one job:
 
-* :class:`.store.CaptureStore`: seal and queue a capture;
+* :class:`.store.CaptureStore`: seal and queue a capture or a scanned document;
 * :class:`.review.Review`: list, open, amend and discard this start's captures;
 * :class:`.outbox.VaultOutbox`: the :class:`sync.outbox.Outbox` the uploader drives;
 * :mod:`.shredding` and :mod:`.auditexport`: periodic upkeep (:meth:`Vault.tick`).
@@ -141,6 +141,11 @@ class Vault:
                       preview: bytes | None = None) -> CaptureRecord:
         """See :meth:`.store.CaptureStore.store_capture`."""
         return self.store.store_capture(jpeg, metadata, preview=preview)
+
+    def store_document(self, pdf: bytes, metadata: Mapping[str, Any], *,
+                       preview: bytes) -> CaptureRecord:
+        """See :meth:`.store.CaptureStore.store_document`."""
+        return self.store.store_document(pdf, metadata, preview=preview)
 
     def list_captures(self, *, include_previous: bool = False) -> list[CaptureSummary]:
         """See :meth:`.review.Review.list_captures`."""

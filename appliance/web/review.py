@@ -1,5 +1,9 @@
 """Review: the queue of captures, one capture in full, tag amendments and discards.
 
+A scanned document is reviewed the same way: its detail page shows a thumbnail of every page
+(made from the sealed PDF, opened with the review key like a photo) and links the PDF itself;
+it is discarded (or retracted after delivery) like a photo.
+
 Images are decrypted by the vault in memory with this start's review key and streamed
 straight from memory with ``no-store``; nothing is cached or written. Every view is in the
 audit log, once per page: the review queue records one ``review.queue_viewed`` naming the
@@ -21,6 +25,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
+from documents import DocumentError, pdf_thumbnail
 from websecurity.grants import session_key
 
 from ..vault import NotReviewableError, ReviewCapture, UnknownCaptureError, VaultError
@@ -38,9 +43,10 @@ REASON_MAX = 200
 AUDIT_IDS = 50
 NOTICES = {
     "amended": "The change was sealed and queued for the practice.",
-    "shredded": "The photo was discarded and shredded; the practice never received it.",
-    "retracted": "The photo was discarded here; a sealed retraction was queued, and the "
-                 "practice removes it from the patient file when it arrives.",
+    "shredded": "The photo (or document) was discarded and shredded; the practice never "
+                "received it.",
+    "retracted": "The photo (or document) was discarded here; a sealed retraction was queued, "
+                 "and the practice removes it from the patient file when it arrives.",
 }
 
 
@@ -130,10 +136,18 @@ def detail(capture_id: str):
     summary = find_summary(c.vault, _capture_id(capture_id))
     if summary is not None and not summary.reviewable:
         raise Sealed()
-    # One recorded view for the page; its own full image and thumbnail are covered by it.
+    # One recorded view for the page; its own full image (or PDF and page thumbnails) and
+    # thumbnail are covered by it.
     opened = _open(capture_id, "preview", label="page")
     if summary is None:  # discarded between the list and the opening
         raise Gone("this capture was discarded")
+    if opened.kind == "document":
+        c.grants.grant(session_key(), (f"pdf:{capture_id}", f"preview:{capture_id}"))
+        return render_template(
+            "document.html", capture=opened, capture_id=capture_id,
+            pages=int(opened.metadata.get("pages") or 1), maybe_sent=maybe_sent(summary),
+            in_session=_in_session(opened), can_discard=may_discard(summary, opened),
+            notice=NOTICES.get(request.args.get("notice", "")), reasons=DISCARD_REASONS)
     c.grants.grant(session_key(), (f"image:{capture_id}", f"preview:{capture_id}"))
     return render_template(
         "capture.html", capture=opened, capture_id=capture_id,
@@ -147,6 +161,10 @@ def detail(capture_id: str):
 
 def _image(capture_id: str, part: str) -> Response:
     granted = ctx().grants.granted(session_key(), f"{part}:{_capture_id(capture_id)}")
+    if part == "image" and not granted:
+        summary = find_summary(ctx().vault, capture_id)
+        if summary is not None and summary.kind == "document":  # its pages are its PDF's
+            raise Gone("this capture has no such image")
     opened = _open(capture_id, part, record=not granted)
     data = opened.image if part == "image" else opened.preview
     if not data:
@@ -166,6 +184,40 @@ def image(capture_id: str):
 @requires("nurse")
 def preview(capture_id: str):
     return _image(capture_id, "preview")
+
+
+def _open_pdf(capture_id: str) -> ReviewCapture:
+    """A document's sealed PDF, recorded as viewed unless the document's page already was."""
+    granted = ctx().grants.granted(session_key(), f"pdf:{_capture_id(capture_id)}")
+    opened = _open(capture_id, "pdf", record=not granted)
+    if opened.kind != "document" or not opened.pdf:
+        raise Gone("this capture is not a document")
+    return opened
+
+
+@bp.get("/captures/<capture_id>/pages/<int:page>")
+@requires("nurse")
+def page_thumbnail(capture_id: str, page: int):
+    """A thumbnail of one page of a document, from its sealed PDF (opened in memory)."""
+    if page < 1:
+        raise Gone("this document has no such page")
+    opened = _open_pdf(capture_id)
+    try:
+        data = pdf_thumbnail(opened.pdf, page - 1)
+    except IndexError:
+        raise Gone("this document has no such page") from None
+    except DocumentError:
+        abort(409, description="This document's PDF cannot be shown here.")
+    return Response(data, mimetype="image/jpeg")
+
+
+@bp.get("/captures/<capture_id>/pdf")
+@requires("nurse")
+def document_pdf(capture_id: str):
+    opened = _open_pdf(capture_id)
+    response = Response(opened.pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{opened.capture_id}.pdf"'
+    return response
 
 
 @bp.post("/captures/<capture_id>/amend")
@@ -219,8 +271,9 @@ def discard_post(capture_id: str):
     if maybe_sent(summary) and not has_role("reviewer"):
         # Read to check the session; nothing of it is shown.
         if not _in_session(_open(capture_id, "preview", record=False)):
-            abort(403, description="This photo is from an earlier session and may already be "
-                                   "at the practice; withdrawing it needs a reviewer.")
+            abort(403, description="This photo (or document) is from an earlier session and "
+                                   "may already be at the practice; withdrawing it needs a "
+                                   "reviewer.")
     # The vault keeps only the reason code outside the sealed retraction; free text (for
     # "other") travels sealed to the practice and nowhere else.
     try:

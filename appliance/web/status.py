@@ -3,11 +3,14 @@
 The page reloads itself every :data:`REFRESH_SECONDS` with a meta refresh (the CSP allows no
 script), so a tablet left on it never shows a stale state; the reload does not keep the
 session alive (``?auto=1``, see :func:`websecurity.hooks.is_auto_refresh`). Tagging is on
-its own page, which does not reload under the nurse's fingers.
+its own page, which does not reload under the nurse's fingers; so is starting a document
+(a choice of type the reload would wipe).
 
 Tags set here go to the workflow as :class:`~appliance.workflow.SetTags`, exactly like a
 command card, so the same rules apply (no session, no tags; the emergency override only when
-enabled). The workflow's answer decides what the nurse is told.
+enabled). Document mode is driven the same way (:class:`~appliance.workflow.DocumentAction`,
+like a document card: start one of a type, retake the last page, end it); pages are taken with
+the capture button. The workflow's answer decides what the nurse is told.
 """
 
 from __future__ import annotations
@@ -18,7 +21,17 @@ from typing import Any
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from ..workflow import CONSENT_LEVELS, EMERGENCY_OVERRIDE, LATERALITIES, Refusal, SetTags, Signal
+from barcode.commands import DOCUMENT_TYPES, END_DOCUMENT, RETAKE_PAGE
+
+from ..workflow import (
+    CONSENT_LEVELS,
+    EMERGENCY_OVERRIDE,
+    LATERALITIES,
+    DocumentAction,
+    Refusal,
+    SetTags,
+    Signal,
+)
 from .context import ctx, current_user, requires
 from .vaultview import local_time
 
@@ -29,11 +42,13 @@ REFUSAL_TEXT = {
     Refusal.NO_PATIENT.value: "No session in progress: scan a wristband first.",
     Refusal.OVERRIDE_DISABLED.value: "The emergency override is not enabled on this station.",
     Refusal.INVALID_READ.value: "That value is not allowed here.",
+    Refusal.BUSY.value: "The station is busy with a page or a document: try again in a moment.",
 }
 NOTICES = {
     "tags_set": "Session tags updated.",
     "pressed": "Capture button pressed.",
     "password_changed": "Your password was changed.",
+    "document": "Document updated: press the capture button for each page.",
 }
 #: Outbox kinds counted as what the nurse took; everything else travels "with them".
 PHOTO_KINDS = ("capture",)
@@ -87,7 +102,8 @@ def tags():
     status = current_status()
     return render_template(
         "tags.html", status=status, consents=consent_choices(),
-        body_sites=list(c.cfg.workflow.body_sites), lateralities=list(LATERALITIES))
+        body_sites=list(c.cfg.workflow.body_sites), lateralities=list(LATERALITIES),
+        document_types=list(DOCUMENT_TYPES))
 
 
 @bp.post("/session/tags")
@@ -113,6 +129,27 @@ def set_tags():
     if refused:
         return redirect(url_for("status.index", refused=refused))
     return redirect(url_for("status.index", notice="tags_set"))
+
+
+@bp.post("/session/document")
+@requires("nurse")
+def document():
+    """Start a document of a type, retake its last page, or end it (as the cards do)."""
+    c = ctx()
+    if c.workflow_events is None:
+        abort(404)
+    action = request.form.get("action", "")
+    if action == "start":
+        action = request.form.get("document_type", "")
+        if action not in DOCUMENT_TYPES:
+            abort(400, description="Choose a document type.")
+    elif action not in (END_DOCUMENT, RETAKE_PAGE):
+        abort(400, description="Start, retake or end a document.")
+    c.record("web.document", user=current_user(), action=action)
+    refused = _refusal(c.workflow_events(DocumentAction(action, source="web")) or [])
+    if refused:
+        return redirect(url_for("status.index", refused=refused))
+    return redirect(url_for("status.index", notice="document"))
 
 
 @bp.post("/demo/press")

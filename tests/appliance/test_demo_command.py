@@ -10,6 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from appliance.commands.demo import AMENDED_NOTE, DEMO_PATIENT_GSRN
+from documents import page_count
 from tests.appliance.vault.plaintext import assert_no_plaintext
 
 
@@ -26,6 +27,13 @@ def test_smoke_scenario_press_to_filed_at_receiver(tmp_path):
     assert summary["retracted"] == summary["amended"] == 1
     assert summary["filed"] == summary["patient_matches"] == 2
     assert summary["patient_id"] == DEMO_PATIENT_GSRN
+    # the two-page consent form: sealed, delivered, opened with the practice key to a PDF of
+    # two pages and filed in the patient's folder; the photos after it name it
+    assert summary["document_delivered"] == 1
+    assert summary["document_pages"] == summary["document_filed_pages"] == 2
+    assert summary["consent_form_linked"] == 2
+    (pdf,) = (workdir / "receiver" / "inbox").rglob("*.pdf")
+    assert pdf.parent.name == DEMO_PATIENT_GSRN and page_count(pdf.read_bytes()) == 2
     # the patient's folder holds exactly the photos that were not retracted
     photos = sorted(p for p in (workdir / "receiver" / "inbox").rglob("*.jpg")
                     if not p.name.endswith(".thumb.jpg"))
@@ -45,7 +53,7 @@ def test_smoke_scenario_press_to_filed_at_receiver(tmp_path):
     assert sidecar["station_name"] == "demo-exam-room"
     with Image.open(filed[0]) as image:
         assert image.size == (4056, 3040)
-    # the station holds nothing readable: no JPEG, no patient id, anywhere in its state (a
+    # the station holds nothing readable: no JPEG, no PDF, no patient id, anywhere in its state (a
     # bare FF D8 FF turns up by chance in megabytes of ciphertext; the scan checks structure)
     assert_no_plaintext(workdir / "station", [DEMO_PATIENT_GSRN.encode()])
 

@@ -8,6 +8,9 @@ pipeline can skip). ``page_corner_err`` is the mean corner error over the corpus
 of the page's diagonal; its baseline is the same figure for the corners found on the
 1000-pixel search copy, before refinement. ``page_pdf_kb`` is a one-page PDF of an A4 text
 page; its baseline is the same page kept as a greyscale JPEG (``--mode grey``).
+``page_keep_ms`` is what the station's document desk spends per page (the pipeline, the
+page's encoding for the PDF and, for page 1, the sealed preview); its baseline is
+``scan_page`` alone on the same stills.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import time
 import cv2
 import numpy as np
 
+from appliance.document_desk import DocumentDesk
+from appliance.workflow import TakePage
 from capture.fake import render_scene
 from documents import Mode, PageNotFoundError, pages_to_pdf, scan_page
 from documents.aspect import measured_ratio
@@ -70,6 +75,13 @@ def run() -> list[Figure]:
             page_ms.append(elapsed)
     for case in FOUND[:4]:
         sketch_ms.append(_ms(scan_page, stills[case.name], Mode.SKETCH)[0])
+    keep_ms, alone_ms = [], []
+    desk = DocumentDesk(max_pages=len(FOUND))
+    for number, case in enumerate(FOUND[:6], 1):  # interleaved with its baseline
+        alone_ms.append(_ms(scan_page, stills[case.name], Mode.TEXT)[0])
+        job = TakePage(f"r{number}", "bench", "referral", number)
+        keep_ms.append(_ms(desk.add_page, job, stills[case.name],
+                           taken_at="2026-01-01T10:00:00.000+00:00")[0])
 
     rows, errors, coarse, upright, aspect = [], [], [], [], []
     for case in FOUND:
@@ -113,6 +125,9 @@ def run() -> list[Figure]:
                f"p50 over {len(FOUND)} stills x {ROUNDS} rounds, text mode"),
         Figure("page_ms_sketch", statistics.median(sketch_ms), "ms", "",
                f"bare greyscale JPEG decode {decode:.1f} ms", "colour kept"),
+        Figure("page_keep_ms", statistics.median(keep_ms), "ms", "",
+               f"scan_page alone {statistics.median(alone_ms):.1f} ms",
+               f"station desk, {len(keep_ms)} referral pages (encoded, page-1 preview)"),
         Figure("page_corner_err", float(np.mean(errors)), "", "<= 0.01",
                f"coarse corners {np.mean(coarse):.5f}",
                f"max {max(errors):.5f} over {len(FOUND)} stills"),

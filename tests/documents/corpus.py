@@ -74,6 +74,17 @@ def still(case: PageCase, size: tuple[int, int] = TEST_SIZE) -> bytes:
     return buffer.getvalue()
 
 
+@cache
+def sample_pages() -> tuple:
+    """Two scanned pages for the tests that need real pages: a text page photographed at 35
+    degrees and a page lying sideways, kept as a colour sketch."""
+    from documents import Mode, scan_page
+
+    by_name = {c.name: c for c in FOUND}
+    return (scan_page(still(by_name["tilt-35-diagonal"])),
+            scan_page(still(by_name["sideways-right"]), Mode.SKETCH))
+
+
 def corner_error(found: np.ndarray, truth: np.ndarray) -> float:
     """Mean distance between matching corners, as a share of the page's diagonal."""
     diagonal = (np.linalg.norm(truth[2] - truth[0]) + np.linalg.norm(truth[3] - truth[1])) / 2

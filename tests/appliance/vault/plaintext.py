@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 PNG = b"\x89PNG\r\n\x1a\n"
+PDF = b"%PDF-1."
 EXIF = b"Exif\x00\x00"
 JFIF = b"JFIF\x00"
 _FIRST_SEGMENT = {*range(0xE0, 0xF0), 0xDB, 0xC4, 0xC0, 0xC2, 0xFE, 0xDD}
@@ -39,7 +40,7 @@ def findings(root: Path, needles: list[bytes]) -> list[tuple[str, str]]:
             data = path.read_bytes()
             if jpeg_offsets(data):
                 result.append((str(path), "JPEG"))
-            for label, marker in (("PNG", PNG), ("EXIF", EXIF), ("JFIF", JFIF)):
+            for label, marker in (("PNG", PNG), ("PDF", PDF), ("EXIF", EXIF), ("JFIF", JFIF)):
                 if marker in data:
                     result.append((str(path), label))
             for needle in needles:

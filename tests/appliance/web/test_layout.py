@@ -31,6 +31,7 @@ PAGES = [
     ("capture-unsent", "/captures/{queued}", "nurse"),
     ("sealed", "/captures/{sealed}", "nurse"),
     ("gone", "/captures/{discarded}", "nurse"),
+    ("document", "/captures/{document}", "nurse"),
     ("password", "/account/password", "nurse"),
     ("forbidden", "/admin/users", "nurse-only"),
     ("audit", "/admin/audit", "admin"),
@@ -81,9 +82,11 @@ def ui(tmp_path, account_template):
     from appliance.web.server import web_server
     from appliance.web.status import station_status
     from appliance.web.tls import ensure_web_tls
-    from appliance.workflow import PatientSeen, Rules, Workflow
+    from appliance.workflow import DocumentAction, PatientSeen, Rules, Workflow
     from barcode.identity import SCANNED_LOCAL, Identity
     from capture.fake import FakeCamera
+    from documents import page_preview, pages_to_pdf
+    from tests.documents.corpus import sample_pages
     from websecurity.accounts import Accounts
 
     cfg = make_config(tmp_path, practice={"patient_file_url": "https://practice.local:8445/"})
@@ -97,6 +100,8 @@ def ui(tmp_path, account_template):
     workflow = Workflow(Rules(body_sites=tuple(cfg.workflow.body_sites)), now=time.monotonic())
     workflow.handle(PatientSeen(patient), time.monotonic())
     session = workflow.snapshot()["session"]["session_id"]
+    # a document open in the session: the tags page shows its retake and end buttons
+    workflow.handle(DocumentAction("referral", source="web"), time.monotonic())
 
     def meta(**extra):
         return {"patient_id": LONG_ID, "issuer": patient.issuer, "consent": "treatment",
@@ -113,6 +118,11 @@ def ui(tmp_path, account_template):
         vault.mark_delivered(item.item_id, b"receipt")
     queued = vault.store_capture(camera.capture_jpeg(), meta(body_site="foot")).capture_id
     discarded = vault.store_capture(camera.capture_jpeg(), meta()).capture_id
+    pages = list(sample_pages())
+    document = vault.store_document(
+        pages_to_pdf([p.kept() for p in pages]),
+        meta(document_type="consent-form", pages=len(pages)),
+        preview=page_preview(pages[0].image)).capture_id
     vault.discard(discarded, "duplicate", "nina")
     for n in range(120):  # a long log: paging
         vault.audit.record("web.login", user="nina", role="nurse", client=f"10.0.0.{n}")
@@ -133,7 +143,7 @@ def ui(tmp_path, account_template):
     try:
         yield {"url": server.url(), "tls": tls,
                "ids": {"delivered": delivered, "queued": queued, "sealed": sealed,
-                       "discarded": discarded}}
+                       "discarded": discarded, "document": document}}
     finally:
         server.stop()
         camera.close()
