@@ -41,8 +41,16 @@ def instance_label(full_name: str) -> str:
     return full_name[: -len(suffix)] if full_name.endswith(suffix) else full_name
 
 
+#: TXT ``state``: whether the receiver takes uploads now (``accepting``) or refuses them with
+#: 503 until space is freed (``full``, with ``retry`` = the seconds it asks stations to wait).
+#: A changed record reaches every browsing station at once, so they resume without waiting.
+STATE_ACCEPTING = "accepting"
+STATE_FULL = "full"
+
+
 class Advertiser:
-    """Announces one receiver: instance ``name`` on ``port`` with TXT ``v`` and ``pin``."""
+    """Announces one receiver: instance ``name`` on ``port`` with TXT ``v``, ``pin`` and
+    ``state`` (see :data:`STATE_ACCEPTING`)."""
 
     def __init__(
         self,
@@ -56,6 +64,7 @@ class Advertiser:
         cooperate: bool = False,
     ) -> None:
         self._zc = _zeroconf(interfaces)
+        self.pin = pin
         addrs = list(addresses) or list(interfaces or []) or _primary_addresses()
         host = server or (socket.gethostname().split(".")[0] + ".local.")
         self.info = ServiceInfo(
@@ -63,7 +72,7 @@ class Advertiser:
             f"{name}.{SERVICE_TYPE}",
             addresses=[socket.inet_aton(a) for a in addrs],
             port=port,
-            properties={"v": PROTOCOL_VERSION, "pin": pin},
+            properties={"v": PROTOCOL_VERSION, "pin": pin, "state": STATE_ACCEPTING},
             server=host,
         )
         try:
@@ -73,6 +82,18 @@ class Advertiser:
         except BaseException:
             self._zc.close()
             raise
+
+    def set_accepting(self, accepting: bool, retry_after: int | None = None) -> None:
+        """Re-announce the record with the receiver's new ``state`` (and ``retry``)."""
+        properties = {"v": PROTOCOL_VERSION, "pin": self.pin, "state": STATE_ACCEPTING}
+        if not accepting:
+            properties["state"] = STATE_FULL
+            if retry_after is not None:
+                properties["retry"] = str(int(retry_after))
+        self.info = ServiceInfo(
+            SERVICE_TYPE, self.info.name, addresses=self.info.addresses, port=self.info.port,
+            properties=properties, server=self.info.server)
+        self._zc.update_service(self.info)
 
     def close(self) -> None:
         try:
@@ -107,6 +128,9 @@ class Candidate:
     port: int
     version: str
     txt_pin: str
+    #: TXT ``state`` is ``accepting`` (or absent: an older receiver); False while it says
+    #: ``full``. A hint like the rest: the 503 with ``Retry-After`` is what the worker obeys.
+    accepting: bool = True
 
 
 #: How often a service whose details did not arrive is asked again (1, 2, 4, ... s apart).
@@ -155,7 +179,8 @@ class Browser:
         }
         candidates = [
             Candidate(instance_label(name), addr, int(info.port or 0),
-                      props.get("v", ""), props.get("pin", "").lower())
+                      props.get("v", ""), props.get("pin", "").lower(),
+                      props.get("state", STATE_ACCEPTING) != STATE_FULL)
             for addr in info.parsed_addresses(IPVersion.V4Only)
         ]
         with self._changed:
