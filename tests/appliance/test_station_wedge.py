@@ -6,6 +6,7 @@ line about the refusal fail too (ENOSPC); that killed the capture thread, and ev
 left the station "capturing" while the other threads still fed the watchdog.
 """
 
+import contextlib
 import errno
 import shutil
 import threading
@@ -87,16 +88,25 @@ def make_station(hardware, *, store, audit, notifier=None, health=None, **extra)
     return station, reader
 
 
-def test_a_refusal_whose_audit_line_hits_enospc_does_not_wedge_the_station(hardware):
-    factory = hardware[0]
-    store, audit = MemoryStore(), FullDiskAudit()
-    station, reader = make_station(hardware, store=store, audit=audit)
+@contextlib.contextmanager
+def running(hardware, *, store=None, audit=None, **extra):
+    """A started station (stopped afterwards) with its reader, store and audit sink."""
+    store = store if store is not None else MemoryStore()
+    audit = audit if audit is not None else FullDiskAudit()
+    station, reader = make_station(hardware, store=store, audit=audit, **extra)
     station.start()
     try:
+        yield station, reader, store, audit
+    finally:
+        station.stop(timeout=5)
+
+
+def test_a_refusal_whose_audit_line_hits_enospc_does_not_wedge_the_station(hardware):
+    with running(hardware) as (station, reader, store, audit):
         identify(station, reader)
         audit.full = True
         store.error = DiskFullError("disk full")
-        press(factory)
+        press(hardware[0])
         assert wait_for(lambda: audit.refused >= 1)
         assert wait_for(lambda: station.workflow.state is State.SESSION)
         assert station.light.pattern.name == "disk_full"
@@ -106,71 +116,60 @@ def test_a_refusal_whose_audit_line_hits_enospc_does_not_wedge_the_station(hardw
         audit.full = False
         store.error = None
         assert wait_for(lambda: station.workflow.disk_ok, timeout=3)
-        press(factory)
+        press(hardware[0])
         assert wait_for(lambda: len(store.items) == 1)
         assert wait_for(lambda: ("captured", {"capture": "cap-1",
                                               "session": station.workflow.session.session_id})
                         in audit.events)
-    finally:
-        station.stop(timeout=5)
 
 
 def test_a_bug_after_the_store_still_answers_the_workflow(hardware):
-    factory = hardware[0]
-    store, audit = MemoryStore(), FullDiskAudit()
-    station, reader = make_station(hardware, store=store, audit=audit)
-    station.start()
-    try:
+    with running(hardware) as (station, reader, _store, audit):
         identify(station, reader)
         station._capture = lambda request: 1 / 0  # a programming error in the capture path
-        press(factory)
+        press(hardware[0])
         assert wait_for(lambda: ("capture_refused", {"reason": "storage_fault"})
                         in audit.events)
         assert station.workflow.state is State.SESSION
         assert station.is_alive()
-    finally:
-        station.stop(timeout=5)
 
 
 @pytest.mark.root
 def test_disk_full_to_the_last_byte_while_the_audit_log_needs_a_block(
         hardware, small_disk, practice):  # noqa: F811 - the vault tests' fixtures
     """The real thing: a 3 MiB tmpfs filled to its last byte, the real vault and audit log."""
-    factory = hardware[0]
     paths = StatePaths(small_disk / "state")
     enrol(paths, practice)
     vault = Vault(paths, reserve_bytes=0)
-    station, reader = make_station(
-        hardware, store=vault, audit=vault.audit,
-        health=lambda: (True, shutil.disk_usage(small_disk).free > 0))
-    station.start()
     filler = small_disk / "filler"
     try:
-        identify(station, reader)
-        with open(filler, "wb", buffering=0) as out:
-            for size in (65536, 4096, 1):
-                try:
-                    while True:
-                        out.write(b"\0" * size)
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC
-        assert shutil.disk_usage(small_disk).free == 0
-        with pytest.raises(OSError):  # the audit log's last block is full as well
-            for _ in range(1000):
-                vault.audit.record("t")
-        press(factory)
-        assert wait_for(lambda: station.light.pattern.name == "disk_full")
-        assert station.workflow.state is not State.CAPTURING
-        assert all(t.is_alive() for t in station._threads)
-        assert vault.pending_count() == 0
-        filler.unlink()
-        assert wait_for(lambda: station.workflow.disk_ok, timeout=3)
-        press(factory)
-        assert wait_for(lambda: vault.pending_count() == 1)
-        assert wait_for(lambda: station.light.pattern.name == "captured")
-        assert station.workflow.state is State.SESSION
+        with running(hardware, store=vault, audit=vault.audit,
+                     health=lambda: (True, shutil.disk_usage(small_disk).free > 0)) as (
+                         station, reader, _store, _audit):
+            identify(station, reader)
+            with open(filler, "wb", buffering=0) as out:
+                for size in (65536, 4096, 1):
+                    try:
+                        while True:
+                            out.write(b"\0" * size)
+                    except OSError as exc:
+                        assert exc.errno == errno.ENOSPC
+            assert shutil.disk_usage(small_disk).free == 0
+            with pytest.raises(OSError):  # the audit log's last block is full as well
+                for _ in range(1000):
+                    vault.audit.record("t")
+            press(hardware[0])
+            assert wait_for(lambda: station.light.pattern.name == "disk_full")
+            assert station.workflow.state is not State.CAPTURING
+            assert all(t.is_alive() for t in station._threads)
+            assert vault.pending_count() == 0
+            filler.unlink()
+            assert wait_for(lambda: station.workflow.disk_ok, timeout=3)
+            press(hardware[0])
+            assert wait_for(lambda: vault.pending_count() == 1)
+            assert wait_for(lambda: station.light.pattern.name == "captured")
+            assert station.workflow.state is State.SESSION
     finally:
-        station.stop(timeout=5)
         vault.close()
     assert verify_audit_log(paths.audit_log).ok
 
@@ -196,10 +195,7 @@ def test_heartbeats_name_dead_and_silent_threads():
 
 def test_the_watchdog_is_fed_only_while_every_thread_serves(hardware):
     notifier = Recorder()
-    station, _reader = make_station(hardware, store=MemoryStore(), audit=FullDiskAudit(),
-                                    notifier=notifier)
-    station.start()
-    try:
+    with running(hardware, notifier=notifier) as (station, _reader, _store, _audit):
         assert wait_for(lambda: notifier.pings >= 1, timeout=3)
         # the capture thread dies (as it did on the full disk)
         station._captures.put(None)
@@ -209,8 +205,6 @@ def test_the_watchdog_is_fed_only_while_every_thread_serves(hardware):
         time.sleep(2.2)  # two ticks
         assert notifier.pings == pings  # not fed: systemd will restart the station
         assert notifier.last_status == "stalled: capture"
-    finally:
-        station.stop(timeout=5)
 
 
 def test_a_capture_stuck_in_the_store_stops_the_watchdog(hardware):
@@ -218,23 +212,21 @@ def test_a_capture_stuck_in_the_store_stops_the_watchdog(hardware):
     release = threading.Event()
     store = MemoryStore()
     store.store_capture = lambda jpeg, meta, preview=None: release.wait(30) and "cap-x"
-    station, reader = make_station(hardware, store=store, audit=FullDiskAudit(),
-                                   notifier=notifier, capture_stall_seconds=1.0)
-    station.start()
     try:
-        identify(station, reader)
-        press(hardware[0])
-        assert wait_for(lambda: station.workflow.state is State.CAPTURING)
-        assert wait_for(lambda: station.stalled() == ["capture"], timeout=4)
-        pings = notifier.pings
-        time.sleep(1.2)
-        assert notifier.pings == pings
-        release.set()  # the store answers after all: the thread serves again
-        assert wait_for(lambda: station.workflow.state is State.SESSION)
-        assert wait_for(lambda: notifier.pings > pings, timeout=3)
+        with running(hardware, store=store, notifier=notifier, capture_stall_seconds=1.0) as (
+                station, reader, _store, _audit):
+            identify(station, reader)
+            press(hardware[0])
+            assert wait_for(lambda: station.workflow.state is State.CAPTURING)
+            assert wait_for(lambda: station.stalled() == ["capture"], timeout=4)
+            pings = notifier.pings
+            time.sleep(1.2)
+            assert notifier.pings == pings
+            release.set()  # the store answers after all: the thread serves again
+            assert wait_for(lambda: station.workflow.state is State.SESSION)
+            assert wait_for(lambda: notifier.pings > pings, timeout=3)
     finally:
         release.set()
-        station.stop(timeout=5)
 
 
 def test_a_hung_tick_stops_the_feeding_by_itself(hardware):
@@ -249,46 +241,34 @@ def test_a_hung_tick_stops_the_feeding_by_itself(hardware):
             release.wait(30)
         return True, True
 
-    station, _reader = make_station(hardware, store=MemoryStore(), audit=FullDiskAudit(),
-                                    notifier=notifier, health=health)
-    station.start()
     try:
-        assert wait_for(lambda: len(calls) > 2, timeout=4)
-        pings = notifier.pings
-        time.sleep(1.5)
-        assert notifier.pings == pings
+        with running(hardware, notifier=notifier, health=health):
+            assert wait_for(lambda: len(calls) > 2, timeout=4)
+            pings = notifier.pings
+            time.sleep(1.5)
+            assert notifier.pings == pings
+            release.set()
     finally:
         release.set()
-        station.stop(timeout=5)
 
 
 def test_a_failing_led_does_not_stop_the_capture(hardware, monkeypatch):
-    factory = hardware[0]
-    store, audit = MemoryStore(), FullDiskAudit()
-    station, reader = make_station(hardware, store=store, audit=audit)
-    station.start()
-    try:
+    with running(hardware) as (station, reader, store, _audit):
         identify(station, reader)
 
         def broken(pattern):
             raise OSError(errno.EIO, "pin gone")
 
         monkeypatch.setattr(station.light, "show", broken)
-        press(factory)
+        press(hardware[0])
         assert wait_for(lambda: len(store.items) == 1)
         assert wait_for(lambda: station.workflow.state is State.SESSION)
-    finally:
         monkeypatch.undo()
-        station.stop(timeout=5)
 
 
 def test_a_full_disk_at_start_up_does_not_stop_the_station_starting(hardware):
     audit = FullDiskAudit()
     audit.full = True
-    station, _reader = make_station(hardware, store=MemoryStore(), audit=audit)
-    station.start()
-    try:
+    with running(hardware, audit=audit) as (station, _reader, _store, _audit):
         assert station.is_alive()
         assert audit.refused == 1
-    finally:
-        station.stop(timeout=5)

@@ -21,6 +21,7 @@ from sync.client import ReceiverClient, parse_retry_after
 from sync.discovery import Advertiser, Browser
 from sync.protocol import item_path
 from sync.uploader import MdnsLocator, StaticLocator, SyncWorker
+from tests.appliance.test_station import wait_for
 from tests.sync.helpers import FileOutbox, new_station, seal_capture, start_receiver
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
@@ -60,13 +61,20 @@ def _queue(outbox, receiver, station, n=1):
     return ids
 
 
-def test_an_item_retried_before_a_backward_step_is_delivered_within_its_backoff(tmp_path,
-                                                                                receiver):
+def _one_queued(tmp_path, receiver, clocks=None):
+    """An approved station with one capture queued (the outbox on ``clocks``' wall clock)."""
     station = new_station()
     target = receiver.enrol_directly(station)
-    clocks = Clocks()
-    outbox = FileOutbox(tmp_path / "outbox", clock=lambda: clocks.wall)
+    outbox = FileOutbox(tmp_path / "outbox",
+                        **({"clock": lambda: clocks.wall} if clocks is not None else {}))
     [capture_id] = _queue(outbox, receiver, station)
+    return station, target, outbox, capture_id
+
+
+def test_an_item_retried_before_a_backward_step_is_delivered_within_its_backoff(tmp_path,
+                                                                                receiver):
+    clocks = Clocks()
+    station, target, outbox, capture_id = _one_queued(tmp_path, receiver, clocks)
     worker = _worker(outbox, station, target, receiver.port, [], clocks)
     try:
         item = outbox.lease_next(60)
@@ -83,11 +91,8 @@ def test_an_item_retried_before_a_backward_step_is_delivered_within_its_backoff(
 
 
 def test_a_pause_taken_before_a_backward_step_ends_on_time(tmp_path, receiver):
-    station = new_station()
-    target = receiver.enrol_directly(station)
     clocks = Clocks()
-    outbox = FileOutbox(tmp_path / "outbox", clock=lambda: clocks.wall)
-    _queue(outbox, receiver, station)
+    station, target, outbox, _capture_id = _one_queued(tmp_path, receiver, clocks)
     worker = _worker(outbox, station, target, receiver.port, [], clocks)
     try:
         assert worker.run_once() == "delivered"
@@ -104,11 +109,8 @@ def test_a_pause_taken_before_a_backward_step_ends_on_time(tmp_path, receiver):
 def test_retry_times_left_far_out_are_capped_after_a_restart(tmp_path, receiver):
     """A run before the clock stepped back a day left retry times a day out; the next run
     (a fresh worker: it never saw the step) still delivers within the maximum backoff."""
-    station = new_station()
-    target = receiver.enrol_directly(station)
     clocks = Clocks()
-    outbox = FileOutbox(tmp_path / "outbox", clock=lambda: clocks.wall)
-    [capture_id] = _queue(outbox, receiver, station)
+    station, target, outbox, capture_id = _one_queued(tmp_path, receiver, clocks)
     item = outbox.lease_next(60)
     outbox.release(item.item_id, clocks.wall + 24 * 3600)
     worker = _worker(outbox, station, target, receiver.port, [], clocks, retry_max_seconds=30)
@@ -122,10 +124,7 @@ def test_retry_times_left_far_out_are_capped_after_a_restart(tmp_path, receiver)
 
 
 def test_a_clock_skew_401_is_retried_at_once_with_the_corrected_offset(tmp_path, receiver):
-    station = new_station()
-    target = receiver.enrol_directly(station)
-    outbox = FileOutbox(tmp_path / "outbox")
-    [capture_id] = _queue(outbox, receiver, station)
+    station, target, outbox, capture_id = _one_queued(tmp_path, receiver)
     events = []
     worker = _worker(outbox, station, target, receiver.port, events,
                      signing_clock=lambda: time.time() - 3600)  # the station is an hour behind
@@ -140,10 +139,7 @@ def test_a_clock_skew_401_is_retried_at_once_with_the_corrected_offset(tmp_path,
 
 
 def test_a_401_without_a_clock_correction_waits_its_backoff(tmp_path, receiver):
-    station = new_station()
-    target = receiver.enrol_directly(station)
-    outbox = FileOutbox(tmp_path / "outbox")
-    [capture_id] = _queue(outbox, receiver, station)
+    _station, target, outbox, capture_id = _one_queued(tmp_path, receiver)
     impostor = new_station()  # signs with a key the receiver does not know
     events = []
     worker = _worker(outbox, impostor, target, receiver.port, events)
@@ -247,15 +243,6 @@ def test_retry_after_is_read_as_seconds_or_a_date():
     assert parse_retry_after("99999999999", 0) == 86400
 
 
-def _wait(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_the_mdns_record_says_full_then_accepting_and_wakes_the_worker(tmp_path):
     capacity = Full(tmp_path / "receiver", free=0, retry_after_seconds=120)
     receiver = start_receiver(tmp_path / "receiver", capacity=capacity)
@@ -275,7 +262,7 @@ def test_the_mdns_record_says_full_then_accepting_and_wakes_the_worker(tmp_path)
         accepting, capacity.retry_after_seconds)
     try:
         with Browser(LOOPBACK) as browser:
-            assert _wait(lambda: locator.addresses() == [("127.0.0.1", receiver.port)])
+            assert wait_for(lambda: locator.addresses() == [("127.0.0.1", receiver.port)], 15)
             assert worker.run_once() == "busy"  # 503: paused for two minutes
             assert worker.run_once() == "paused"
 
@@ -283,11 +270,14 @@ def test_the_mdns_record_says_full_then_accepting_and_wakes_the_worker(tmp_path)
                 found = browser.candidates(name=receiver.keys.name, pin=receiver.pin)
                 return found[0].accepting if found else None
 
-            assert _wait(lambda: state() is False)  # the record says "full"
+            assert wait_for(lambda: state() is False, 15)  # the record says "full"
+            # A responder multicasts one name's records at most once a second (RFC 6762
+            # 6.2), so a disk freed within the second would be announced late: wait it out.
+            time.sleep(1.5)
             capacity.free = 1 << 40
             capacity.check()  # what serve does every few seconds: "accepting" again
-            assert _wait(lambda: state() is True)
-        assert _wait(lambda: worker.paused_until == 0.0)  # the update woke the worker
+            assert wait_for(lambda: state() is True, 15)
+        assert wait_for(lambda: worker.paused_until == 0.0, 15)  # the update woke the worker
         assert worker.run_once() == "delivered"
     finally:
         worker.stop()
