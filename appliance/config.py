@@ -8,9 +8,9 @@ program with a message that names the key and what is allowed.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 
 from barcode.interpret import LocalFormat
 from barcode.symbols import SYMBOLOGIES
+from sync.strictparse import ParseError, loads_toml, shown
 
 from .errors import StationError
 
@@ -85,6 +86,8 @@ def _hex_pin_check(value: str) -> str | None:
     return "empty (not yet provisioned) or 64 lowercase hex digits (SHA-256 of the SPKI)"
 
 
+#: Longest regular expression a local format may have (real ones are a few dozen characters).
+MAX_PATTERN = 1000
 #: The keys of one ``[[barcode.local_formats]]`` table: the fields of barcode's LocalFormat.
 _LOCAL_FORMAT_KEYS = frozenset(f.name for f in fields(LocalFormat))
 
@@ -104,10 +107,14 @@ def _local_formats_check(value: list[Any]) -> str | None:
             return f"entry {i}: pattern must be a string (a regular expression)"
         if "issuer" in item and not isinstance(item["issuer"], str):
             return f"entry {i}: issuer must be a string"
+        if len(item["pattern"]) > MAX_PATTERN:
+            return f"entry {i}: pattern is longer than {MAX_PATTERN} characters"
         try:
             LocalFormat.from_mapping(item)
         except ValueError as exc:
             return f"entry {i}: {exc}"
+        except (RecursionError, OverflowError):  # the regex compiler's own limits
+            return f"entry {i}: pattern is nested too deep or repeats too often"
     return None
 
 
@@ -150,7 +157,8 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "led_green_pin": S(int, 23, "BCM pin of the RGB LED's green leg.", check=_pin_check),
         "led_blue_pin": S(int, 24, "BCM pin of the RGB LED's blue leg.", check=_pin_check),
         "led_active_high": S(bool, True, "False for a common-anode LED."),
-        "buzzer": S(bool, False, "A buzzer is fitted."),
+        "buzzer": S(bool, True, "Sound the buzzer on buzzer_pin (the README's wiring); false "
+                    "where none is fitted or to silence it."),
         "buzzer_pin": S(int, 18, "BCM pin of the buzzer.", check=_pin_check),
     },
     "barcode": {
@@ -295,7 +303,10 @@ def _check_value(section: str, key: str, value: Any, setting: Setting) -> str | 
     where = f"[{section}] {key}"
     allowed = setting.describe()
     if setting.kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            return f"{where} = {shown(value)} is too large; expected {allowed}"
     if setting.kind is bool:
         ok = isinstance(value, bool)
     elif setting.kind is int:
@@ -303,13 +314,16 @@ def _check_value(section: str, key: str, value: Any, setting: Setting) -> str | 
     else:
         ok = isinstance(value, setting.kind)
     if not ok:
-        return f"{where} = {value!r} has the wrong type; expected {allowed}"
+        return f"{where} = {shown(value)} has the wrong type; expected {allowed}"
+    if setting.kind is float and not math.isfinite(value):
+        # nan passes every min/max comparison; inf is never a sensible time or rate
+        return f"{where} = {shown(value)} is not a finite number; expected {allowed}"
     if setting.choices is not None and value not in setting.choices:
-        return f"{where} = {value!r} is not allowed; expected {allowed}"
+        return f"{where} = {shown(value)} is not allowed; expected {allowed}"
     if setting.min is not None and value < setting.min:
-        return f"{where} = {value!r} is too small; expected {allowed}"
+        return f"{where} = {shown(value)} is too small; expected {allowed}"
     if setting.max is not None and value > setting.max:
-        return f"{where} = {value!r} is too large; expected {allowed}"
+        return f"{where} = {shown(value)} is too large; expected {allowed}"
     if setting.kind is list and setting.item_choices is not None:
         bad = [v for v in value if v not in setting.item_choices]
         if bad:
@@ -320,7 +334,7 @@ def _check_value(section: str, key: str, value: Any, setting: Setting) -> str | 
     if setting.check is not None:
         reason = setting.check(value)
         if reason:
-            return f"{where} = {value!r} is not allowed; expected {reason}"
+            return f"{where} = {shown(value)} is not allowed; expected {reason}"
     return None
 
 
@@ -425,9 +439,9 @@ def load_config(
     source = str(path)
     if path.exists():
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError([f"not valid TOML: {exc}"], source) from None
+            data = loads_toml(path.read_text(encoding="utf-8"))
+        except ParseError as exc:
+            raise ConfigError([str(exc)], source) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError([f"cannot read: {exc}"], source) from None
         for section, values in data.items():
@@ -459,4 +473,6 @@ def _cross_checks(merged: dict[str, dict[str, Any]], problems: list[str]) -> Non
     if gpio["buzzer"]:
         used.append(gpio["buzzer_pin"])
     if len(set(used)) != len(used):
-        problems.append(f"[gpio] the button, LED and buzzer pins must differ (got {used})")
+        hint = ("; set buzzer = false if no buzzer is fitted"
+                if gpio["buzzer"] and used.count(gpio["buzzer_pin"]) > 1 else "")
+        problems.append(f"[gpio] the button, LED and buzzer pins must differ (got {used}){hint}")

@@ -6,7 +6,8 @@ The public surface, for the workflow and the CLI:
   returning ``PatientIdentified``, ``CaregiverIdentified``, ``CommandRead``, ``Conflict`` and
   ``InvalidRead`` events (all in :mod:`barcode.reader`);
 * :class:`barcode.identity.Identity` (safe ``repr``: never shows the id);
-* :mod:`barcode.commands` (card payloads) and :mod:`barcode.sheet` (the printable card sheet);
+* :mod:`barcode.commands` (card payloads) and :mod:`barcode.sheet` (the printable card sheet,
+  drawn through :mod:`barcode.drawing` into a PDF or an image);
 * :mod:`barcode.gs1` (check digits and element strings).
 
 ``barcode`` imports nothing from ``appliance``: it takes plain values.

@@ -117,31 +117,65 @@ class CaptureButton:
 
 @dataclass(frozen=True)
 class Pattern:
-    """One LED (and buzzer) signal.
+    """One LED (and buzzer) signal, as a rhythm rather than a count.
 
-    ``color`` is used by an RGB LED (a single LED lights for any non-black colour); a steady
-    light when ``on_time`` is None, otherwise blinking ``repeat`` times (None: until the next
-    signal). ``beeps`` short beeps are sounded when a buzzer is fitted.
+    ``rhythm`` alternates lit and dark seconds, starting lit; an empty rhythm is a steady light
+    (or darkness when ``color`` is black). It plays ``repeat`` times (None: until the next
+    signal), after ``lead`` seconds of darkness: a transient signal stands out from a steady
+    light because it always begins by going dark. ``color`` is used by an RGB LED (a single LED
+    lights for any non-black colour). ``beeps`` alternates sounding and silent seconds for the
+    buzzer, played once, starting after ``lead`` too, so a beep and its light coincide.
     """
 
     name: str
     color: tuple[int, int, int] = (1, 1, 1)
-    on_time: float | None = None
-    off_time: float = 0.0
+    rhythm: tuple[float, ...] = ()
     repeat: int | None = None
-    beeps: int = 0
-    beep_seconds: float = 0.08
+    lead: float = 0.0
+    beeps: tuple[float, ...] = ()
 
     @property
     def is_dark(self) -> bool:
         return self.color == (0, 0, 0)
+
+    @property
+    def is_steady(self) -> bool:
+        return not self.rhythm
+
+    def timeline(self) -> list[tuple[bool, float]]:
+        """One play of the light as ``(lit, seconds)`` segments, lead included; a repeating
+        pattern loops its rhythm after this. Steady and dark patterns have no timeline."""
+        if self.is_dark or self.is_steady:
+            return []
+        segments = [(False, self.lead)] if self.lead else []
+        one = [(i % 2 == 0, seconds) for i, seconds in enumerate(self.rhythm) if seconds]
+        return segments + one * (self.repeat or 1)
+
+    def lit_seconds(self) -> list[float]:
+        """How long each flash or pulse of one play stays lit (what a single LED shows)."""
+        return [seconds for lit, seconds in self.timeline() if lit]
+
+    def beep_seconds(self) -> list[float]:
+        """How long each beep sounds."""
+        return [seconds for i, seconds in enumerate(self.beeps) if i % 2 == 0 and seconds]
+
+    @property
+    def seconds(self) -> float:
+        """How long one play lasts (light or buzzer, whichever ends later)."""
+        light = sum(seconds for _, seconds in self.timeline())
+        return max(light, self.lead + sum(self.beeps))
 
 
 OFF = Pattern("off", color=(0, 0, 0))
 
 
 class StatusLight:
-    """A single LED or an RGB LED, plus an optional buzzer, that shows :class:`Pattern` s."""
+    """A single LED or an RGB LED, plus an optional buzzer, that shows :class:`Pattern` s.
+
+    Rhythms are played by one background thread per pattern (gpiozero's ``blink`` only knows
+    equal flashes without a lead); showing a new pattern stops the old one first, so two
+    patterns never fight over the pins.
+    """
 
     def __init__(
         self,
@@ -167,6 +201,8 @@ class StatusLight:
             Buzzer(buzzer_pin, pin_factory=pin_factory) if buzzer_pin is not None else None
         )
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._player: threading.Thread | None = None
         self.pattern: Pattern = OFF
         self._led.off()
 
@@ -178,43 +214,83 @@ class StatusLight:
     def is_lit(self) -> bool:
         return bool(self._led.is_lit)
 
+    def _light(self, pattern: Pattern, lit: bool) -> None:
+        if not lit or pattern.is_dark:
+            self._led.off()
+        elif self.kind == "rgb":
+            self._led.color = pattern.color
+        else:
+            self._led.on()
+
+    def _sound(self, on: bool) -> None:
+        if self._buzzer is not None:
+            if on:
+                self._buzzer.on()
+            else:
+                self._buzzer.off()
+
+    def _halt(self) -> None:
+        """Stop the pattern playing now (called with the lock held)."""
+        self._stop.set()
+        if self._player is not None and self._player is not threading.current_thread():
+            self._player.join()
+        self._player = None
+        self._stop = threading.Event()
+        self._sound(False)
+
     def show(self, pattern: Pattern) -> None:
-        """Replace whatever is showing with ``pattern`` (returns at once; blinking runs in the
+        """Replace whatever is showing with ``pattern`` (returns at once; rhythms play in the
         background)."""
         with self._lock:
+            self._halt()
             self.pattern = pattern
-            led = self._led
-            if pattern.is_dark:
-                led.off()
-            elif self.kind == "rgb":
-                if pattern.on_time is None:
-                    led.color = pattern.color
-                else:
-                    led.blink(
-                        on_time=pattern.on_time,
-                        off_time=pattern.off_time,
-                        on_color=pattern.color,
-                        n=pattern.repeat,
-                        background=True,
-                    )
-            elif pattern.on_time is None:
-                led.on()
-            else:
-                led.blink(
-                    on_time=pattern.on_time,
-                    off_time=pattern.off_time,
-                    n=pattern.repeat,
-                    background=True,
-                )
-            if self._buzzer is not None and pattern.beeps:
-                self._buzzer.beep(
-                    on_time=pattern.beep_seconds,
-                    off_time=pattern.beep_seconds,
-                    n=pattern.beeps,
-                    background=True,
-                )
+            if pattern.is_steady and not pattern.beeps:
+                self._light(pattern, True)
+                return
+            if pattern.is_steady:
+                self._light(pattern, True)
+            self._player = threading.Thread(target=self._play, args=(pattern, self._stop),
+                                            name=f"light-{pattern.name}", daemon=True)
+            self._player.start()
+
+    def _play(self, pattern: Pattern, stop: threading.Event) -> None:
+        """Drive the LED and buzzer through ``pattern``'s timeline until done or stopped."""
+        events: list[tuple[float, Callable[[], None]]] = []
+        at = 0.0
+        for lit, seconds in pattern.timeline():
+            events.append((at, lambda lit=lit: self._light(pattern, lit)))
+            at += seconds
+        light_end = at
+        at = pattern.lead
+        for i, seconds in enumerate(pattern.beeps):
+            events.append((at, lambda on=(i % 2 == 0): self._sound(on)))
+            at += seconds
+        if pattern.beeps:
+            events.append((at, lambda: self._sound(False)))
+        events.sort(key=lambda event: event[0])
+        start = time.monotonic()
+        for at, action in events:
+            if stop.wait(max(0.0, start + at - time.monotonic())):
+                return
+            action()
+        if pattern.is_steady:
+            return
+        if pattern.repeat is None:  # loop the rhythm (without its lead) until the next pattern
+            loop = [(i % 2 == 0, s) for i, s in enumerate(pattern.rhythm) if s]
+            wait = max(0.0, start + light_end - time.monotonic())
+            while not stop.wait(wait):
+                for lit, seconds in loop:
+                    self._light(pattern, lit)
+                    if stop.wait(seconds):
+                        return
+                wait = 0.0
+            return
+        if not stop.wait(max(0.0, start + light_end - time.monotonic())):
+            self._light(pattern, False)
 
     def close(self) -> None:
+        with self._lock:
+            self._halt()
         self._led.close()
         if self._buzzer is not None:
             self._buzzer.close()

@@ -16,6 +16,7 @@ keys or all of them. The receiver's name is the certificate's common name (one s
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -31,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import NameOID
 
 from sync.durable import fsync_dir, write_durably
-from websecurity.certificates import self_signed_certificate
+from websecurity.certificates import reissued_certificate, renewal_due, self_signed_certificate
 
 from .errors import PracticeError
 
@@ -173,6 +174,24 @@ class ReceiverKeys:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return cls.load(data_dir)
+
+    # -- renewal ------------------------------------------------------------------------------
+
+    def renewed(self, now: dt.datetime | None = None) -> ReceiverKeys:
+        """This key set, with ``tls.crt`` re-issued first if it is due (close to expiry, or
+        made for longer than browsers accept; see :mod:`websecurity.certificates`).
+
+        The TLS key is kept: stations pin it, so a renewal needs no re-provisioning. Called by
+        ``serve`` at start-up; the certificate is replaced durably (a crash leaves the old or
+        the new one, both for the same key).
+        """
+        if not renewal_due(self.tls_certificate, now):
+            return self
+        tls_key = _load_private(self.tls_key_path, ec.EllipticCurvePrivateKey)
+        cert = reissued_certificate(self.tls_certificate, tls_key, now=now)  # type: ignore[arg-type]
+        mode = stat.S_IMODE(self.tls_cert_path.stat().st_mode)
+        write_durably(self.tls_cert_path, cert.public_bytes(serialization.Encoding.PEM), mode)
+        return ReceiverKeys.load(self.keys_dir.parent)
 
     # -- loading ------------------------------------------------------------------------------
 

@@ -55,12 +55,14 @@ from sync.protocol import (
     station_id_for,
 )
 from sync.signing import RequestVerifier, SignatureRejected, VerifiedRequest
+from sync.strictparse import ParseError, loads_json
 
 from .capacity import Capacity, is_disk_full
 from .filing import apply_amendment, file_capture
 from .forwarding.queue import ForwardQueue
 from .intake import OpenedToFiles, open_to_files
 from .keys import ReceiverKeys
+from .leftovers import remove_leftover_temps
 from .patientfile import PatientIndex
 from .store import Item, ReceiverStore, TokenError, utc_now
 
@@ -117,6 +119,7 @@ class ReceiverApp:
             directory.mkdir(mode=0o750, parents=True, exist_ok=True)
         for leftover in self.incoming.iterdir():  # partial uploads from before a crash
             leftover.unlink(missing_ok=True)
+        remove_leftover_temps(self.data_dir)  # half-written files of a killed server
         self._file_lock = threading.Lock()
         self._verifier = RequestVerifier(self._station_key)
 
@@ -193,17 +196,21 @@ class ReceiverApp:
 
     def _authenticate(self, method: str, path: str, environ: dict[str, Any],
                       lookup: Callable[[str], Ed25519PublicKey | None] | None = None,
-                      ) -> VerifiedRequest:
+                      *, remember: bool = True) -> VerifiedRequest:
+        """Verify the request's signature, then (``remember``) record its nonce: nothing is
+        written for a request whose signature does not verify."""
         headers = _headers(environ)
         verifier = self._verifier if lookup is None else RequestVerifier(lookup)
         try:
             verified = verifier.verify(method, path, headers)
         except SignatureRejected as exc:
+            log.info("signature refused on %s %s: %s", method, _loggable(path),
+                     _loggable(exc.reason))
             raise HttpError(401, "bad_signature", str(exc)) from None
         if verified.length != _content_length(environ):
             raise HttpError(400, "length_mismatch")
-        if not self.store.remember_nonce(verified.key_id, verified.nonce,
-                                         SIGNATURE_MAX_AGE_SECONDS * 2):
+        if remember and not self.store.remember_nonce(verified.key_id, verified.nonce,
+                                                      SIGNATURE_MAX_AGE_SECONDS * 2):
             raise HttpError(401, "replayed")
         return verified
 
@@ -228,27 +235,22 @@ class ReceiverApp:
         if length > MAX_JSON_BYTES:
             raise HttpError(413, "too_large", drain=False)
         body = _read_exact(environ, length)
-        try:
-            request = json.loads(body)
-            token = request["token"]
-            public_raw = base64.b64decode(request["public_key"], validate=True)
-            name = request.get("station_name", "")
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            raise HttpError(400, "malformed_json") from None
-        if not (isinstance(token, str) and isinstance(name, str) and len(public_raw) == 32
-                and 0 < len(token) <= 128 and len(name) <= 64):
-            raise HttpError(400, "malformed_request")
+        token, public_raw, name = _enrol_request(body)
         station_id = station_id_for(public_raw)
         public_key = Ed25519PublicKey.from_public_bytes(public_raw)
+        # Signed by the key it registers (proof of possession). No nonce is recorded: the
+        # token is the replay protection (used once, in the transaction that registers the
+        # key), so a request without a valid token writes nothing at all.
         verified = self._authenticate(
             "POST", "/v1/enrol", environ,
-            lookup=lambda kid: public_key if kid == station_id else None)
+            lookup=lambda kid: public_key if kid == station_id else None, remember=False)
         if verified.sha256_hex != hashlib.sha256(body).hexdigest():
             raise HttpError(400, "digest_mismatch")
         try:
             station = self.store.redeem_token(token, station_id, public_raw,
                                               name.strip() or station_id)
         except TokenError as exc:
+            log.info("enrolment of %s refused: %s", station_id, exc.reason)
             raise HttpError(403, "token", str(exc)) from None
         self._seen(verified)
         log.info("station %s enrolled (%s)", station_id, station.status)
@@ -467,6 +469,29 @@ class ReceiverApp:
 
 
 # -- small WSGI helpers --------------------------------------------------------------------------
+
+
+def _enrol_request(body: bytes) -> tuple[str, bytes, str]:
+    """(token, raw public key, station name) from an enrolment body; any other input, however
+    hostile (deep nesting, huge numbers, duplicate keys, invalid UTF-8), is a 400."""
+    try:
+        request = loads_json(body)
+    except ParseError:
+        raise HttpError(400, "malformed_json") from None
+    if not isinstance(request, dict):
+        raise HttpError(400, "malformed_request")
+    token, key, name = (request.get("token"), request.get("public_key"),
+                        request.get("station_name", ""))
+    if not (isinstance(token, str) and isinstance(key, str) and isinstance(name, str)
+            and 0 < len(token) <= 128 and len(key) <= 64 and len(name) <= 64):
+        raise HttpError(400, "malformed_request")
+    try:
+        public_raw = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        raise HttpError(400, "malformed_request") from None
+    if len(public_raw) != 32:
+        raise HttpError(400, "malformed_request")
+    return token, public_raw, name
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:

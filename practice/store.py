@@ -67,7 +67,16 @@ CREATE TABLE IF NOT EXISTS nonces (
 
 
 class TokenError(PracticeError):
-    """The enrolment token is unknown, used or expired (the message says which)."""
+    """The enrolment token cannot be used. The message is the same for an unknown, a used
+    and an expired token (whoever holds a guessed or stolen token learns nothing from it);
+    ``reason`` says which, for the server's log only."""
+
+    MESSAGE = ("enrolment token is unknown, already used or expired; make a new one with "
+               "`capture-receiver token`")
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.MESSAGE)
+        self.reason = reason
 
 
 class StationNotFound(PracticeError, KeyError):

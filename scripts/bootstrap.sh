@@ -15,7 +15,7 @@ is_raspberry_pi_os() {
 }
 
 # --- system packages -------------------------------------------------------------------------
-apt_packages=(libzbar0 curl iproute2)
+apt_packages=(libzbar0 curl iproute2 fonts-dejavu-core)  # fonts: card labels beyond Latin-1
 if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
     apt_packages+=(python3-venv)
 fi

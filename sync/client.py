@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import email.utils
 import http.client
-import json
 import ssl
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from .errors import SyncError
 from .pinning import PinMismatch, PinnedHTTPSConnection
 from .protocol import StationReport
 from .signing import RequestSigner
+from .strictparse import ParseError, loads_json
 
 CHUNK = 256 * 1024
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -48,8 +48,8 @@ class Response:
 
     def json(self) -> dict:
         try:
-            data = json.loads(self.body)
-        except ValueError:
+            data = loads_json(self.body, floats=True)  # strict: a bad answer is just {}
+        except ParseError:
             return {}
         return data if isinstance(data, dict) else {}
 

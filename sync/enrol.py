@@ -12,7 +12,6 @@ matches; nothing is sent to an address whose key does not.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from .client import ReceiverClient, ReceiverUnavailable
 from .pinning import PinMismatch
 from .protocol import station_id_for
 from .provisioning import Bundle, ProvisioningError
+from .strictparse import ParseError, loads_json, shown
 
 AuditSink = Callable[[str, dict[str, Any]], None]
 
@@ -81,14 +81,30 @@ def enrol(
             continue
         finally:
             client.close()
+        answer = _answer(response.body)
         if response.status != 200:
-            detail = response.json().get("detail") or response.error or str(response.status)
-            raise EnrolError(f"the receiver refused enrolment: {detail}")
-        return _result(response.json(), station_id, bundle)
+            detail = answer.get("detail") or answer.get("error") or str(response.status)
+            raise EnrolError(f"the receiver refused enrolment: {_printable(detail)}")
+        return _result(answer, station_id, bundle)
     if not addresses:
         raise EnrolError(f"no receiver named {bundle.receiver_name!r} (or with the "
                          "provisioned pin) was found on the network")
     raise EnrolError("could not enrol: " + "; ".join(problems))
+
+
+def _answer(body: bytes) -> dict[str, Any]:
+    """The receiver's JSON answer, strictly parsed; {} for anything that is not an object."""
+    try:
+        data = loads_json(body, floats=True)
+    except ParseError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _printable(value: object) -> str:
+    """A receiver's short message, as text that cannot drive a terminal."""
+    text = value if isinstance(value, str) else str(value)[:40]
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:200])
 
 
 def _sha256(data: bytes) -> str:
@@ -101,12 +117,12 @@ def _result(data: dict[str, Any], station_id: str, bundle: Bundle) -> EnrolResul
         receipt = base64.b64decode(data["receipt_public_key"], validate=True)
         status = data["status"]
         returned_id = data["station_id"]
-    except (KeyError, TypeError, binascii.Error):
+    except (KeyError, TypeError, ValueError):  # binascii.Error is a ValueError
         raise EnrolError("the receiver's enrolment answer is malformed") from None
     if returned_id != station_id or len(practice) != 32 or len(receipt) != 32:
         raise EnrolError("the receiver's enrolment answer does not fit this station")
     if status not in ("approved", "pending", "revoked"):
-        raise EnrolError(f"unexpected station status {status!r}")
+        raise EnrolError(f"unexpected station status {shown(status)}")
     if status == "revoked":
         raise EnrolError("this station's key is revoked at the receiver; ask the practice "
                          "admin to run `capture-receiver stations approve " + station_id + "`")

@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
 from .errors import SyncError
 from .protocol import MAX_ITEM_BYTES, STATION_ID_RE, station_id_for
+from .strictparse import ParseError, loads_json
 
 MAGIC = b"CAPSEAL"
 VERSION = 2
@@ -245,43 +246,13 @@ def check_metadata(kind: str, metadata: object, *, station_id: str, item_id: str
 # -- JSON that cannot surprise ------------------------------------------------------------------
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise EnvelopeError("JSON object repeats a key")
-        result[key] = value
-    return result
-
-
-def _small_int(digits: str) -> int:
-    if len(digits) > _MAX_INT_DIGITS:
-        raise EnvelopeError("JSON number is too long")
-    return int(digits)
-
-
-def _no_float(_text: str) -> float:
-    raise EnvelopeError("JSON numbers here are integers")
-
-
-def _no_constant(_text: str) -> float:
-    raise EnvelopeError("NaN and Infinity are not JSON")
-
-
 def _parse_json(data: bytes, what: str, *, ascii_only: bool) -> Any:
-    """Strict JSON: UTF-8 (or ASCII), no duplicate keys, integers of at most 16 digits, no
-    floats, NaN or Infinity; any nesting depth or garbage gives EnvelopeError, nothing else."""
+    """Strict JSON (:func:`sync.strictparse.loads_json`: no duplicate keys, integers of at
+    most 16 digits, no floats, NaN or Infinity); anything else gives EnvelopeError."""
     try:
-        text = data.decode("ascii" if ascii_only else "utf-8")
-    except UnicodeDecodeError:
-        raise EnvelopeError(f"{what} is not {'ASCII' if ascii_only else 'UTF-8'}") from None
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_small_int,
-                          parse_float=_no_float, parse_constant=_no_constant)
-    except EnvelopeError as exc:
+        return loads_json(data, ascii_only=ascii_only, max_int_digits=_MAX_INT_DIGITS)
+    except ParseError as exc:
         raise EnvelopeError(f"{what}: {exc}") from None
-    except (ValueError, RecursionError):
-        raise EnvelopeError(f"{what} is not valid JSON") from None
 
 
 def _encode_json(value: object) -> bytes:

@@ -18,6 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .errors import SyncError
+from .strictparse import loads_json
 
 #: Protocol version, advertised as TXT ``v`` and used in every path (``/v1/...``).
 PROTOCOL_VERSION = "1"
@@ -174,10 +175,10 @@ def verify_receipt(
 ) -> Receipt:
     """Check the signature and that the receipt is for exactly this item; raise ReceiptError."""
     try:
-        data = json.loads(body)
+        data = loads_json(body)
         receipt = Receipt(**data["receipt"])
         signature = base64.b64decode(data["signature"], validate=True)
-    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:  # ParseError: a ValueError
         raise ReceiptError(f"malformed receipt ({type(exc).__name__})") from None
     try:
         public_key.verify(signature, RECEIPT_CONTEXT + receipt.canonical())

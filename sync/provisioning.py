@@ -47,7 +47,6 @@ import json
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,7 @@ from typing import Any
 from .durable import write_durably
 from .errors import SyncError
 from .protocol import PIN_RE
+from .strictparse import ParseError, loads_json, loads_toml, shown
 
 FORMAT_VERSION = 1
 #: Prefix of the QR payload: format marker and version. Anything else in view is ignored.
@@ -72,6 +72,8 @@ ARGON2_RE = re.compile(
     r"\$argon2id\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
 )
 MIN_ONE_TIME_PASSWORD = 12
+#: Same bound as the web accounts' passwords.
+MAX_ONE_TIME_PASSWORD = 256
 MAX_NAME = 64
 #: RFC 3339 date-time in UTC, the only form ``expires_at`` accepts.
 EXPIRES_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -161,7 +163,7 @@ def _check_name(what: str, value: Any) -> str | None:
 def _check_bundle(b: Bundle) -> list[str]:
     problems: list[str] = []
     if b.version != FORMAT_VERSION:
-        problems.append(f"version {b.version!r} is not supported (this station reads "
+        problems.append(f"version {shown(b.version)} is not supported (this station reads "
                         f"version {FORMAT_VERSION}); update the station or the receiver")
     checks = [("[sync] receiver_name", b.receiver_name)]
     if b.station_name != "":  # optional: the config's [station] name applies
@@ -176,7 +178,7 @@ def _check_bundle(b: Bundle) -> list[str]:
     if not (isinstance(b.token, str) and TOKEN_RE.fullmatch(b.token)):
         problems.append("[enrolment] token is malformed (expected 16-256 printable "
                         "characters, as written by `capture-receiver token`)")
-    if b.expires_at and not (isinstance(b.expires_at, str)
+    if b.expires_at != "" and not (isinstance(b.expires_at, str)
                              and EXPIRES_RE.fullmatch(b.expires_at)):
         problems.append("[enrolment] expires_at must be a UTC time like 2025-06-01T12:00:00Z")
     problems += _check_admin(b.admin)
@@ -199,26 +201,35 @@ def _check_admin(admin: Any) -> list[str]:
         problems.append("[admin] password_hash is not an Argon2id PHC string "
                         "($argon2id$v=19$m=...,t=...,p=...$salt$hash)")
     elif has_otp and not (isinstance(admin.one_time_password, str)
-                          and len(admin.one_time_password) >= MIN_ONE_TIME_PASSWORD
+                          and MIN_ONE_TIME_PASSWORD <= len(admin.one_time_password)
+                          <= MAX_ONE_TIME_PASSWORD
                           and admin.one_time_password.isprintable()
                           and admin.one_time_password == admin.one_time_password.strip()):
-        problems.append(f"[admin] one_time_password must be at least {MIN_ONE_TIME_PASSWORD} "
-                        "printable characters with no leading or trailing spaces")
+        problems.append(f"[admin] one_time_password must be {MIN_ONE_TIME_PASSWORD} to "
+                        f"{MAX_ONE_TIME_PASSWORD} printable characters with no leading or "
+                        "trailing spaces")
     return problems
 
 
 _SCALAR = (str, int, float, bool)
 
 
-def _check_value_shape(value: Any) -> bool:
+#: Deepest nesting a setting's value may have (the station's config has lists of tables).
+_MAX_SETTING_DEPTH = 4
+
+
+def _check_value_shape(value: Any, depth: int = 0) -> bool:
+    if depth > _MAX_SETTING_DEPTH:
+        return False
     if isinstance(value, float):
         return math.isfinite(value)
     if isinstance(value, _SCALAR):
         return True
     if isinstance(value, list):
-        return all(_check_value_shape(v) for v in value)
+        return all(_check_value_shape(v, depth + 1) for v in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and _check_value_shape(v) for k, v in value.items())
+        return all(isinstance(k, str) and _check_value_shape(v, depth + 1)
+                   for k, v in value.items())
     return False
 
 
@@ -230,8 +241,9 @@ def _check_settings_shape(settings: Any) -> list[str]:
         if not isinstance(values, dict):
             problems.append(f"[settings.{section}] must be a table of keys")
         elif not all(_check_value_shape(v) for v in values.values()):
-            problems.append(f"[settings.{section}] holds a value that is not a string, "
-                            "number, boolean, list or table")
+            problems.append(f"[settings.{section}] holds a value that is not a finite "
+                            "number, string, boolean, list or table (nested at most "
+                            f"{_MAX_SETTING_DEPTH} deep)")
     return problems
 
 
@@ -265,7 +277,7 @@ def from_mapping(data: Mapping[str, Any], source: str = "provisioning bundle") -
     elif isinstance(version, bool) or not isinstance(version, int):
         problems.append("version must be an integer")
     elif version != FORMAT_VERSION:
-        problems.append(f"version {version} is not supported (this station reads version "
+        problems.append(f"version {shown(version)} is not supported (this station reads version "
                         f"{FORMAT_VERSION}); update the station or the receiver")
     tables = {name: _table(data, name, problems) for name in _TABLE_KEYS}
     settings = data.get("settings", {})
@@ -291,10 +303,9 @@ def from_mapping(data: Mapping[str, Any], source: str = "provisioning bundle") -
 def parse_toml(text: str, source: str = "provisioning bundle") -> Bundle:
     """Parse and validate the TOML form."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib's message quotes no content, only line and column: safe to show.
-        raise BundleError([f"not valid TOML ({exc})"], source) from None
+        data = loads_toml(text)
+    except ParseError as exc:  # its message quotes no content, only line and column
+        raise BundleError([str(exc)], source) from None
     return from_mapping(data, source)
 
 
@@ -401,9 +412,9 @@ def parse_qr_payload(text: str, source: str = "provisioning QR code") -> Bundle:
         raise BundleError([f"not a provisioning QR code (expected the {QR_PREFIX} prefix; "
                            "a newer receiver may need a newer station)"], source)
     try:
-        data = json.loads(text[len(QR_PREFIX):])
-    except ValueError:
-        raise BundleError(["the QR payload is not valid JSON"], source) from None
+        data = loads_json(text[len(QR_PREFIX):], floats=True)
+    except ParseError as exc:
+        raise BundleError([f"the QR payload is not strict JSON ({exc})"], source) from None
     if not isinstance(data, dict):
         raise BundleError(["the QR payload is not a JSON object"], source)
     problems = [f"{k}: unknown key" for k in sorted(set(data) - set(_QR_KEYS))]

@@ -103,7 +103,26 @@ class RequestSigner:
 
 
 class SignatureRejected(SyncError):
-    """The request is not signed as the protocol requires; the message is safe to return."""
+    """The request is not signed as the protocol requires; the message is safe to return.
+
+    An unknown key and a signature that does not verify give the same message
+    (:data:`NOT_VERIFIED`), so nobody can probe which station ids exist; ``reason`` holds the
+    library's words, for the server's log only. A time outside the window has its own
+    message (:data:`OUT_OF_WINDOW`): it is checked before any key is looked up, so it tells
+    nothing about keys, and a station needs it to see that its clock is off.
+    """
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+NOT_VERIFIED = "the request signature does not verify"
+OUT_OF_WINDOW = "the signature's time is outside the accepted window (check the clock)"
+#: Words of the signature library's time-window refusals (see ``validate_created_and_expires``).
+_TIME_WORDS = ('"created" parameter is set to a time in the future',
+               '"expires" parameter is set to a time in the past',
+               "age exceeds maximum allowable age")
 
 
 @dataclass(frozen=True)
@@ -143,7 +162,12 @@ class RequestVerifier:
                 require_components=COVERED_COMPONENTS,
             )
         except (InvalidSignature, HTTPMessageSignaturesException) as exc:
-            raise SignatureRejected(_short(exc)) from None
+            reason = _short(exc)
+            timing = any(words in reason for words in _TIME_WORDS)
+            raise SignatureRejected(OUT_OF_WINDOW if timing else NOT_VERIFIED, reason) from None
+        except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+            # a header the library's parser did not expect: refused like any bad signature
+            raise SignatureRejected(NOT_VERIFIED, type(exc).__name__) from None
         if len(results) != 1:
             raise SignatureRejected("exactly one station signature is required")
         result = results[0]

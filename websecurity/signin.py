@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
 
 from . import throttle
 from .accounts import MIN_PASSWORD, PASSWORD_RULE, AccountError, check_password
 from .guard import anonymous_session, current_session, end_session, guard, start_session
-from .redirects import safe_next
+from .redirects import safe_next, unsafe_next
 
 #: Its templates (shared with the error page) extend the app's own ``base.html``.
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -42,8 +42,16 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
+def _refuse_unsafe_next(target: str | None) -> None:
+    """A ``next`` with a control character is an attack, not a mistake: 400, before any
+    session state exists for it (see :mod:`.redirects`)."""
+    if unsafe_next(target):
+        abort(400, description="This address cannot be used to sign in.")
+
+
 @bp.get("/login")
 def login():
+    _refuse_unsafe_next(request.args.get("next"))
     s = current_session()
     if s is not None and s.user:
         return redirect(url_for(guard().landing))
@@ -55,6 +63,7 @@ def login():
 
 @bp.post("/login")
 def login_post():
+    _refuse_unsafe_next(request.form.get("next"))
     c = guard()
     name = request.form.get("username", "").strip().lower()
     password = request.form.get("password", "")

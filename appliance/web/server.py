@@ -63,6 +63,5 @@ def web_server(app: Flask, cfg: Config, paths: StatePaths, *, host: str | None =
         key_path=tls.key_path,
         threads=8,
         timeout=30.0,
-        server_name=f"capture-station {cfg.station.name}",
     )
     return WebServer(server, tls)

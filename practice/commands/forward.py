@@ -15,6 +15,7 @@ import threading
 
 from ..forwarding.config import ForwardingConfigError, load_config
 from ..forwarding.queue import ForwardQueue
+from ..leftovers import remove_leftover_temps
 from ._common import ReceiverCommandError, add_data_dir
 
 
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def open_queue(args: argparse.Namespace) -> ForwardQueue:
     if not args.data_dir.is_dir():
         raise ReceiverCommandError(f"{args.data_dir} is not a directory")
+    remove_leftover_temps(args.data_dir)  # it writes beside filed captures too
     try:
         return ForwardQueue(args.data_dir, load_config(args.data_dir))
     except ForwardingConfigError as exc:

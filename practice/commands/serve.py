@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    keys = load_keys(args.data_dir)
+    keys = load_keys(args.data_dir).renewed()  # a certificate near expiry: re-issued, same key
     tz = practice_time_zone(args.time_zone)
     try:
         forwarding = load_config(args.data_dir)  # checked before anything listens
@@ -167,7 +167,7 @@ def practice_ui(args: argparse.Namespace, keys: ReceiverKeys, store: ReceiverSto
                      audit=PracticeAudit(args.data_dir), tz=tz, practice_name=keys.name)
     return HttpsServer(app, host=args.ui_host or args.host, port=args.ui_port,
                        cert_path=keys.tls_cert_path, key_path=keys.tls_key_path,
-                       threads=args.threads, server_name=f"capture-receiver UI {keys.name}")
+                       threads=args.threads)
 
 
 def ui_url(server: HttpsServer) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from sync.strictparse import ParseError, loads_toml
 
 from ..errors import PracticeError
 
@@ -78,7 +79,7 @@ class ForwardingConfig:
 def _number(where: str, value: object, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ForwardingConfigError(f"{where} must be a number")
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # an int is exact, however long
         raise ForwardingConfigError(f"{where} must be a finite number, not {value}")
     if not low <= value <= high:
         raise ForwardingConfigError(f"{where} must be between {low:g} and {high:g}")
@@ -86,8 +87,11 @@ def _number(where: str, value: object, low: float, high: float) -> float:
 
 
 def _string(where: str, value: object, limit: int = 512) -> str:
-    if not isinstance(value, str) or not value or len(value) > limit or "\0" in value:
-        raise ForwardingConfigError(f"{where} must be a non-empty string")
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ForwardingConfigError(f"{where} must be a non-empty string of at most {limit} "
+                                    "characters")
+    if not value.isprintable():  # no NUL, escape or line break reaches a header or DICOM
+        raise ForwardingConfigError(f"{where} must not hold control characters")
     return value
 
 
@@ -230,7 +234,7 @@ def load_config(data_dir: Path) -> ForwardingConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ForwardingConfigError(f"cannot read {path}: {exc}") from None
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        raw = loads_toml(text)
+    except ParseError as exc:
         raise ForwardingConfigError(f"{path}: {exc}") from None
     return parse_config(raw, data_dir)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sync.durable import is_temp_name
+
 from ..filing import FILE_SUFFIX
 from .index import CONSENT_FILE, PatientIndex
 
 
 def _is_sidecar(path: Path) -> bool:
     name = path.name
-    return (name.endswith(".json") and not name.endswith(".history.json")
+    return (name.endswith(".json") and not is_temp_name(name)  # half-written: never indexed
+            and not name.endswith(".history.json")
             and name != CONSENT_FILE and ".amend-" not in name)
 
 

@@ -1,6 +1,7 @@
 """Button, LED and buzzer driven through gpiozero's own MockFactory."""
 
 import time
+from itertools import pairwise
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -71,6 +72,13 @@ def test_bounce_is_absorbed(factory):
     assert clicks == [1]
 
 
+def lit_spans(pin):
+    """(lit, seconds) for each state the mock pin held (its timestamps count the seconds since
+    the previous change)."""
+    states = pin.states
+    return [(a.state, b.timestamp) for a, b in pairwise(states)]
+
+
 def test_single_led_patterns(factory):
     with StatusLight(pin=27, pin_factory=factory) as light:
         pin = factory.pin(27)
@@ -81,10 +89,36 @@ def test_single_led_patterns(factory):
         assert not light.is_lit
         pin.assert_states([False, True, False])
         pin.clear_states()
-        light.show(Pattern("error", on_time=0.05, off_time=0.05, repeat=2))
+        light.show(Pattern("error", rhythm=(0.05, 0.05), repeat=2))
         assert wait_for(lambda: len(pin.states) >= 5)
-        time.sleep(0.05)
+        time.sleep(0.1)
         pin.assert_states([False, True, False, True, False])
+
+
+def test_a_transient_starts_dark_even_from_a_steady_light(factory):
+    """From a steady light, a signal's first pulse would merge with it: the lead goes dark."""
+    with StatusLight(pin=27, pin_factory=factory) as light:
+        pin = factory.pin(27)
+        light.show(Pattern("ready"))
+        pin.clear_states()
+        light.show(Pattern("refused", rhythm=(0.3, 0.1), repeat=1, lead=0.15))
+        assert wait_for(lambda: len(pin.states) >= 4)
+        spans = lit_spans(pin)
+        assert [lit for lit, _ in spans[:3]] == [True, False, True]
+        assert spans[1][1] >= 0.14  # dark for the lead
+        assert spans[2][1] >= 0.29  # then the pulse
+
+
+def test_a_new_pattern_stops_the_old_rhythm(factory):
+    with StatusLight(pin=27, pin_factory=factory) as light:
+        light.show(Pattern("blinking", rhythm=(0.02, 0.02)))  # repeats until replaced
+        time.sleep(0.1)
+        light.show(Pattern("ready"))
+        pin = factory.pin(27)
+        pin.clear_states()
+        time.sleep(0.1)
+        assert light.is_lit
+        assert len(pin.states) == 1  # nothing toggles it any more
 
 
 def test_active_low_led(factory):
@@ -108,9 +142,9 @@ def test_buzzer_beeps_when_fitted(factory):
         assert light.has_buzzer
         buzzer = factory.pin(18)
         buzzer.clear_states()
-        light.show(Pattern("error", beeps=2, beep_seconds=0.02))
+        light.show(Pattern("error", beeps=(0.02, 0.02, 0.02)))
         assert wait_for(lambda: len(buzzer.states) >= 5)
-        time.sleep(0.03)
+        time.sleep(0.05)
         buzzer.assert_states([False, True, False, True, False])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import ipaddress
 import ssl
@@ -18,6 +19,7 @@ from practice.keys import (
     ReceiverKeysError,
     spki_pin,
 )
+from websecurity.certificates import VALIDITY, self_signed_certificate
 
 
 def test_create_writes_owner_only_files_and_loads_back(tmp_path):
@@ -149,3 +151,32 @@ def test_load_refuses_swapped_or_damaged_files(tmp_path):
     (two / "practice.key").write_bytes(b"garbage")
     with pytest.raises(ReceiverKeysError, match="not an unencrypted PKCS8"):
         ReceiverKeys.load(tmp_path / "two")
+
+
+def test_serve_renews_an_old_certificate_and_keeps_the_pinned_key(tmp_path):
+    """``renewed()`` (what ``serve`` calls at start-up) re-issues a certificate close to
+    expiry, or made for ten years by an older release; the key and so the pin stay."""
+    keys = ReceiverKeys.create(tmp_path, "practice")
+    assert keys.renewed() is keys  # fresh: nothing to do
+    lifetime = keys.tls_certificate.not_valid_after_utc - keys.tls_certificate.not_valid_before_utc
+    assert lifetime <= dt.timedelta(days=825)
+    tls_key = serialization.load_pem_private_key(keys.tls_key_path.read_bytes(), None)
+    assert isinstance(tls_key, ec.EllipticCurvePrivateKey)
+    key_bytes = keys.tls_key_path.read_bytes()
+    for old in (self_signed_certificate(tls_key, common_name="practice",
+                                        dns_names=["practice", "localhost"],
+                                        now=dt.datetime.now(dt.UTC) - VALIDITY
+                                        + dt.timedelta(days=20)),
+                self_signed_certificate(tls_key, common_name="practice",
+                                        dns_names=["practice", "localhost"],
+                                        validity=dt.timedelta(days=3650))):
+        keys.tls_cert_path.write_bytes(old.public_bytes(serialization.Encoding.PEM))
+        stale = ReceiverKeys.load(tmp_path)
+        renewed = stale.renewed()
+        assert renewed.tls_certificate.serial_number != old.serial_number
+        assert renewed.pin == keys.pin and renewed.name == "practice"
+        assert renewed.tls_certificate.not_valid_after_utc - dt.datetime.now(dt.UTC) > \
+            VALIDITY - dt.timedelta(days=1)
+        assert keys.tls_key_path.read_bytes() == key_bytes
+        assert ReceiverKeys.load(tmp_path).tls_certificate == renewed.tls_certificate
+        assert renewed.renewed() is renewed

@@ -121,7 +121,7 @@ def test_missing_tables_and_keys_are_listed_together() -> None:
     ("sync", "receiver_name", 7, "[sync] receiver_name must be a string"),
     ("admin", "name", "Root User", "[admin] name must be"),
     ("admin", "name", "-x", "[admin] name must be"),
-    ("admin", "one_time_password", "short", "[admin] one_time_password must be at least"),
+    ("admin", "one_time_password", "short", "[admin] one_time_password must be 12 to 256"),
     ("admin", "password_hash", "plain-text-password", "[admin] needs exactly one"),
 ])
 def test_bad_values_named(table: str, key: str, value, fragment: str) -> None:

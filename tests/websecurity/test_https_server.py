@@ -58,3 +58,58 @@ def test_serve_forever_returns_when_told_and_a_server_starts_once(server):
         stop.set()
         runner.join(timeout=15)
     assert not runner.is_alive()
+
+
+def _tls12_with(port: int, ciphers: str) -> str:
+    """The suite the server chose when offered only ``ciphers`` over TLS 1.2."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(ciphers)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+            context.wrap_socket(raw, server_hostname="localhost") as tls:
+        return tls.cipher()[0]
+
+
+@pytest.mark.parametrize("suite", ["ECDHE-ECDSA-AES128-GCM-SHA256",
+                                   "ECDHE-ECDSA-AES256-GCM-SHA384",
+                                   "ECDHE-ECDSA-CHACHA20-POLY1305"])
+def test_tls_1_2_offers_the_aead_suites(server, suite):
+    with server:
+        assert _tls12_with(server.port, suite) == suite
+
+
+@pytest.mark.parametrize("suite", ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384",
+                                   "ECDHE-ECDSA-AES128-SHA256", "AES128-GCM-SHA256",
+                                   "AES256-SHA"])
+def test_tls_1_2_refuses_cbc_and_static_rsa_suites(server, suite):
+    with server, pytest.raises(ssl.SSLError):
+        _tls12_with(server.port, suite + ":@SECLEVEL=0")
+
+
+def test_openssl_s_client_cannot_negotiate_a_cbc_suite(server):
+    import shutil
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl binary")
+    with server:
+        def s_client(cipher: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [openssl, "s_client", "-connect", f"127.0.0.1:{server.port}", "-tls1_2",
+                 "-cipher", cipher], input=b"", capture_output=True, timeout=20)
+        refused = s_client("ECDHE-ECDSA-AES256-SHA384")  # CBC with HMAC-SHA384
+        assert refused.returncode != 0, refused.stdout
+        assert b"handshake failure" in refused.stderr
+        accepted = s_client("ECDHE-ECDSA-AES256-GCM-SHA384")
+        assert accepted.returncode == 0
+        assert b"Cipher is ECDHE-ECDSA-AES256-GCM-SHA384" in accepted.stdout
+
+
+def test_the_server_header_is_generic(server):
+    with server:
+        answer = _handshake(server.port, ssl.TLSVersion.TLSv1_3)
+    headers = dict(line.split(": ", 1) for line in answer.split("\r\n\r\n")[0].split("\r\n")[1:])
+    assert headers["Server"] == "https"

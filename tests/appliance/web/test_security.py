@@ -431,3 +431,9 @@ def test_sign_in_names_the_operator_and_sign_out_clears_it(rig):
     browser.post("/logout", {})
     assert rig.events[-1] == OperatorLogin(None)
     assert rig.workflow.operator is None
+
+
+def test_control_characters_in_next_are_refused_before_any_session(rig):
+    from tests.websecurity.unsafe_next import assert_unsafe_next_refused
+
+    assert_unsafe_next_refused(rig.app, rig.client())

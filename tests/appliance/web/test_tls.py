@@ -49,9 +49,11 @@ def test_replaced_when_damaged_mismatched_or_expiring(tmp_path):
     repaired.key_path.write_bytes((other.tls / "web-key.pem").read_bytes())
     third = ensure_web_tls(paths, hostname="s")
     assert third.fingerprint != repaired.fingerprint
-    # nearly expired: replaced 30 days early
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3650 - 10)
-    assert ensure_web_tls(paths, hostname="s", now=later).fingerprint != third.fingerprint
+    # nearly expired: renewed 30 days early, with the same key
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=825 - 10)
+    renewed = ensure_web_tls(paths, hostname="s", now=later)
+    assert renewed.fingerprint != third.fingerprint
+    assert renewed.spki_sha256_b64 == third.spki_sha256_b64
 
 
 def test_the_served_certificate_is_the_one_fingerprinted(tmp_path):
@@ -72,6 +74,11 @@ def test_the_served_certificate_is_the_one_fingerprinted(tmp_path):
                 context.wrap_socket(raw, server_hostname="localhost") as tls:
             der = tls.getpeercert(binary_form=True)
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            head = tls.recv(4096).split(b"\r\n\r\n")[0].decode()
+        # a generic Server header: neither the product nor the station's name before login
+        assert "\r\nServer: https\r\n" in head + "\r\n"
+        assert cfg.station.name not in head and "capture" not in head.lower()
         assert format_fingerprint(der) == server.tls.fingerprint
         assert hashlib.sha256(der).hexdigest().upper() == server.tls.fingerprint.replace(":", "")
         assert server.url().startswith("https://127.0.0.1:")

@@ -213,3 +213,9 @@ def test_sign_in_is_throttled_before_the_password_is_checked(rig):
     # throttled: even the right password is not checked until the wait is over
     browser.login("cleo", expect=429)
     assert [e["event"] for e in rig.audit_events()].count("web.login_failed") == 5
+
+
+def test_control_characters_in_next_are_refused_before_any_session(rig):
+    from tests.websecurity.unsafe_next import assert_unsafe_next_refused
+
+    assert_unsafe_next_refused(rig.app, rig.client())
