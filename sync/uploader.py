@@ -295,7 +295,7 @@ class SyncWorker:
         pause as a whole for what it asked (``Retry-After``, capped at the maximum backoff)
         or the worker's own backoff, and hand the item back due when the pause ends."""
         delay = self.backoff.delay(self._failures) if retry_after is None else retry_after
-        delay = max(0.0, min(delay, self.backoff.maximum))
+        delay = max(self.backoff.minimum, min(delay, self.backoff.maximum))  # never a spin
         self._failures += 1
         log.warning("receiver answered %d %s: pausing delivery for %.0f s", status, error, delay)
         self.audit("sync.receiver_busy", {"item_id": item.item_id, "status": status,
