@@ -44,6 +44,10 @@ def instance_label(full_name: str) -> str:
 #: TXT ``state``: whether the receiver takes uploads now (``accepting``) or refuses them with
 #: 503 until space is freed (``full``, with ``retry`` = the seconds it asks stations to wait).
 #: A changed record reaches every browsing station at once, so they resume without waiting.
+#: ``since`` (milliseconds since the epoch when the state began) makes every announcement a
+#: record no station has cached: a browser reports a change only for a record it does not
+#: hold, and it holds a superseded one for some seconds, so going back to a state it saw
+#: shortly before would otherwise pass unnoticed.
 STATE_ACCEPTING = "accepting"
 STATE_FULL = "full"
 
@@ -72,7 +76,7 @@ class Advertiser:
             f"{name}.{SERVICE_TYPE}",
             addresses=[socket.inet_aton(a) for a in addrs],
             port=port,
-            properties={"v": PROTOCOL_VERSION, "pin": pin, "state": STATE_ACCEPTING},
+            properties=self._properties(True, None),
             server=host,
         )
         try:
@@ -83,16 +87,19 @@ class Advertiser:
             self._zc.close()
             raise
 
+    def _properties(self, accepting: bool, retry_after: int | None) -> dict[str, str]:
+        properties = {"v": PROTOCOL_VERSION, "pin": self.pin,
+                      "state": STATE_ACCEPTING if accepting else STATE_FULL,
+                      "since": str(time.time_ns() // 1_000_000)}
+        if not accepting and retry_after is not None:
+            properties["retry"] = str(int(retry_after))
+        return properties
+
     def set_accepting(self, accepting: bool, retry_after: int | None = None) -> None:
         """Re-announce the record with the receiver's new ``state`` (and ``retry``)."""
-        properties = {"v": PROTOCOL_VERSION, "pin": self.pin, "state": STATE_ACCEPTING}
-        if not accepting:
-            properties["state"] = STATE_FULL
-            if retry_after is not None:
-                properties["retry"] = str(int(retry_after))
         self.info = ServiceInfo(
             SERVICE_TYPE, self.info.name, addresses=self.info.addresses, port=self.info.port,
-            properties=properties, server=self.info.server)
+            properties=self._properties(accepting, retry_after), server=self.info.server)
         self._zc.update_service(self.info)
 
     def close(self) -> None:
