@@ -56,6 +56,8 @@ from .rig import (
 
 #: Seconds a serving station needs for one cycle, at most, on a loaded 2-core machine.
 SERVE_TIMEOUT = 60.0
+#: Seconds one nurse cycle may take before the nurse starts again (a new wristband).
+CYCLE_TIMEOUT = 20.0
 #: Seconds the backlog may take to drain once the receiver is back.
 DRAIN_TIMEOUT = 120.0
 REFUSALS = {"disk_full", "camera_fault", "storage_fault", "not_enrolled"}
@@ -83,6 +85,7 @@ class Report:
     temp_files_in_inbox: int = 0
     integrity_errors: int = 0
     wedged: int = 0
+    watchdog_restarts: int = 0
     drain_seconds: list[float] = field(default_factory=list)
     station_audit_ok: bool = False
     receiver_audit_ok: bool = False
@@ -186,21 +189,31 @@ class Soak:
 
     def serves(self, what: str) -> None:
         """After a fault: within :data:`SERVE_TIMEOUT` a cycle must be acknowledged (a nurse
-        tries again after a refusal, e.g. while the station notices freed space), or the
-        station was wedged: then it is killed and restarted, as systemd would."""
+        tries again after a refusal, e.g. while the station notices freed space). If not, and
+        the station reports a stalled thread, its watchdog is withheld and systemd would
+        restart it (``watchdog_restarts``); if it reports none, nothing would ever restart
+        it: **wedged**. Either way it is then killed and restarted, so the run goes on."""
         deadline = time.monotonic() + SERVE_TIMEOUT
         outcome = ""
         while time.monotonic() < deadline:
-            try:
-                outcome = self.cycle(timeout=max(1.0, deadline - time.monotonic()))
+            try:  # one cycle at most CYCLE_TIMEOUT: an unread band costs one try, not all
+                outcome = self.cycle(timeout=min(CYCLE_TIMEOUT, deadline - time.monotonic()))
             except (OSError, ValueError, RuntimeError) as exc:
                 outcome = f"error {exc}"
                 time.sleep(0.5)
             if outcome == "acked":
                 return
             time.sleep(0.5)
-        self.report.wedged += 1
-        self.report.problems.append(f"after {what}: station did not serve ({outcome})")
+        try:
+            seen = self.station.control.status()
+        except (OSError, ValueError) as exc:
+            seen = {"error": str(exc), "stalled": []}
+        if seen.get("stalled"):
+            self.report.watchdog_restarts += 1
+        else:
+            self.report.wedged += 1
+        self.report.problems.append(f"after {what}: station did not serve ({outcome}); "
+                                    f"status {json.dumps(seen)[:400]}")
         self._restart_station(kill=True)
 
     # -- faults -------------------------------------------------------------------------------

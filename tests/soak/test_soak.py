@@ -38,7 +38,7 @@ def _run(seconds: float, seed: int) -> Report:
 def _check(report: Report) -> None:
     assert report.problems == []
     assert (report.lost, report.duplicated, report.half_written, report.integrity_errors,
-            report.wedged) == (0, 0, 0, 0, 0)
+            report.wedged, report.watchdog_restarts) == (0, 0, 0, 0, 0, 0)
     assert report.station_audit_ok and report.receiver_audit_ok and report.databases_ok
     assert report.acknowledged >= 10
     assert report.station_kills >= 3 and report.receiver_kills >= 3
