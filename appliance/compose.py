@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,10 +191,16 @@ def assemble(
     """
     from sync.uploader import DeliveryTarget, MdnsLocator, StaticLocator, SyncWorker
 
+    from . import fakerig
     from .vault import Vault
 
     paths = StatePaths(cfg.state_dir)
-    vault = Vault.from_config(cfg)
+    # `run` with the fake camera and mock pins: a script drives the scene, the button and the
+    # wall clock (appliance/fakerig.py); never on real hardware, nor when a caller injects.
+    rig_clock = (fakerig.SteppableClock(paths.root)
+                 if fakerig.wanted(cfg) and camera is None and pin_factory is None else None)
+    clocks: dict[str, Any] = ({"clock": rig_clock} if rig_clock is not None else {})
+    vault = Vault.from_config(cfg, **clocks)
     closers: list[Callable[[], None]] = []
     try:
         camera = camera or build_camera(cfg)
@@ -256,12 +263,18 @@ def assemble(
                 lease_seconds=cfg.vault.lease_seconds,
                 retry_min_seconds=cfg.sync.retry_min_seconds,
                 retry_max_seconds=cfg.sync.retry_max_seconds,
-                idle_poll_seconds=idle_poll_seconds)
+                idle_poll_seconds=idle_poll_seconds,
+                **({"signing_clock": rig_clock, "monotonic": time.monotonic} | clocks
+                   if rig_clock is not None else {}))
             holder["worker"] = sync_worker
         assembly = Assembly(cfg, paths, vault, station, camera, factory, sync_worker,
                             locator, _closers=closers)
         if cfg.web.enabled if web is None else web:
             _attach_web(assembly, demo_press, web_host, web_port)
+        if rig_clock is not None:
+            control = fakerig.attach(assembly, rig_clock)
+            if control is not None:
+                assembly._closers.append(control.close)
         return assembly
     except BaseException:
         for close in reversed(closers):

@@ -6,6 +6,13 @@ workflow returns: LED and buzzer signals, audit records, and captures (still -> 
 queued, on one capture thread so a capture never blocks scanning or the button). The camera's
 preview of the still goes to the store with it, so the store need not decode the full image.
 
+No error in one thread may leave the workflow stuck: an effect that fails (an audit line on a
+full disk, a LED pin) is logged and the other effects still run, every capture request is
+answered with :class:`CaptureFinished` whatever happens, and the threads never die of an
+exception. Should one hang or die anyway, its heartbeat (:mod:`.supervision`) goes silent and
+the watchdog is no longer fed, so systemd restarts the station instead of leaving a nurse in
+front of a station that shows "capturing" forever.
+
 Everything is injected, so the same class runs on a Pi, in the demo and in tests.
 """
 
@@ -31,6 +38,7 @@ from . import signals as signal_table
 from .document_desk import DocumentDesk
 from .enrolment import NotEnrolledError
 from .sdnotify import Notifier
+from .supervision import Heartbeats
 from .vault.errors import DiskFullError
 from .workflow import (
     Audit,
@@ -129,6 +137,7 @@ class Station:
         clock: Callable[[], float] = time.monotonic,
         on_captured: Callable[[str], None] | None = None,
         unenrolled_frames: Callable[[Any], Any] | None = None,
+        capture_stall_seconds: float = 60.0,
     ) -> None:
         self.workflow = workflow
         self.camera = camera
@@ -155,7 +164,12 @@ class Station:
         self._restore: threading.Timer | None = None
         self._camera_ok = True
         self._reader_fault: str | None = None
-        self._scan_heartbeat = time.monotonic()
+        #: Every thread that serves a nurse beats here; the watchdog is fed only while all do.
+        self.heartbeats = Heartbeats()
+        #: How long one capture (still + seal) may take before the capture thread counts as
+        #: stuck; far beyond a real capture, well inside what a nurse would wait for a restart.
+        self.capture_stall_seconds = capture_stall_seconds
+        self._stalled: list[str] = []
         self.captured_ids: list[str] = []
         self.document_ids: list[str] = []
 
@@ -172,12 +186,17 @@ class Station:
             self.button.when_held = lambda: self.dispatch(Hold())
         self._check_health()
         self._show(self.workflow.steady_signal(), steady=True)
+        watchdog = self.notifier.watchdog_seconds or 0
+        limits = {"scan": max(10.0, watchdog / 2) + self.scan_interval,
+                  "capture": max(self.capture_stall_seconds, 2.0),
+                  "tick": max(10.0, watchdog / 2)}
         for target, name in ((self._scan_loop, "scan"), (self._capture_loop, "capture"),
                              (self._tick_loop, "tick")):
             thread = threading.Thread(target=target, name=f"station-{name}", daemon=True)
+            self.heartbeats.register(name, limits[name], thread)
             thread.start()
             self._threads.append(thread)
-        self.audit.record("station_started", station=self.info.station_id)
+        self._record("station_started", station=self.info.station_id)
         self.notifier.ready("scanning")
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -197,7 +216,9 @@ class Station:
             log.warning("an open document was dropped at stop")
         if self._restore is not None:
             self._restore.cancel()
-        self.audit.record("station_stopped", station=self.info.station_id)
+        for name in ("scan", "capture", "tick"):
+            self.heartbeats.forget(name)
+        self._record("station_stopped", station=self.info.station_id)
         self.camera.close()
 
     def __enter__(self) -> Station:
@@ -216,12 +237,27 @@ class Station:
         return effects
 
     def _apply(self, effect: Effect) -> None:
-        if isinstance(effect, Signal):
-            self._show(effect)
-        elif isinstance(effect, Audit):
-            self.audit.record(effect.event, **effect.fields)
+        """Carry out one effect. A failing effect costs only itself: the workflow has already
+        moved on, and the effects after it (the capture request, the signal) must still run,
+        or the workflow waits for an answer that never comes."""
+        if isinstance(effect, Audit):
+            self._record(effect.event, **effect.fields)
         elif isinstance(effect, TakeCapture | TakePage | DropPage | CloseDocument):
             self._captures.put(effect)  # in order, on the one capture thread
+        elif isinstance(effect, Signal):
+            try:
+                self._show(effect)
+            except Exception as exc:  # noqa: BLE001 - a LED fault must not stop the workflow
+                log.error("signal %s not shown: %s: %s", effect.name, type(exc).__name__, exc)
+
+    def _record(self, event: str, **fields: Any) -> None:
+        """Audit, without letting a full disk (or any audit failure) abort what follows."""
+        try:
+            self.audit.record(event, **fields)
+        except OSError as exc:
+            log.error("audit record %s not written: %s", event, exc.strerror or exc)
+        except Exception as exc:  # noqa: BLE001 - logged as what it is; the station goes on
+            log.error("audit record %s not written: %s", event, type(exc).__name__)
 
     def _show(self, signal: Signal, *, steady: bool = False) -> None:
         if self.light is None:
@@ -246,7 +282,7 @@ class Station:
     def _scan_loop(self) -> None:
         next_at = time.monotonic()
         while not self._stop.is_set():
-            self._scan_heartbeat = time.monotonic()
+            self.heartbeats.beat("scan")
             try:
                 luma = self.camera.preview_luma()
             except Exception as exc:  # noqa: BLE001 - the scan loop must never die
@@ -259,7 +295,7 @@ class Station:
                 self.reader.reset()
             self._camera_ok = True
             for event in self._read(luma):
-                self.dispatch(event)
+                self._dispatch_safely(event)
             next_at += self.scan_interval
             delay = next_at - time.monotonic()
             if delay < 0:
@@ -302,23 +338,50 @@ class Station:
             log.warning("full-resolution crop failed: %s", exc)
             return None
 
+    def _dispatch_safely(self, event: Event) -> None:
+        """Dispatch from a loop that must not die of it (a bug is logged, the loop goes on)."""
+        try:
+            self.dispatch(event)
+        except Exception:
+            log.exception("%s could not be handled", type(event).__name__)
+
     def _tick_loop(self) -> None:
         interval = 1.0
         if self.notifier.watchdog_seconds:
             interval = min(interval, self.notifier.watchdog_seconds / 2)
         while not self._stop.wait(interval):
-            self._check_health()
-            self.dispatch(Tick())
-            if self.is_alive():
-                self.notifier.watchdog()
-            else:
-                log.error("scan loop stalled: withholding the watchdog so systemd restarts us")
+            self.heartbeats.beat("tick")
+            try:
+                self._check_health()
+            except Exception:
+                log.exception("health check failed")
+            self._dispatch_safely(Tick())
+            self._feed_watchdog()
+
+    def _feed_watchdog(self) -> None:
+        stalled = self.stalled()
+        if not stalled:
+            if self._stalled:
+                log.warning("station threads serve again: feeding the watchdog")
+                self.notifier.status("scanning")
+            self._stalled = []
+            self.notifier.watchdog()
+            return
+        if stalled != self._stalled:
+            log.error("station thread(s) %s dead or stuck: withholding the watchdog so systemd "
+                      "restarts the station", ", ".join(stalled))
+            self.notifier.status(f"stalled: {', '.join(stalled)}")
+        self._stalled = stalled
+
+    def stalled(self) -> list[str]:
+        """The station threads that are dead or have not made progress within their limit
+        (a camera call that never returns, a capture that hangs, a thread that died)."""
+        return self.heartbeats.stalled()
 
     def is_alive(self) -> bool:
-        """False when the scan loop has hung (e.g. a camera call that never returns): then the
-        watchdog is not fed and systemd restarts the station."""
-        stall = max(10.0, (self.notifier.watchdog_seconds or 0) / 2)
-        return time.monotonic() - self._scan_heartbeat < stall + self.scan_interval
+        """True while every thread that serves a nurse is alive and making progress; when
+        False the watchdog is not fed and systemd restarts the station."""
+        return not self.stalled()
 
     def _check_health(self) -> None:
         enrolled, disk_ok = self.health() if self.health else (True, True)
@@ -328,13 +391,23 @@ class Station:
 
     def _capture_loop(self) -> None:
         while True:
-            request = self._captures.get()
+            self.heartbeats.beat("capture")
+            try:
+                request = self._captures.get(timeout=1.0)
+            except queue.Empty:
+                continue
             if request is None:
                 return
-            if isinstance(request, TakeCapture):
-                self._capture(request)
-            else:
-                self._document_step(request)
+            try:
+                if isinstance(request, TakeCapture):
+                    self._capture(request)
+                else:
+                    self._document_step(request)
+            except Exception:  # a bug past the store: the workflow must still leave capturing
+                log.exception("capture request failed")
+                answer = _failure_answer(request)
+                if answer is not None:
+                    self._dispatch_safely(answer)
 
     def _stamp(self) -> dict[str, Any]:
         """The station's facts for an item's metadata, taken now."""
@@ -363,7 +436,7 @@ class Station:
             log.error("%s failed (%s): %s", what, refusal.value, type(exc).__name__)
             event = PageFinished(job.request_id, error=refusal) if isinstance(job, TakePage) \
                 else DocumentFinished(job.request_id, error=refusal)
-        self.dispatch(event)
+        self._dispatch_safely(event)
         if isinstance(event, DocumentFinished) and event.document_id is not None:
             self.document_ids.append(event.document_id)
             if self.on_captured is not None:
@@ -386,7 +459,10 @@ class Station:
         self.captured_ids.append(capture_id)
         self.dispatch(CaptureFinished(request.request_id, capture_id=capture_id))
         if self.on_captured is not None:
-            self.on_captured(capture_id)
+            try:
+                self.on_captured(capture_id)
+            except Exception:  # the capture is stored; telling the uploader is a courtesy
+                log.exception("on_captured failed")
 
 
 def disk_health(state_dir: Path, reserve_mb: int) -> bool:
@@ -395,3 +471,15 @@ def disk_health(state_dir: Path, reserve_mb: int) -> bool:
     except OSError:
         return False
 
+
+def _failure_answer(request: TakeCapture | TakePage | DropPage | CloseDocument
+                    ) -> CaptureFinished | PageFinished | DocumentFinished | None:
+    """The refusal that answers a capture-thread job which failed unexpectedly (a dropped page
+    needs no answer): the workflow waits for one, so there must always be one."""
+    if isinstance(request, TakeCapture):
+        return CaptureFinished(request.request_id, error=Refusal.STORAGE_FAULT)
+    if isinstance(request, TakePage):
+        return PageFinished(request.request_id, error=Refusal.STORAGE_FAULT)
+    if isinstance(request, CloseDocument):
+        return DocumentFinished(request.request_id, error=Refusal.STORAGE_FAULT)
+    return None

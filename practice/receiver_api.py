@@ -57,6 +57,7 @@ from sync.protocol import (
 from sync.signing import RequestVerifier, SignatureRejected, VerifiedRequest
 from sync.strictparse import ParseError, loads_json
 
+from .capacity import Capacity, is_disk_full
 from .filing import apply_amendment, file_capture
 from .forwarding.queue import ForwardQueue
 from .intake import OpenedToFiles, open_to_files
@@ -80,18 +81,20 @@ StartResponse = Callable[..., Any]
 class HttpError(Exception):
     """Answer with ``status`` and a short JSON error code; never echoes request data."""
 
-    def __init__(self, status: int, code: str, detail: str = "", *, drain: bool = True) -> None:
+    def __init__(self, status: int, code: str, detail: str = "", *, drain: bool = True,
+                 retry_after: int | None = None) -> None:
         super().__init__(f"{status} {code}")
         self.status = status
         self.code = code
         self.detail = detail
         self.drain = drain
+        self.retry_after = retry_after
 
 
 REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized",
            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
            411: "Length Required", 413: "Content Too Large", 422: "Unprocessable Content",
-           500: "Internal Server Error"}
+           500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 class ReceiverApp:
@@ -99,8 +102,11 @@ class ReceiverApp:
 
     def __init__(self, data_dir: Path, keys: ReceiverKeys, store: ReceiverStore, *,
                  max_item_bytes: int = MAX_ITEM_BYTES, index: PatientIndex | None = None,
-                 forward_queue: ForwardQueue | None = None) -> None:
+                 forward_queue: ForwardQueue | None = None,
+                 capacity: Capacity | None = None) -> None:
         self.data_dir = Path(data_dir)
+        #: Full disk -> 503 with Retry-After (see :mod:`.capacity`).
+        self.capacity = capacity if capacity is not None else Capacity(self.data_dir)
         self.forward_queue = forward_queue
         self.keys = keys
         self.store = store
@@ -133,14 +139,20 @@ class ReceiverApp:
             if exc.detail:
                 payload["detail"] = exc.detail
             status, body = exc.status, json.dumps(payload).encode()
-            return self._respond(start_response, status, body, close=not exc.drain)
-        except Exception:
+            return self._respond(start_response, status, body, close=not exc.drain,
+                                 retry_after=exc.retry_after)
+        except Exception as exc:
+            if is_disk_full(exc):  # not this item's fault: every station pauses until told
+                self.capacity.mark_full()
+                log.error("disk full on %s %s: answering 503", method, _loggable(path))
+                return self._respond(start_response, 503, b'{"error": "receiver_full"}',
+                                     close=True, retry_after=self.capacity.retry_after_seconds)
             log.exception("internal error on %s %s", method, _loggable(path))
             status, body = 500, b'{"error": "internal"}'
         return self._respond(start_response, status, body)
 
     def _respond(self, start_response: StartResponse, status: int, body: bytes, *,
-                 close: bool = False) -> list[bytes]:
+                 close: bool = False, retry_after: int | None = None) -> list[bytes]:
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
@@ -149,6 +161,8 @@ class ReceiverApp:
         ]
         if close:
             headers.append(("Connection", "close"))
+        if retry_after is not None:
+            headers.append(("Retry-After", str(int(retry_after))))
         start_response(f"{status} {REASONS.get(status, 'Error')}", headers)
         return [body]
 
@@ -274,6 +288,9 @@ class ReceiverApp:
         if known is not None:
             _drain(environ, length)
             return self._repeat(known, kind, verified)
+        if not self.capacity.room_for(length):
+            raise HttpError(503, "receiver_full", drain=False,
+                            retry_after=self.capacity.retry_after_seconds)
         tmp = self._receive(environ, item_id, length, verified.sha256_hex)
         try:
             return self._accept(kind, item_id, tmp, length, verified)

@@ -30,6 +30,9 @@ if [[ "$WANT_BROWSER" == 1 ]]; then
     # with dciodvfy (dicom3tools).
     apt_packages+=(chromium systemd libatomic1)
     apt_packages+=(orthanc orthanc-dicomweb orthanc-postgresql dicom3tools postgresql)
+    # The soak run (tests/soak) widens the receiver's after-filing window with strace's
+    # syscall delay injection.
+    apt_packages+=(strace)
 fi
 
 missing=()

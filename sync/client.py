@@ -4,7 +4,8 @@ One object per candidate address. It keeps one keep-alive connection (every new 
 is pin-checked before use), signs every request with the station key, streams sealed files
 from disk in fixed-size chunks (memory stays flat however large the backlog), and learns the
 receiver's clock from its ``Date`` header so a station without NTP still signs inside the
-receiver's replay window.
+receiver's replay window (``clock_corrected`` tells the worker that the last answer moved the
+offset, so a 401 it got for a stale signature is retried at once, not after a backoff).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class Response:
     status: int
     body: bytes
     content_type: str = ""
+    #: Seconds the receiver asks the station to wait (``Retry-After`` on a 503), or None.
+    retry_after: float | None = None
 
     def json(self) -> dict:
         try:
@@ -82,6 +85,8 @@ class ReceiverClient:
         self.chunk_size = chunk_size
         self._clock = clock
         self.clock_offset = 0.0
+        #: True when the last answer's ``Date`` changed :attr:`clock_offset`.
+        self.clock_corrected = False
         self.signer = RequestSigner(key, station_id, clock=self.receiver_now)
         self._conn: PinnedHTTPSConnection | None = None
 
@@ -162,7 +167,8 @@ class ReceiverClient:
         self._learn_clock(raw.getheader("Date"))
         if raw.will_close or sent_error is not None:
             self.close()
-        return Response(raw.status, data, raw.getheader("Content-Type", "") or "")
+        return Response(raw.status, data, raw.getheader("Content-Type", "") or "",
+                        parse_retry_after(raw.getheader("Retry-After"), self.receiver_now()))
 
     def _stream(self, conn: PinnedHTTPSConnection, stream: BinaryIO, length: int) -> None:
         remaining = length
@@ -176,6 +182,7 @@ class ReceiverClient:
             remaining -= n
 
     def _learn_clock(self, date_header: str | None) -> None:
+        self.clock_corrected = False
         if not date_header:
             return
         try:
@@ -184,4 +191,21 @@ class ReceiverClient:
             return
         offset = server - self._clock()
         # Date has one-second resolution: ignore differences that small.
-        self.clock_offset = offset if abs(offset) > 2 else 0.0
+        offset = offset if abs(offset) > 2 else 0.0
+        self.clock_corrected = abs(offset - self.clock_offset) > 2
+        self.clock_offset = offset
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """``Retry-After`` (delta seconds or an HTTP date, RFC 9110 10.2.3) as seconds from now;
+    None when absent or unreadable (the station then uses its own backoff)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value[:9]), 86400))
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return max(0.0, min(when - now, 86400.0))

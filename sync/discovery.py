@@ -41,8 +41,20 @@ def instance_label(full_name: str) -> str:
     return full_name[: -len(suffix)] if full_name.endswith(suffix) else full_name
 
 
+#: TXT ``state``: whether the receiver takes uploads now (``accepting``) or refuses them with
+#: 503 until space is freed (``full``, with ``retry`` = the seconds it asks stations to wait).
+#: A changed record reaches every browsing station at once, so they resume without waiting.
+#: ``since`` (milliseconds since the epoch when the state began) makes every announcement a
+#: record no station has cached: a browser reports a change only for a record it does not
+#: hold, and it holds a superseded one for some seconds, so going back to a state it saw
+#: shortly before would otherwise pass unnoticed.
+STATE_ACCEPTING = "accepting"
+STATE_FULL = "full"
+
+
 class Advertiser:
-    """Announces one receiver: instance ``name`` on ``port`` with TXT ``v`` and ``pin``."""
+    """Announces one receiver: instance ``name`` on ``port`` with TXT ``v``, ``pin`` and
+    ``state`` (see :data:`STATE_ACCEPTING`)."""
 
     def __init__(
         self,
@@ -56,6 +68,7 @@ class Advertiser:
         cooperate: bool = False,
     ) -> None:
         self._zc = _zeroconf(interfaces)
+        self.pin = pin
         addrs = list(addresses) or list(interfaces or []) or _primary_addresses()
         host = server or (socket.gethostname().split(".")[0] + ".local.")
         self.info = ServiceInfo(
@@ -63,7 +76,7 @@ class Advertiser:
             f"{name}.{SERVICE_TYPE}",
             addresses=[socket.inet_aton(a) for a in addrs],
             port=port,
-            properties={"v": PROTOCOL_VERSION, "pin": pin},
+            properties=self._properties(True, None),
             server=host,
         )
         try:
@@ -73,6 +86,21 @@ class Advertiser:
         except BaseException:
             self._zc.close()
             raise
+
+    def _properties(self, accepting: bool, retry_after: int | None) -> dict[str, str]:
+        properties = {"v": PROTOCOL_VERSION, "pin": self.pin,
+                      "state": STATE_ACCEPTING if accepting else STATE_FULL,
+                      "since": str(time.time_ns() // 1_000_000)}
+        if not accepting and retry_after is not None:
+            properties["retry"] = str(int(retry_after))
+        return properties
+
+    def set_accepting(self, accepting: bool, retry_after: int | None = None) -> None:
+        """Re-announce the record with the receiver's new ``state`` (and ``retry``)."""
+        self.info = ServiceInfo(
+            SERVICE_TYPE, self.info.name, addresses=self.info.addresses, port=self.info.port,
+            properties=self._properties(accepting, retry_after), server=self.info.server)
+        self._zc.update_service(self.info)
 
     def close(self) -> None:
         try:
@@ -107,6 +135,9 @@ class Candidate:
     port: int
     version: str
     txt_pin: str
+    #: TXT ``state`` is ``accepting`` (or absent: an older receiver); False while it says
+    #: ``full``. A hint like the rest: the 503 with ``Retry-After`` is what the worker obeys.
+    accepting: bool = True
 
 
 #: How often a service whose details did not arrive is asked again (1, 2, 4, ... s apart).
@@ -155,7 +186,8 @@ class Browser:
         }
         candidates = [
             Candidate(instance_label(name), addr, int(info.port or 0),
-                      props.get("v", ""), props.get("pin", "").lower())
+                      props.get("v", ""), props.get("pin", "").lower(),
+                      props.get("state", STATE_ACCEPTING) != STATE_FULL)
             for addr in info.parsed_addresses(IPVersion.V4Only)
         ]
         with self._changed:

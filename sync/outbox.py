@@ -43,5 +43,10 @@ class Outbox(Protocol):
     def release(self, item_id: str, retry_at: float) -> None:
         """A failed attempt: back to ``queued``, not before ``retry_at`` (epoch seconds)."""
 
+    def reschedule(self, shift: float, latest: float) -> None:
+        """The wall clock stepped by ``shift`` seconds: move every retry time and lease with
+        it (so each keeps the delay it was given), and make none later than ``latest``
+        (epoch seconds; a step nobody saw, such as one across a restart, is capped there)."""
+
     def pending_count(self) -> int:
         """Items queued or sending."""

@@ -8,9 +8,17 @@ For each leased item: find a receiver (mDNS candidates, each pin-checked on conn
 mismatch sends nothing and is audited), PUT the sealed file signed with the station key,
 verify the receipt's signature with the receiver's receipt key and that it names exactly this
 item, then mark it delivered. Failures release the item with exponential backoff and jitter;
-while the receiver is unreachable the worker pauses as a whole rather than trying every item.
-Refusals that will never change (bad envelope, conflicting id) mark the item rejected;
-refusals that an admin can fix (pending approval, revoked) keep it queued.
+while the receiver is unreachable or busy (5xx, 429: e.g. its disk is full) the worker pauses
+as a whole rather than trying every item, for as long as the receiver's ``Retry-After`` asks
+(an mDNS update from the receiver wakes it earlier). Refusals that will never change (bad
+envelope, conflicting id) mark the item rejected; refusals that an admin can fix (pending
+approval, revoked) keep it queued. A 401 right after the receiver's ``Date`` corrected the
+station's clock offset is retried at once.
+
+Retry times are wall-clock epoch seconds (they outlive a restart), so the worker watches the
+wall clock against the monotonic one: a step (NTP after a boot with a wrong clock) moves every
+retry time with it, and none is ever later than ``retry_max_seconds`` from now, also for what
+an earlier run left behind (capped on the first step).
 
 ``sync`` never imports ``appliance``: the outbox, the identity key and the audit sink are
 handed in by the station process.
@@ -28,7 +36,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .client import ReceiverClient, ReceiverUnavailable, SealedFileError
+from .client import ReceiverClient, ReceiverUnavailable, Response, SealedFileError
 from .discovery import Browser
 from .outbox import Outbox, OutboxItem
 from .pinning import PinMismatch
@@ -49,6 +57,8 @@ AuditSink = Callable[[str, dict[str, Any]], None]
 #: Receiver answers that will not change on retry: the item is rejected (kept on the
 #: station, flagged for a human) instead of being retried forever.
 PERMANENT = {400, 404, 409, 411, 413, 422}
+#: A wall clock that moves this much more (or less) than the monotonic one has stepped.
+CLOCK_STEP_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,8 @@ class SyncWorker:
         timeout: float = 30.0,
         rng: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] | None = None,
+        signing_clock: Callable[[], float] = time.time,
         version: str | None = None,
         status_interval_seconds: float = STATUS_INTERVAL_SECONDS,
     ) -> None:
@@ -145,6 +157,14 @@ class SyncWorker:
         self.idle_poll_seconds = idle_poll_seconds
         self.timeout = timeout
         self._clock = clock
+        # A test's own wall clock is its own monotonic clock (it never steps unseen).
+        if monotonic is None:
+            monotonic = time.monotonic if clock is time.time else clock
+        self._monotonic = monotonic
+        #: The station's wall clock as requests are signed with it (corrected by the
+        #: receiver's ``Date``; tests skew it).
+        self._signing_clock = signing_clock
+        self._wall_offset: float | None = None
         self._receipt_key = Ed25519PublicKey.from_public_bytes(target.receipt_public_key)
         self._client: ReceiverClient | None = None
         self._failures = 0
@@ -157,9 +177,10 @@ class SyncWorker:
 
     def run_once(self) -> str:
         """Try to deliver one item. Returns what happened (for the loop, tests and logs):
-        ``paused``, ``idle``, ``unavailable``, ``delivered``, ``retry``, ``refused``,
-        ``rejected``."""
+        ``paused``, ``idle``, ``unavailable``, ``busy`` (5xx/429: paused as a whole),
+        ``delivered``, ``retry``, ``refused``, ``rejected``."""
         now = self._clock()
+        self._follow_clock(now)
         if now < self.paused_until:
             return "paused"
         item = self.outbox.lease_next(self.lease_seconds)
@@ -193,7 +214,23 @@ class SyncWorker:
             self.outbox.mark_rejected(item.item_id, str(exc))
             return "rejected"
         self._last_contact = self._clock()
-        return self._handle(item, response.status, response.body, response.error)
+        return self._handle(item, response, corrected=client.clock_corrected)
+
+    def _follow_clock(self, now: float) -> None:
+        """Keep retry times honest across wall-clock steps (see the module docstring)."""
+        offset = now - self._monotonic()
+        first = self._wall_offset is None
+        shift = 0.0 if self._wall_offset is None else offset - self._wall_offset
+        self._wall_offset = offset
+        if abs(shift) < CLOCK_STEP_SECONDS:
+            shift = 0.0
+        if shift:
+            log.warning("wall clock stepped by %+.0f s: retry times follow it", shift)
+            self.paused_until += shift
+            self._last_contact += shift
+        self.paused_until = min(self.paused_until, now + self.backoff.maximum)
+        if first or shift:
+            self.outbox.reschedule(shift, now + self.backoff.maximum)
 
     def station_report(self) -> StationReport:
         """What the station tells the receiver with each request (queue depth, version)."""
@@ -214,7 +251,8 @@ class SyncWorker:
         status = response.json().get("status")
         return status if isinstance(status, str) else None
 
-    def _handle(self, item: OutboxItem, status: int, body: bytes, error: str) -> str:
+    def _handle(self, item: OutboxItem, response: Response, *, corrected: bool = False) -> str:
+        status, body, error = response.status, response.body, response.error
         if status in (200, 201):
             try:
                 verify_receipt(body, self._receipt_key, station_id=self.target.station_id,
@@ -239,10 +277,31 @@ class SyncWorker:
                                          "reason": error})
             self.outbox.mark_rejected(item.item_id, f"receiver answered {status} {error}".strip())
             return "rejected"
+        if status >= 500 or status == 429:
+            self._receiver_busy(item, status, error, response.retry_after)
+            return "busy"
         if status == 401:
-            self.audit("sync.unauthorized", {"item_id": item.item_id, "reason": error})
+            self.audit("sync.unauthorized", {"item_id": item.item_id, "reason": error,
+                                             "clock_corrected": corrected})
+            if corrected:  # signed with the wrong time; the next request signs with the right
+                self._release(item, self._clock())
+                return "retry"
         self._release(item, self._item_delay(item))
         return "retry"
+
+    def _receiver_busy(self, item: OutboxItem, status: int, error: str,
+                       retry_after: float | None) -> None:
+        """The receiver is up but cannot take items now (its disk is full, it is overloaded):
+        pause as a whole for what it asked (``Retry-After``, capped at the maximum backoff)
+        or the worker's own backoff, and hand the item back due when the pause ends."""
+        delay = self.backoff.delay(self._failures) if retry_after is None else retry_after
+        delay = max(self.backoff.minimum, min(delay, self.backoff.maximum))  # never a spin
+        self._failures += 1
+        log.warning("receiver answered %d %s: pausing delivery for %.0f s", status, error, delay)
+        self.audit("sync.receiver_busy", {"item_id": item.item_id, "status": status,
+                                          "reason": error, "pause_seconds": round(delay, 1)})
+        self.paused_until = self._clock() + delay
+        self._release(item, self._clock())
 
     # -- receiver selection -------------------------------------------------------------------
 
@@ -252,7 +311,7 @@ class SyncWorker:
         for host, port in self.locator.addresses():
             client = ReceiverClient(host, port, self.target.pin, self.key,
                                     self.target.station_id, timeout=self.timeout,
-                                    report=self.station_report)
+                                    clock=self._signing_clock, report=self.station_report)
             try:
                 client._connection()
             except PinMismatch as exc:
@@ -330,7 +389,7 @@ class SyncWorker:
             if outcome in ("delivered", "rejected", "retry"):
                 continue
             wait = self.idle_poll_seconds
-            if outcome in ("paused", "unavailable", "refused"):
+            if outcome in ("paused", "unavailable", "refused", "busy"):
                 wait = max(0.0, min(self.paused_until - self._clock(), self.idle_poll_seconds))
             self._wake.wait(wait)
             self._wake.clear()

@@ -296,6 +296,20 @@ def settle_rejected(db: Database, item_id: str, reason: str) -> None:
                "WHERE item_id = ?", (reason, item_id))
 
 
+def reschedule_retries(db: Database, shift: float, latest: float) -> int:
+    """Move queued items' retry times and sending items' leases by ``shift`` seconds (the
+    wall clock stepped), and cap retry times at ``latest``; how many rows changed."""
+    changed = 0
+    if shift:
+        changed += db.execute("UPDATE items SET retry_at = retry_at + ? "
+                              "WHERE state = 'queued' AND retry_at > 0", (shift,)).rowcount
+        changed += db.execute("UPDATE items SET lease_until = lease_until + ? "
+                              "WHERE state = 'sending'", (shift,)).rowcount
+    changed += db.execute("UPDATE items SET retry_at = ? WHERE state = 'queued' "
+                          "AND retry_at > ?", (latest, latest)).rowcount
+    return changed
+
+
 def settle_requeued(db: Database, item_id: str, retry_at: float) -> None:
     db.execute("UPDATE items SET state = 'queued', retry_at = ?, lease_until = NULL "
                "WHERE item_id = ?", (retry_at, item_id))

@@ -18,6 +18,7 @@ from .catalog import (
     discard_item,
     lease_oldest_due,
     record_sha256,
+    reschedule_retries,
     settle_delivered,
     settle_rejected,
     settle_requeued,
@@ -105,6 +106,12 @@ class VaultOutbox:
             self._settle(item_id, discard_item)
             return
         self._settle(item_id, settle_requeued, float(retry_at))
+
+    def reschedule(self, shift: float, latest: float) -> None:
+        """Retry times follow a wall-clock step and are never later than ``latest``, so a
+        clock that stepped back (NTP after a boot with a future clock) holds nothing back."""
+        with self.ctx.mutex, self.ctx.catalog.transaction() as db:
+            reschedule_retries(db, float(shift), float(latest))
 
     def pending_count(self) -> int:
         return self.ctx.catalog.pending_count()

@@ -204,6 +204,10 @@ class Vault:
         """See :meth:`.outbox.VaultOutbox.release`."""
         self.outbox.release(item_id, retry_at)
 
+    def reschedule(self, shift: float, latest: float) -> None:
+        """See :meth:`.outbox.VaultOutbox.reschedule`."""
+        self.outbox.reschedule(shift, latest)
+
     def pending_count(self) -> int:
         return self.outbox.pending_count()
 

@@ -6,6 +6,10 @@ receiver's own certificate, sharing one patient-file index. The UI has no defaul
 make the first admin with ``capture-receiver user add --role admin``. Times are shown in
 ``--time-zone`` (an IANA name; default: this machine's zone).
 
+While its disk is full (less than ``--reserve-mb`` free beyond an upload) uploads get ``503``
+with ``Retry-After`` and the mDNS record says ``state=full``; a check every few seconds turns
+it back to ``state=accepting`` once space is freed, which wakes the stations at once.
+
 Runs in the foreground (systemd ``Type=simple``); SIGTERM or Ctrl-C stops it cleanly: the
 advertisement is withdrawn first (stations stop choosing this address), then in-flight
 requests finish and the listeners close.
@@ -30,6 +34,7 @@ from websecurity.https_server import HttpsServer
 
 from ..accounts import open_accounts
 from ..audit import PracticeAudit
+from ..capacity import DEFAULT_RESERVE_BYTES, Capacity
 from ..forwarding.config import ForwardingConfigError, load_config
 from ..forwarding.queue import ForwardQueue
 from ..keys import ReceiverKeys
@@ -41,6 +46,8 @@ from ._common import ReceiverCommandError, add_data_dir, load_keys
 
 DEFAULT_PORT = 8444
 DEFAULT_UI_PORT = 8445
+#: How often a full receiver looks whether space was freed.
+CAPACITY_CHECK_SECONDS = 5.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-item-mb", type=int, default=MAX_ITEM_BYTES // (1024 * 1024),
                         help="largest sealed item accepted, in MiB")
     parser.add_argument("--threads", type=int, default=8, help="request worker threads")
+    parser.add_argument("--reserve-mb", type=int, default=DEFAULT_RESERVE_BYTES >> 20,
+                        help="free space kept beyond an upload; below it uploads get 503 "
+                             "(default %(default)s)")
     parser.add_argument("--ui-port", type=int, default=DEFAULT_UI_PORT,
                         help=f"HTTPS port of the practice UI (default {DEFAULT_UI_PORT}; 0 picks "
                              "a free one)")
@@ -87,8 +97,16 @@ def run(args: argparse.Namespace) -> int:
         from ..forwarding.forwarder import Forwarder
 
         forwarder = Forwarder(queue)
+    announce: dict[str, Advertiser] = {}
+
+    def on_capacity(accepting: bool) -> None:
+        if "mdns" in announce:
+            announce["mdns"].set_accepting(accepting, capacity.retry_after_seconds)
+
+    capacity = Capacity(args.data_dir, reserve_bytes=max(args.reserve_mb, 0) << 20,
+                        on_change=on_capacity)
     app = ReceiverApp(args.data_dir, keys, store, max_item_bytes=args.max_item_mb << 20,
-                      index=index, forward_queue=queue)
+                      index=index, forward_queue=queue, capacity=capacity)
     server = HttpsServer(app, host=args.host, port=args.port, cert_path=keys.tls_cert_path,
                          key_path=keys.tls_key_path, threads=args.threads)
     ui = None if args.no_ui else practice_ui(args, keys, store, index, tz)
@@ -110,11 +128,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_mdns:
             advertiser = Advertiser(keys.name, server.port, keys.pin,
                                     interfaces=args.mdns_interface)
+            announce["mdns"] = advertiser
         print(f"capture-receiver {keys.name}: listening on {server.host}:{server.port} "
               f"pin {keys.pin}", flush=True)
         if ui is not None:
             print(f"practice UI: {ui_url(ui)} certificate {keys_fingerprint(keys)}", flush=True)
-        stop.wait()
+        while not stop.wait(CAPACITY_CHECK_SECONDS):
+            capacity.check()  # full -> accepting once space is freed (announced over mDNS)
     finally:
         if advertiser is not None:
             advertiser.close()

@@ -15,6 +15,7 @@ from PIL import Image
 
 from appliance.enrolment import NotEnrolledError
 from appliance.station import Station, StationInfo, refusal_for
+from appliance.supervision import Heartbeats
 from appliance.vault.errors import DiskFullError
 from appliance.workflow import CardSeen, PatientSeen, Refusal, Rules, Workflow
 from barcode.backends import FrameError
@@ -211,11 +212,14 @@ def test_refusal_mapping(exc, refusal):
 def test_hung_camera_withholds_the_watchdog(rig, monkeypatch):
     station, _factory, _reader, _store, _audit = rig
     release = threading.Event()
+    later = [0.0]
+    station.heartbeats = Heartbeats(clock=lambda: time.monotonic() + later[0])
     station.start()
     assert station.is_alive()
     monkeypatch.setattr(station.camera, "preview_luma", lambda: release.wait(30))
     time.sleep(0.2)  # the scan loop is now stuck inside the camera
-    station._scan_heartbeat -= 60  # ...and has been for a minute
+    later[0] = 60  # ...and has been for a minute (the other threads beat on)
+    assert wait_for(lambda: station.stalled() == ["scan"])
     assert not station.is_alive()
     release.set()
     assert wait_for(station.is_alive)  # a recovered loop feeds the watchdog again

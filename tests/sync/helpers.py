@@ -101,6 +101,14 @@ class FileOutbox:
             row.state, row.retry_at = "queued", retry_at
             row.item = OutboxItem(**{**row.item.__dict__, "attempts": row.item.attempts + 1})
 
+    def reschedule(self, shift: float, latest: float) -> None:
+        with self._lock:
+            for row in self._rows.values():
+                if row.state == "queued" and row.retry_at > 0:
+                    row.retry_at = min(row.retry_at + shift, latest)
+                elif row.state == "sending":
+                    row.lease_until += shift
+
     def pending_count(self) -> int:
         with self._lock:
             return sum(r.state in ("queued", "sending") for r in self._rows.values())

@@ -87,5 +87,7 @@ def test_a_closed_pipe_ends_the_command_without_a_traceback(module, argv, tmp_pa
         os.close(write_end)
     assert "Traceback" not in result.stderr
     assert "BrokenPipeError" not in result.stderr
-    # argparse swallows a failed write of its own help (exit 0); everything else is 141
-    assert result.returncode == (0 if "--help" in argv else 141)
+    # argparse swallows a failed write of its own help (exit 0) when the text overflows the
+    # stdout buffer; when it fits (it depends on the terminal width), the final flush fails
+    # and the command ends as any other does (141). Everything else is 141.
+    assert result.returncode in ((0, 141) if "--help" in argv else (141,))

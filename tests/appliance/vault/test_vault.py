@@ -429,3 +429,22 @@ def test_catalog_survives_a_foreign_reader(vault, paths):
     finally:
         conn.close()
     assert rows == [(record.capture_id, "queued")]
+
+
+def test_retry_times_follow_a_clock_step_and_are_capped(vault, clock, still):
+    """The outbox side of a wall-clock step: retry times move with it (each keeps its own
+    delay), none stays later than the cap, and leases in flight move too."""
+    first = vault.store_capture(still, metadata()).capture_id
+    second = vault.store_capture(still, metadata()).capture_id
+    vault.release(vault.lease_next(60).item_id, clock.now + 4)  # first: retry in 4 s
+    vault.release(vault.lease_next(60).item_id, clock.now + 86400)  # second: a day out
+    clock.advance(-3600)  # the clock stepped back an hour
+    vault.reschedule(-3600, clock.now + 300)
+    assert vault.catalog.item(first)["retry_at"] == pytest.approx(clock.now + 4)
+    assert vault.catalog.item(second)["retry_at"] == pytest.approx(clock.now + 300)
+    assert vault.lease_next(60) is None
+    clock.advance(4)
+    leased = vault.lease_next(60)
+    assert leased.item_id == first
+    vault.reschedule(-100, clock.now + 300)
+    assert vault.catalog.item(first)["lease_until"] == pytest.approx(clock.now + 60 - 100)
