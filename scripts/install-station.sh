@@ -59,7 +59,7 @@ if [[ $DRY_RUN == 0 && $(id -u) -ne 0 ]]; then
 fi
 
 # --- 1. system packages ---------------------------------------------------------------------
-apt_packages=(python3-venv python3-pip libzbar0)
+apt_packages=(python3-venv python3-pip libzbar0 fonts-dejavu-core)  # the font: card labels beyond Latin-1
 if is_raspberry_pi_os; then
     apt_packages+=(python3-picamera2 python3-lgpio)
 else

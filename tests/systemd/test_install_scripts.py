@@ -41,7 +41,8 @@ def test_station_install_on_raspberry_pi_os(tmp_path):
     assert result.returncode == 0, result.stderr
     commands = planned(result)
     install = next(c for c in commands if "install" in c and "apt-get" in c)
-    assert {"python3-picamera2", "libzbar0", "python3-lgpio", "python3-venv"} <= set(install)
+    assert {"python3-picamera2", "libzbar0", "python3-lgpio", "python3-venv",
+            "fonts-dejavu-core"} <= set(install)
     venv = next(c for c in commands if c[1:3] == ["-m", "venv"])
     assert "--system-site-packages" in venv
     assert venv[-1] == f"{tmp_path}/opt/capture-station/venv"
