@@ -64,27 +64,34 @@ def render_page_thumbs(pdf_path: Path, folder: Path, stem: str) -> list[str | No
 
     names: list[str | None] = []
     try:
-        pdf = pikepdf.open(pdf_path)
-    except (pikepdf.PdfError, ValueError):  # checked before filing; never stop the filing
+        with pikepdf.open(pdf_path) as pdf:
+            _render_pages(pdf, folder, stem, names)
+    # Checked before filing, so this is damage qpdf tolerated there: never stop the filing
+    # (qpdf reports some damage as a RuntimeError of its own).
+    except (pikepdf.PdfError, RuntimeError, ValueError):
         log.warning("a filed document could not be read for page thumbnails")
-        return names
-    with pdf:
-        for number, page in enumerate(pdf.pages, start=1):
-            try:
-                picture = _page_image(page.obj)
-                if picture is None:
-                    names.append(None)
-                    continue
-                with picture:
-                    small = picture.convert("L" if picture.mode in ("1", "L") else "RGB")
-                    small.thumbnail((THUMB_PX, THUMB_PX), Image.Resampling.LANCZOS)
-                    out = io.BytesIO()
-                    small.save(out, "JPEG", quality=QUALITY)
-            except (OSError, ValueError, pikepdf.PdfError, NotImplementedError):
-                log.warning("page %d of a filed document has no thumbnail", number)
+    return names
+
+
+def _render_pages(pdf: Any, folder: Path, stem: str, names: list[str | None]) -> None:
+    """Append each page's thumbnail name (or None) to ``names`` as it is written."""
+    import pikepdf
+
+    for number, page in enumerate(pdf.pages, start=1):
+        try:
+            picture = _page_image(page.obj)
+            if picture is None:
                 names.append(None)
                 continue
-            name = page_thumb_name(stem, number)
-            write_durably(folder / name, out.getvalue(), 0o640, sync_dir=False)
-            names.append(name)
-    return names
+            with picture:
+                small = picture.convert("L" if picture.mode in ("1", "L") else "RGB")
+                small.thumbnail((THUMB_PX, THUMB_PX), Image.Resampling.LANCZOS)
+                out = io.BytesIO()
+                small.save(out, "JPEG", quality=QUALITY)
+        except (OSError, ValueError, RuntimeError, pikepdf.PdfError, NotImplementedError):
+            log.warning("page %d of a filed document has no thumbnail", number)
+            names.append(None)
+            continue
+        name = page_thumb_name(stem, number)
+        write_durably(folder / name, out.getvalue(), 0o640, sync_dir=False)
+        names.append(name)

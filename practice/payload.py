@@ -90,8 +90,9 @@ def check_pdf(path: Path, part: str, *, pages: object = None,
                 _check_page_images(page, part, max_pixels)
     except ContentRefused:
         raise
-    except (pikepdf.PdfError, OSError, ValueError, KeyError, TypeError, AttributeError,
-            RecursionError):
+    # qpdf reports some damage (a wrong /Count in the page tree) as a RuntimeError of its own.
+    except (pikepdf.PdfError, RuntimeError, OSError, ValueError, KeyError, TypeError,
+            AttributeError):
         raise ContentRefused(f"{part}: not a well-formed PDF") from None
     return count
 

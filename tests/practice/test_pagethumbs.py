@@ -113,3 +113,18 @@ def _passes_or_is_refused(data: bytes, check) -> None:
             check(path, Path(tmp))
         except ContentRefused:
             pass
+
+
+def test_a_page_tree_with_a_broken_count_is_refused_and_never_stops_thumbnails(tmp_path):
+    # Found by hypothesis: qpdf reports a mangled /Count as a RuntimeError of its own (not a
+    # PdfError), which escaped both the check and the thumbnail renderer.
+    # (the count's key mangled and one page's dictionary broken, as hypothesis had it)
+    broken = PDF.replace(b"/Count", b"/Coun\x04", 1).replace(b"<< /Contents", b"P< /Contents", 1)
+    assert broken.count(b"P< /Contents") == 1
+    path = tmp_path / "broken.pdf"
+    path.write_bytes(broken)
+    try:
+        check_pdf(path, "pdf")
+    except ContentRefused:
+        pass
+    assert isinstance(render_page_thumbs(path, tmp_path, "stem"), list)
