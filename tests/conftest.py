@@ -3,16 +3,26 @@
 The leak check follows python-zeroconf's own test suite: every thread a test starts
 (HTTPS workers, zeroconf engines, the sync worker) must be gone when it ends, or a
 long-running station would slowly accumulate them.
+
+Hypothesis: under CI (``CI`` set) the property tests run derandomized, so a landing is judged
+on the same examples every time and a failure can be reproduced; everywhere else they explore
+new examples each run (and keep what failed in ``.hypothesis/``), which is how they find bugs.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import pytest
+from hypothesis import settings
 
 from tests.sync.helpers import start_receiver
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture
